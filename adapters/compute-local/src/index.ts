@@ -1,0 +1,1 @@
+export { LocalCompute, createLocalCompute, type LocalComputeOptions } from './local-compute.ts';

@@ -1,0 +1,1 @@
+export { FsDatastore, createFsDatastore, type FsDatastoreOptions } from './fs-datastore.ts';

@@ -1,0 +1,1 @@
+export { SqliteMetadataStore, createSqliteMetadataStore, type SqliteMetadataStoreOptions } from './sqlite-metadata-store.ts';

@@ -1,0 +1,436 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  TributaryError,
+  type ArtifactRecord,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type MetadataCapabilities,
+  type MetadataStore,
+  type NewRun,
+  type NewTask,
+  type Page,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+  type TaskQuery,
+  type TaskRecord,
+  type TaskRef,
+} from '@tributary/core';
+import { MIGRATIONS } from './schema.ts';
+
+/** @public */
+export interface SqliteMetadataStoreOptions {
+  /** Database file (created if missing), or `:memory:`. */
+  path: string;
+  /** Wait this long for another process's write lock, in ms. Default 10000. */
+  busyTimeoutMs?: number;
+}
+
+interface RunRow {
+  run_id: number;
+  flow: string;
+  user: string;
+  status: RunStatus;
+  params: string;
+  tags: string;
+  system_tags: string;
+  code_hash: string;
+  graph: string;
+  origin_run_id: string | null;
+  created_at: number;
+  finished_at: number | null;
+  heartbeat_at: number | null;
+}
+
+interface TaskRow {
+  task_id: number;
+  run_id: number;
+  flow: string;
+  step: string;
+  key: string;
+  status: TaskRecord['status'];
+  attempts: number;
+  origin_pathspec: string | null;
+  created_at: number;
+  finished_at: number | null;
+  parents: string | null;
+}
+
+function runRecord(r: RunRow): RunRecord {
+  return {
+    flow: r.flow,
+    runId: String(r.run_id),
+    user: r.user,
+    status: r.status,
+    params: JSON.parse(r.params),
+    tags: JSON.parse(r.tags),
+    systemTags: JSON.parse(r.system_tags),
+    codeHash: r.code_hash,
+    graph: JSON.parse(r.graph),
+    createdAt: r.created_at,
+    ...(r.origin_run_id ? { originRunId: r.origin_run_id } : {}),
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+    ...(r.heartbeat_at !== null ? { heartbeatAt: r.heartbeat_at } : {}),
+  };
+}
+
+function taskRecord(r: TaskRow): TaskRecord {
+  return {
+    flow: r.flow,
+    runId: String(r.run_id),
+    taskId: String(r.task_id),
+    step: r.step,
+    key: r.key,
+    status: r.status,
+    attempts: r.attempts,
+    parents: r.parents ? r.parents.split(',') : [],
+    createdAt: r.created_at,
+    ...(r.origin_pathspec ? { originPathspec: r.origin_pathspec } : {}),
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+  };
+}
+
+const TASK_SELECT = `SELECT t.*, (SELECT group_concat(parent_id) FROM (SELECT parent_id FROM task_parents p WHERE p.task_id = t.task_id ORDER BY position)) AS parents FROM tasks t`;
+
+function toInt(kind: string, id: string): number {
+  if (!/^\d{1,15}$/.test(id)) throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(id)}: ids are decimal numbers.`);
+  return Number(id);
+}
+
+/**
+ * MetadataStore on SQLite. WAL mode, every multi-row change in one transaction; safe for several
+ * processes on one machine (SQLite's write lock, with a busy timeout).
+ * @public
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly name = 'sqlite';
+  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true };
+  private readonly db: Database.Database;
+  private closed = false;
+  private readonly stmts;
+
+  constructor(readonly options: SqliteMetadataStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new Database(options.path);
+    } catch (err) {
+      throw new TributaryError('CONFIG', `Cannot open SQLite database ${options.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.migrate();
+    const db = this.db;
+    this.stmts = {
+      insertRun: db.prepare(
+        `INSERT INTO runs (flow, user, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertTag: db.prepare(`INSERT OR IGNORE INTO run_tags (run_id, tag, system) VALUES (?, ?, ?)`),
+      getRun: db.prepare(`SELECT * FROM runs WHERE run_id = ? AND flow = ?`),
+      latest: db.prepare(`SELECT * FROM runs WHERE flow = ? ORDER BY run_id DESC LIMIT 1`),
+      latestStatus: db.prepare(`SELECT * FROM runs WHERE flow = ? AND status = ? ORDER BY run_id DESC LIMIT 1`),
+      finishRun: db.prepare(`UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND flow = ? AND status = 'running'`),
+      heartbeat: db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND flow = ?`),
+      insertTask: db.prepare(`INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`),
+      insertParent: db.prepare(`INSERT OR IGNORE INTO task_parents (task_id, parent_id, position) VALUES (?, ?, ?)`),
+      getTask: db.prepare(`${TASK_SELECT} WHERE t.task_id = ? AND t.run_id = ? AND t.flow = ?`),
+      taskRow: db.prepare(`SELECT status, attempts FROM tasks WHERE task_id = ? AND run_id = ? AND flow = ?`),
+      insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)`),
+      setTaskRunning: db.prepare(`UPDATE tasks SET status = 'running', attempts = ? WHERE task_id = ?`),
+      attemptRow: db.prepare(`SELECT status FROM attempts WHERE task_id = ? AND attempt = ?`),
+      finishAttempt: db.prepare(`UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`),
+      setTaskStatus: db.prepare(`UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?`),
+      insertArtifact: db.prepare(`INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      insertMeta: db.prepare(`INSERT INTO task_metadata (task_id, field, value, ts) VALUES (?, ?, ?, ?)`),
+      attempts: db.prepare(`SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt`),
+      successfulAttempt: db.prepare(`SELECT attempt FROM attempts WHERE task_id = ? AND status = 'succeeded' ORDER BY attempt DESC LIMIT 1`),
+      artifacts: db.prepare(`SELECT * FROM artifacts WHERE task_id = ? AND attempt = ? ORDER BY name`),
+      metadata: db.prepare(`SELECT field, value FROM task_metadata WHERE task_id = ? ORDER BY id`),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new TributaryError('CONFIG', `SQLite database ${this.options.path} has schema version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  private live(): void {
+    if (this.closed) throw new TributaryError('CLOSED', `SQLite metadata store ${this.options.path} is closed.`, { context: { adapter: 'sqlite' } });
+  }
+
+  /** Run `fn` in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
+  private tx<T>(fn: () => T): T {
+    this.live();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (TributaryError.is(err)) throw err;
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new TributaryError('ALREADY_EXISTS', `Already recorded: ${(err as Error).message}`, { cause: err });
+      }
+      if (code === 'SQLITE_BUSY') throw new TributaryError('INFRASTRUCTURE', `SQLite database ${this.options.path} stayed locked by another process.`, { cause: err, retryable: true });
+      throw new TributaryError('INFRASTRUCTURE', `SQLite error: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    return this.tx(() => {
+      const now = Date.now();
+      const info = this.stmts.insertRun.run(
+        run.flow,
+        run.user,
+        JSON.stringify(run.params),
+        JSON.stringify(run.tags),
+        JSON.stringify(run.systemTags),
+        run.codeHash,
+        JSON.stringify(run.graph ?? null),
+        run.originRunId ?? null,
+        now,
+      );
+      const runId = Number(info.lastInsertRowid);
+      for (const t of run.tags) this.stmts.insertTag.run(runId, t, 0);
+      for (const t of run.systemTags) this.stmts.insertTag.run(runId, t, 1);
+      return runRecord(this.stmts.getRun.get(runId, run.flow) as RunRow);
+    });
+  }
+
+  async getRun(flow: string, runId: string): Promise<RunRecord> {
+    this.live();
+    const row = this.stmts.getRun.get(toInt('run', runId), flow) as RunRow | undefined;
+    if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
+    return runRecord(row);
+  }
+
+  async listRuns(query: RunQuery): Promise<Page<RunRecord>> {
+    this.live();
+    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.flow) {
+      where.push('r.flow = ?');
+      args.push(query.flow);
+    }
+    if (query.status) {
+      where.push('r.status = ?');
+      args.push(query.status);
+    }
+    if (query.cursor) {
+      where.push('r.run_id < ?');
+      args.push(toInt('cursor', query.cursor));
+    }
+    for (const tag of query.tags ?? []) {
+      where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)');
+      args.push(tag);
+    }
+    const rows = this.db
+      .prepare(`SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ?`)
+      .all(...args, limit + 1) as RunRow[];
+    const items = rows.slice(0, limit).map(runRecord);
+    return rows.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
+  }
+
+  async latestRun(flow: string, options: { status?: RunStatus } = {}): Promise<RunRecord | undefined> {
+    this.live();
+    const row = (options.status ? this.stmts.latestStatus.get(flow, options.status) : this.stmts.latest.get(flow)) as RunRow | undefined;
+    return row ? runRecord(row) : undefined;
+  }
+
+  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
+    this.tx(() => {
+      const info = this.stmts.finishRun.run(status, Date.now(), toInt('run', runId), flow);
+      if (info.changes === 0) {
+        const row = this.stmts.getRun.get(toInt('run', runId), flow) as RunRow | undefined;
+        if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+        throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${row.status}; it cannot become ${status}.`);
+      }
+    });
+  }
+
+  async heartbeat(flow: string, runId: string): Promise<void> {
+    this.live();
+    this.stmts.heartbeat.run(Date.now(), toInt('run', runId), flow);
+  }
+
+  private mutateTags(flow: string, runId: string, tags: string[], add: boolean): void {
+    this.tx(() => {
+      const id = toInt('run', runId);
+      const row = this.stmts.getRun.get(id, flow) as RunRow | undefined;
+      if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+      const system = new Set(JSON.parse(row.system_tags) as string[]);
+      const current = new Set(JSON.parse(row.tags) as string[]);
+      for (const t of tags) {
+        if (typeof t !== 'string' || t.length === 0 || t.length > 500) throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+        if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
+        if (add) {
+          current.add(t);
+          this.stmts.insertTag.run(id, t, 0);
+        } else {
+          current.delete(t);
+          this.db.prepare(`DELETE FROM run_tags WHERE run_id = ? AND tag = ? AND system = 0`).run(id, t);
+        }
+      }
+      this.db.prepare(`UPDATE runs SET tags = ? WHERE run_id = ?`).run(JSON.stringify([...current]), id);
+    });
+  }
+
+  async addTags(flow: string, runId: string, tags: string[]): Promise<void> {
+    this.mutateTags(flow, runId, tags, true);
+  }
+
+  async removeTags(flow: string, runId: string, tags: string[]): Promise<void> {
+    this.mutateTags(flow, runId, tags, false);
+  }
+
+  private insertTask(task: NewTask, now: number): TaskRecord {
+    const runId = toInt('run', task.runId);
+    const run = this.stmts.getRun.get(runId, task.flow) as RunRow | undefined;
+    if (!run) throw new TributaryError('NOT_FOUND', `No run ${task.flow}/${task.runId} to add task ${task.key} to.`);
+    let info;
+    try {
+      info = this.stmts.insertTask.run(runId, task.flow, task.step, task.key, task.originPathspec ?? null, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`, { cause: err });
+      }
+      throw err;
+    }
+    const taskId = Number(info.lastInsertRowid);
+    task.parents.forEach((p, i) => this.stmts.insertParent.run(taskId, toInt('task', p), i));
+    return { ...task, parents: [...task.parents], taskId: String(taskId), status: 'pending', attempts: 0, createdAt: now };
+  }
+
+  async registerTask(task: NewTask): Promise<TaskRecord> {
+    return this.tx(() => this.insertTask(task, Date.now()));
+  }
+
+  async registerTasks(tasks: NewTask[]): Promise<TaskRecord[]> {
+    return this.tx(() => {
+      const now = Date.now();
+      return tasks.map((t) => this.insertTask(t, now));
+    });
+  }
+
+  async getTask(ref: TaskRef): Promise<TaskRecord> {
+    this.live();
+    const row = this.stmts.getTask.get(toInt('task', ref.taskId), toInt('run', ref.runId), ref.flow) as TaskRow | undefined;
+    if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return taskRecord(row);
+  }
+
+  async listTasks(query: TaskQuery): Promise<Page<TaskRecord>> {
+    this.live();
+    const limit = Math.max(1, Math.min(query.limit ?? 1000, 10_000));
+    const where = ['t.run_id = ?', 't.flow = ?'];
+    const args: unknown[] = [toInt('run', query.runId), query.flow];
+    if (query.step) {
+      where.push('t.step = ?');
+      args.push(query.step);
+    }
+    if (query.status) {
+      where.push('t.status = ?');
+      args.push(query.status);
+    }
+    if (query.cursor) {
+      where.push('t.task_id > ?');
+      args.push(toInt('cursor', query.cursor));
+    }
+    const rows = this.db.prepare(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ?`).all(...args, limit + 1) as TaskRow[];
+    const items = rows.slice(0, limit).map(taskRecord);
+    return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
+  }
+
+  private taskState(ref: TaskRef): { status: string; attempts: number; id: number } {
+    const id = toInt('task', ref.taskId);
+    const row = this.stmts.taskRow.get(id, toInt('run', ref.runId), ref.flow) as { status: string; attempts: number } | undefined;
+    if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return { ...row, id };
+  }
+
+  async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
+    this.tx(() => {
+      const t = this.taskState(ref);
+      if (t.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
+      if (t.status === 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${t.attempts - 1} running; finish it before starting another.`);
+      if (attempt !== t.attempts) throw new TributaryError('CONFLICT', `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${t.attempts}, got ${attempt}.`);
+      this.stmts.insertAttempt.run(t.id, attempt, Date.now());
+      this.stmts.setTaskRunning.run(attempt + 1, t.id);
+    });
+  }
+
+  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
+    this.tx(() => {
+      const t = this.taskState(ref);
+      if (t.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
+      const now = Date.now();
+      const error = outcome.status === 'failed' ? outcome.error : undefined;
+      const info = this.stmts.finishAttempt.run(outcome.status, now, error?.code ?? null, error?.message ?? null, t.id, attempt);
+      if (info.changes === 0) throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
+      this.stmts.setTaskStatus.run(outcome.status, now, t.id);
+      if (outcome.status === 'succeeded') {
+        for (const a of outcome.artifacts) this.stmts.insertArtifact.run(t.id, attempt, a.name, a.sha, a.size, a.type, a.encoding);
+      }
+      for (const [field, value] of Object.entries(outcome.metadata ?? {})) this.stmts.insertMeta.run(t.id, field, value, now);
+    });
+  }
+
+  async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
+    const t = this.taskState(ref);
+    const rows = this.stmts.attempts.all(t.id) as Array<{ attempt: number; status: AttemptRecord['status']; started_at: number; finished_at: number | null; error_code: string | null; error_message: string | null }>;
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      status: r.status,
+      startedAt: r.started_at,
+      ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+      ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+    }));
+  }
+
+  async listArtifacts(ref: TaskRef, options: { attempt?: number } = {}): Promise<ArtifactRecord[]> {
+    const t = this.taskState(ref);
+    let attempt = options.attempt;
+    if (attempt === undefined) {
+      const row = this.stmts.successfulAttempt.get(t.id) as { attempt: number } | undefined;
+      if (!row) return [];
+      attempt = row.attempt;
+    }
+    const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{ attempt: number; name: string; sha: string; size: number; type: string; encoding: string }>;
+    return rows.map((r) => ({ name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt }));
+  }
+
+  async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
+    const t = this.taskState(ref);
+    const out: Record<string, string> = {};
+    for (const r of this.stmts.metadata.all(t.id) as Array<{ field: string; value: string }>) out[r.field] = r.value;
+    return out;
+  }
+
+  async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {
+    this.tx(() => {
+      const t = this.taskState(ref);
+      const now = Date.now();
+      for (const [field, value] of Object.entries(entries)) this.stmts.insertMeta.run(t.id, field, value, now);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Open (and migrate) a SQLite metadata store. @public */
+export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): SqliteMetadataStore {
+  return new SqliteMetadataStore(options);
+}

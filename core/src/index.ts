@@ -1,0 +1,27 @@
+/**
+ * Tributary core: the flow API, static graph and validation, the scheduler, content-addressed
+ * artifacts, typed errors, and the four ports adapters implement.
+ * @packageDocumentation
+ */
+export { TributaryError, type ErrorCode, type ErrorContext, type TributaryErrorOptions, type SerializedError } from './errors.ts';
+export type * from './ports/index.ts';
+
+export { FlowSpec, type Inputs, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
+export type { CurrentTask, Frame } from './flow/task-state.ts';
+export { step, param, retry, catchFailure, timeout, resources, type StepOptions } from './flow/decorators.ts';
+export type { RetryOptions, CatchOptions, TimeoutOptions, ResourcesOptions, ParamOptions, ParamType, StepDecorations } from './flow/registry.ts';
+export { resolveParams, describeParams } from './flow/params.ts';
+
+export { buildGraph } from './graph/build-graph.ts';
+export { GraphError, type GraphRule } from './graph/graph-error.ts';
+export { renderGraph, type GraphFormat } from './graph/render-graph.ts';
+export type { FlowGraph, GraphNode, StepType } from './graph/ir.ts';
+
+export { ArtifactStore, type ItemRef } from './artifacts/artifact-store.ts';
+export { decodeValue, type Encoding } from './artifacts/serializer.ts';
+export { sha256 } from './util/hash.ts';
+export { validateKey, validateName } from './util/keys.ts';
+
+export { runFlow, Run, tributaryHome, type RunFlowOptions } from './runtime/run-flow.ts';
+export { registerAdapter, openConfigured as openConfiguredAdapter, type AdapterFactory, type AdapterKinds } from './runtime/adapter-registry.ts';
+export type { RunEvent } from './runtime/events.ts';

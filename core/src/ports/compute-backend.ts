@@ -1,0 +1,92 @@
+/**
+ * Launches processes (tasks, or long-lived task workers) somewhere: local processes, AWS Batch,
+ * Kubernetes. The core decides *what* runs (a worker command); the backend decides *where*.
+ */
+
+/** @public */
+export interface ResourceSpec {
+  /** CPUs (may be fractional). */
+  cpu?: number;
+  /** Memory in MiB. */
+  memory?: number;
+  gpu?: number;
+  /** Scratch disk in MiB. */
+  disk?: number;
+}
+
+/** @public */
+export interface LaunchSpec {
+  /** A short human name shown in logs (e.g. the pathspec). */
+  name: string;
+  /** Executable to run. */
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  resources?: ResourceSpec;
+  /** Kill the job after this many ms and report `TIMEOUT`. */
+  timeoutMs?: number;
+  /** Ask for a message channel to the process (only when `capabilities.ipc`). */
+  ipc?: boolean;
+}
+
+/** @public */
+export interface ComputeCapabilities {
+  /** The backend can open a bidirectional message channel to the process (long-lived workers). */
+  readonly ipc: boolean;
+  /** How many jobs the backend runs at once without queueing (informational). */
+  readonly maxConcurrency: number;
+  /** Can report out-of-memory as a distinct failure. */
+  readonly reportsOom: boolean;
+}
+
+/**
+ * Why a job did not succeed.
+ * @public
+ */
+export type ComputeFailureKind = 'NON_ZERO_EXIT' | 'KILLED' | 'TIMEOUT' | 'CANCELLED' | 'COMPUTE_OOM' | 'COMPUTE_PREEMPTED' | 'LAUNCH_FAILED';
+
+/** @public */
+export interface JobResult {
+  status: 'succeeded' | 'failed';
+  exitCode: number | null;
+  signal: string | null;
+  failure?: { kind: ComputeFailureKind; message: string };
+}
+
+/** A message channel to a launched process. @public */
+export interface JobChannel {
+  send(message: unknown): boolean;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Stop keeping the event loop alive for this channel. */
+  unref(): void;
+}
+
+/** @public */
+export interface ComputeJob {
+  readonly id: string;
+  /** Raw stdout/stderr of the process. */
+  readonly stdout: AsyncIterable<Uint8Array>;
+  readonly stderr: AsyncIterable<Uint8Array>;
+  /** Present when launched with `ipc: true` on a backend that supports it. */
+  readonly channel?: JobChannel;
+  /** Settles once the process ended; never rejects (failures are in the result). */
+  readonly result: Promise<JobResult>;
+  /** Stop the job; the result then reports `CANCELLED`. Idempotent. */
+  cancel(reason?: string): Promise<void>;
+}
+
+/**
+ * The ComputeBackend port.
+ *
+ * Error contract: `launch` rejects with `COMPUTE_FAILED` when the job cannot be started
+ * (bad command, quota); a started job's failures are reported in `result`, typed by `kind`.
+ * After `close()`, `launch` rejects with `CLOSED`, and running jobs are cancelled.
+ * @public
+ */
+export interface ComputeBackend {
+  readonly name: string;
+  readonly capabilities: ComputeCapabilities;
+  launch(spec: LaunchSpec, options?: { signal?: AbortSignal }): Promise<ComputeJob>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,206 @@
+/**
+ * The source of truth for what ran and what finished: flows, runs, tasks, attempts, artifact
+ * references, metadata, tags, lineage and heartbeats. Strongly consistent: a task's outputs are
+ * visible exactly when its successful attempt is committed here.
+ */
+
+/** @public */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+/** @public */
+export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+/** @public */
+export type AttemptStatus = 'running' | 'succeeded' | 'failed';
+
+/** @public */
+export interface NewRun {
+  flow: string;
+  user: string;
+  params: Record<string, unknown>;
+  tags: string[];
+  /** Immutable tags set by the system (e.g. `user:alice`, `runtime:node20`). */
+  systemTags: string[];
+  /** SHA-256 of the flow's source module. */
+  codeHash: string;
+  /** The static graph as JSON (for clients and cards). */
+  graph: unknown;
+  /** Set for a resumed run. */
+  originRunId?: string;
+}
+
+/** @public */
+export interface RunRecord extends NewRun {
+  /** Decimal string, unique per store, increasing in creation order. */
+  runId: string;
+  status: RunStatus;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  finishedAt?: number;
+  heartbeatAt?: number;
+}
+
+/** @public */
+export interface NewTask {
+  flow: string;
+  runId: string;
+  step: string;
+  /** Stable identity of the task inside its run: `step[foreach indices][iteration]`, e.g. `fit[2]`. Unique per run. */
+  key: string;
+  /** Task ids of the tasks whose outputs are this task's inputs. */
+  parents: string[];
+  /** Set on a task cloned by resume: the task it was cloned from (`Flow/run/step/task`). */
+  originPathspec?: string;
+}
+
+/** @public */
+export interface TaskRecord extends NewTask {
+  /** Decimal string, unique per store. */
+  taskId: string;
+  status: TaskStatus;
+  /** Number of attempts started (0 while pending). */
+  attempts: number;
+  createdAt: number;
+  finishedAt?: number;
+}
+
+/** @public */
+export interface TaskRef {
+  flow: string;
+  runId: string;
+  taskId: string;
+}
+
+/** A reference to an artifact's bytes in the datastore (content address) plus how to decode them. @public */
+export interface ArtifactRef {
+  name: string;
+  /** Hex SHA-256 of the stored bytes. */
+  sha: string;
+  /** Stored size in bytes. */
+  size: number;
+  /** The value's type as a user would name it (`number`, `Map`, `Float64Array`, ...). */
+  type: string;
+  /** How the bytes decode (`msgpack`, `raw`, ...). */
+  encoding: string;
+}
+
+/** @public */
+export interface ArtifactRecord extends ArtifactRef {
+  attempt: number;
+}
+
+/** @public */
+export interface AttemptError {
+  code: string;
+  message: string;
+}
+
+/** @public */
+export type AttemptOutcome =
+  | {
+      status: 'succeeded';
+      artifacts: ArtifactRef[];
+      /** Extra per-task facts committed atomically with the completion (transition, foreach info...). */
+      metadata?: Record<string, string>;
+    }
+  | { status: 'failed'; error: AttemptError; metadata?: Record<string, string> };
+
+/** @public */
+export interface AttemptRecord {
+  attempt: number;
+  status: AttemptStatus;
+  startedAt: number;
+  finishedAt?: number;
+  error?: AttemptError;
+}
+
+/** @public */
+export interface Page<T> {
+  items: T[];
+  /** Present when more items follow; pass back as `cursor`. */
+  cursor?: string;
+}
+
+/** @public */
+export interface RunQuery {
+  flow?: string;
+  /** Runs carrying all these tags (user or system). */
+  tags?: string[];
+  status?: RunStatus;
+  cursor?: string;
+  /** Default 100. */
+  limit?: number;
+}
+
+/** @public */
+export interface TaskQuery {
+  flow: string;
+  runId: string;
+  step?: string;
+  status?: TaskStatus;
+  cursor?: string;
+  /** Default 1000. */
+  limit?: number;
+}
+
+/** @public */
+export interface MetadataCapabilities {
+  /** Safe for several processes/hosts writing at once. */
+  readonly multiWriter: boolean;
+  /** `registerTasks` inserts a batch in one transaction. */
+  readonly batchRegistration: boolean;
+}
+
+/** @public */
+export interface MetadataEntry {
+  field: string;
+  value: string;
+  ts: number;
+}
+
+/**
+ * The MetadataStore port.
+ *
+ * Error contract (all errors are `TributaryError`):
+ * - Reads of a missing run or task throw `NOT_FOUND`.
+ * - `registerTask` with a `key` already used in that run throws `ALREADY_EXISTS`.
+ * - Status changes only move forward: `finishRun` on a run that is not `running`, `startAttempt` on a
+ *   finished task, or a second successful completion of a task throw `CONFLICT`. Each of these is a
+ *   single atomic transaction.
+ * - `startAttempt` numbers must be consecutive from 0; anything else throws `CONFLICT`.
+ * - An unreachable database throws `INFRASTRUCTURE` (retryable); after `close()`, `CLOSED`.
+ * @public
+ */
+export interface MetadataStore {
+  readonly name: string;
+  readonly capabilities: MetadataCapabilities;
+
+  createRun(run: NewRun, options?: { signal?: AbortSignal }): Promise<RunRecord>;
+  getRun(flow: string, runId: string): Promise<RunRecord>;
+  /** Newest first. */
+  listRuns(query: RunQuery): Promise<Page<RunRecord>>;
+  /** The newest run of a flow (optionally with a given status), or `undefined`. */
+  latestRun(flow: string, options?: { status?: RunStatus }): Promise<RunRecord | undefined>;
+  finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void>;
+  heartbeat(flow: string, runId: string): Promise<void>;
+  addTags(flow: string, runId: string, tags: string[]): Promise<void>;
+  removeTags(flow: string, runId: string, tags: string[]): Promise<void>;
+
+  registerTask(task: NewTask): Promise<TaskRecord>;
+  /** Register many tasks atomically (all or none). */
+  registerTasks(tasks: NewTask[]): Promise<TaskRecord[]>;
+  getTask(ref: TaskRef): Promise<TaskRecord>;
+  /** In creation order. */
+  listTasks(query: TaskQuery): Promise<Page<TaskRecord>>;
+
+  /** Record that attempt `attempt` (0-based) of a task started. */
+  startAttempt(ref: TaskRef, attempt: number): Promise<void>;
+  /** Finish an attempt; on success the task's artifacts and metadata are committed in the same transaction. */
+  finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void>;
+  listAttempts(ref: TaskRef): Promise<AttemptRecord[]>;
+  /** Artifacts of the given attempt, or of the successful attempt when omitted. */
+  listArtifacts(ref: TaskRef, options?: { attempt?: number }): Promise<ArtifactRecord[]>;
+  /** Metadata entries of a task (append-only; the last entry of a field wins). */
+  getMetadata(ref: TaskRef): Promise<Record<string, string>>;
+  putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void>;
+
+  close(): Promise<void>;
+}

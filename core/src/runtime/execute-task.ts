@@ -1,0 +1,130 @@
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { isMutable, encodeValue } from '../artifacts/serializer.ts';
+import { TributaryError } from '../errors.ts';
+import { instantiateFlow, makeInputs, type FlowSpec } from '../flow/flow-spec.ts';
+import type { TaskState } from '../flow/task-state.ts';
+import type { FlowGraph } from '../graph/ir.ts';
+import type { ArtifactRef } from '../ports/metadata-store.ts';
+import { sha256 } from '../util/hash.ts';
+import { LogCapture } from './log-capture.ts';
+import { preciseNow, type TaskOutcome, type TaskSpec } from './protocol.ts';
+
+/** What a worker needs to run tasks of one flow. @internal */
+export interface WorkerContext {
+  flowClass: new () => FlowSpec;
+  graph: FlowGraph;
+  store: ArtifactStore;
+}
+
+/**
+ * Run one task inside a worker: build the flow instance over its inputs, call the step, then
+ * save what it assigned (or changed) as content-addressed artifacts. Returns only references.
+ * @internal
+ */
+export async function executeTask(ctx: WorkerContext, spec: TaskSpec, onEntered: (at: number) => void): Promise<TaskOutcome> {
+  const node = ctx.graph.nodes[spec.step];
+  if (!node) throw new TributaryError('FLOW_LOAD', `Step ${spec.step} is not in the graph of ${ctx.graph.flow}: the flow file changed since the run started.`);
+  const st: TaskState = {
+    graph: ctx.graph,
+    node,
+    store: ctx.store,
+    current: {
+      flow: spec.flow,
+      runId: spec.runId,
+      step: spec.step,
+      taskId: spec.taskId,
+      attempt: spec.attempt,
+      pathspec: spec.pathspec,
+      parameterNames: spec.params,
+    },
+    manifest: new Map(spec.manifest.map((r) => [r.name, r])),
+    params: new Set(spec.params),
+    frames: spec.frames,
+    ...(spec.inputs ? { inputs: spec.inputs } : {}),
+    maxNumSplits: spec.maxNumSplits,
+    assigned: new Map(),
+    loaded: new Map(),
+    deleted: new Set(),
+    constructing: false,
+  };
+  const capture = new LogCapture(spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined);
+  capture.start();
+  let logs: { stdout: Buffer; stderr: Buffer } | undefined;
+  try {
+    const flow = instantiateFlow(ctx.flowClass, st);
+    const method = (flow as unknown as Record<string, (...a: unknown[]) => unknown>)[spec.step]!;
+    const args = node.type === 'join' ? [makeInputs(st)] : [];
+    const enteredAt = preciseNow();
+    onEntered(enteredAt);
+    await method.apply(flow, args);
+    if (node.type !== 'end' && !st.transition) {
+      throw new TributaryError('TRANSITION_MISMATCH', `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`, { context: { step: spec.step } });
+    }
+    const outcome = await persistOutputs(st, spec);
+    logs = capture.stop();
+    await saveLogs(ctx.store, spec, logs);
+    return { ...outcome, enteredAt, finishedAt: preciseNow() };
+  } catch (err) {
+    logs ??= capture.stop();
+    const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${String(err)}\n`;
+    logs = { stdout: logs.stdout, stderr: Buffer.concat([logs.stderr, Buffer.from(text)]) };
+    await saveLogs(ctx.store, spec, logs).catch(() => undefined);
+    throw err;
+  } finally {
+    if (!logs) capture.stop();
+  }
+}
+
+async function saveLogs(store: ArtifactStore, spec: TaskSpec, logs: { stdout: Buffer; stderr: Buffer }): Promise<void> {
+  await Promise.all([
+    store.datastore.put(`${spec.logKeyPrefix}/${spec.attempt}.stdout.log`, logs.stdout),
+    store.datastore.put(`${spec.logKeyPrefix}/${spec.attempt}.stderr.log`, logs.stderr),
+  ]);
+}
+
+async function persistOutputs(st: TaskState, spec: TaskSpec): Promise<Omit<TaskOutcome, 'enteredAt' | 'finishedAt'>> {
+  const site = { step: spec.step };
+  const out = new Map<string, ArtifactRef>();
+  // Untouched artifacts pass on by reference: no decode, no re-upload.
+  for (const [name, ref] of st.manifest) if (!st.deleted.has(name)) out.set(name, ref);
+  // A loaded object may have been changed in place (`this.items.push(x)`): re-encode and keep the
+  // change if its bytes differ. Identical bytes dedupe to the same address, so this writes nothing.
+  for (const [name, value] of st.loaded) {
+    if (st.assigned.has(name) || st.deleted.has(name) || st.params.has(name) || !isMutable(value)) continue;
+    const ref = st.manifest.get(name)!;
+    const enc = encodeValue(value, { ...site, artifact: name });
+    if (sha256(enc.bytes) !== ref.sha) {
+      const sha = await st.store.putBlob(enc.bytes);
+      out.set(name, { name, sha, size: enc.bytes.byteLength, type: enc.type, encoding: enc.encoding });
+    }
+  }
+  const transition = st.transition;
+  let foreach: TaskOutcome['foreach'];
+  const fvar = transition?.foreachVar;
+  const saves: Promise<void>[] = [];
+  for (const [name, value] of st.assigned) {
+    if (name === fvar) continue;
+    saves.push(st.store.save(name, value, site).then((ref) => void out.set(name, ref)));
+  }
+  await Promise.all(saves);
+  if (fvar && transition?.foreachValues) {
+    const value = st.assigned.has(fvar) ? st.assigned.get(fvar) : st.loaded.get(fvar);
+    const items = transition.foreachValues;
+    if (Array.isArray(value)) {
+      // The array's own encoding holds each item as a slice: splits read just their slice.
+      const saved = await st.store.saveArrayWithItems(fvar, items, site);
+      out.set(fvar, saved.ref);
+      foreach = { var: fvar, count: items.length, items: saved.items };
+    } else {
+      if (st.assigned.has(fvar)) out.set(fvar, await st.store.save(fvar, value, site));
+      const saved = await st.store.saveArrayWithItems(`${fvar} (items)`, items, site);
+      foreach = { var: fvar, count: items.length, items: saved.items };
+    }
+  }
+  return {
+    artifacts: [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    targets: transition?.targets ?? [],
+    ...(transition?.caseValue !== undefined ? { caseValue: transition.caseValue } : {}),
+    ...(foreach ? { foreach } : {}),
+  };
+}

@@ -1,0 +1,465 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { ItemRef } from '../artifacts/artifact-store.ts';
+import { deserializeError, TributaryError, type SerializedError } from '../errors.ts';
+import type { Frame, InputSource } from '../flow/task-state.ts';
+import type { FlowGraph, GraphNode } from '../graph/ir.ts';
+import type { ComputeBackend, ComputeJob } from '../ports/compute-backend.ts';
+import type { Datastore } from '../ports/datastore.ts';
+import type { ArtifactRef, MetadataStore, NewTask, TaskRef } from '../ports/metadata-store.ts';
+import type { RunEvent } from './events.ts';
+import { preciseNow, type FromWorker, type TaskOutcome, type TaskSpec, type ToWorker } from './protocol.ts';
+
+/** A task the orchestrator knows about, before and while it runs. */
+interface PlannedTask {
+  step: string;
+  key: string;
+  frames: Frame[];
+  iteration: number;
+  parents: string[];
+  manifest: ArtifactRef[];
+  inputs?: InputSource[];
+  taskId?: string;
+  attempt: number;
+  readyAt: number;
+}
+
+interface Finished {
+  taskId: string;
+  step: string;
+  pathspec: string;
+  manifest: ArtifactRef[];
+}
+
+interface PendingJoin {
+  expected: number;
+  arrived: number;
+  slots: Array<Finished | undefined>;
+}
+
+interface Worker {
+  job: ComputeJob;
+  ready: boolean;
+  stderrTail: string;
+  task?: PlannedTask;
+  enteredAt?: number;
+}
+
+/** @internal */
+export interface OrchestratorOptions {
+  flow: string;
+  runId: string;
+  graph: FlowGraph;
+  flowModule: string;
+  flowExport: string;
+  datastore: Datastore;
+  metadata: MetadataStore;
+  compute: ComputeBackend;
+  paramsManifest: ArtifactRef[];
+  paramsTaskId: string;
+  paramNames: string[];
+  maxWorkers?: number;
+  maxNumSplits: number;
+  echoLogs: boolean;
+  maxLogBytes: number;
+  workerExecArgv?: string[];
+  signal?: AbortSignal;
+  onEvent?: (e: RunEvent) => void;
+}
+
+/** @internal */
+export interface OrchestratorResult {
+  status: 'succeeded' | 'failed' | 'aborted';
+  error?: TributaryError;
+  /** Task ready → user code entered, in ms, for every task attempt that started. */
+  dispatchLatenciesMs: number[];
+  tasks: number;
+}
+
+const SYSTEM_FAILURES = new Set(['WORKER_LOST', 'TIMEOUT', 'COMPUTE_OOM', 'COMPUTE_PREEMPTED', 'INFRASTRUCTURE', 'COMPUTE_FAILED']);
+
+function workerMain(): { path: string; execArgv: string[] } {
+  const path = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+  // Flows and our own packages are TypeScript source: workers load them through tsx.
+  return { path, execArgv: ['--import', import.meta.resolve('tsx')] };
+}
+
+function frameKey(frames: Frame[]): string {
+  return frames.length ? `[${frames.map((f) => f.slot).join(',')}]` : '';
+}
+
+/**
+ * Schedules a run's tasks on a pool of warm workers: ready tasks are dispatched as workers free
+ * up, completions are committed to metadata, and successors (branches, foreach splits, joins,
+ * switch cases) become ready. Only references and small messages pass through here.
+ * @internal
+ */
+export class Orchestrator {
+  private readonly queue: PlannedTask[] = [];
+  private readonly workers = new Set<Worker>();
+  private readonly joins = new Map<string, PendingJoin>();
+  private readonly latencies: number[] = [];
+  private spawning = 0;
+  private endReached = false;
+  private failure?: TributaryError;
+  private aborted = false;
+  private inFlight = 0;
+  private tasks = 0;
+  private serial: Promise<void> = Promise.resolve();
+  private settle!: () => void;
+  private readonly maxWorkers: number;
+
+  constructor(private readonly o: OrchestratorOptions) {
+    this.maxWorkers = Math.max(1, o.maxWorkers ?? availableParallelism());
+  }
+
+  private emit(e: RunEvent): void {
+    try {
+      this.o.onEvent?.(e);
+    } catch {
+      // a broken progress display must not break the run
+    }
+  }
+
+  private ref(taskId: string): TaskRef {
+    return { flow: this.o.flow, runId: this.o.runId, taskId };
+  }
+
+  private pathspec(step: string, taskId: string): string {
+    return `${this.o.flow}/${this.o.runId}/${step}/${taskId}`;
+  }
+
+  async run(): Promise<OrchestratorResult> {
+    const done = new Promise<void>((resolve) => (this.settle = resolve));
+    const onAbort = () => this.enqueue(async () => this.fail(new TributaryError('ABORTED', 'The run was aborted.'), true));
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    const heartbeat = setInterval(() => void this.o.metadata.heartbeat(this.o.flow, this.o.runId).catch(() => undefined), 10_000);
+    heartbeat.unref();
+    this.enqueue(async () => {
+      await this.makeReady([
+        {
+          step: this.o.graph.start,
+          key: this.o.graph.start,
+          frames: [],
+          iteration: 0,
+          parents: [this.o.paramsTaskId],
+          manifest: this.o.paramsManifest,
+          attempt: 0,
+          readyAt: preciseNow(),
+        },
+      ]);
+    });
+    if (this.o.signal?.aborted) onAbort();
+    await done;
+    clearInterval(heartbeat);
+    this.o.signal?.removeEventListener('abort', onAbort);
+    await this.stopWorkers();
+    const status = this.aborted ? 'aborted' : this.failure || !this.endReached ? 'failed' : 'succeeded';
+    const error = this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
+    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, tasks: this.tasks };
+  }
+
+  /** Every state change runs on one serial chain: no interleaving between awaits. */
+  private enqueue(fn: () => Promise<void>): void {
+    this.serial = this.serial.then(fn).catch((err) => this.fail(TributaryError.is(err) ? err : new TributaryError('INFRASTRUCTURE', `Orchestrator error: ${(err as Error).message}`, { cause: err })));
+    void this.serial.then(() => this.checkDone());
+  }
+
+  private checkDone(): void {
+    const idle = this.inFlight === 0 && this.spawning === 0;
+    if (idle && (this.queue.length === 0 || this.failure || this.aborted)) this.settle();
+  }
+
+  private async makeReady(tasks: PlannedTask[]): Promise<void> {
+    if (this.failure || this.aborted || tasks.length === 0) return;
+    const fresh = tasks.filter((t) => t.taskId === undefined);
+    if (fresh.length) {
+      const news: NewTask[] = fresh.map((t) => ({ flow: this.o.flow, runId: this.o.runId, step: t.step, key: t.key, parents: t.parents }));
+      const records = fresh.length === 1 ? [await this.o.metadata.registerTask(news[0]!)] : await this.o.metadata.registerTasks(news);
+      records.forEach((r, i) => (fresh[i]!.taskId = r.taskId));
+      this.tasks += fresh.length;
+    }
+    this.queue.push(...tasks);
+    const byStep = new Map<string, number>();
+    for (const t of tasks) byStep.set(t.step, (byStep.get(t.step) ?? 0) + 1);
+    for (const [step, count] of byStep) this.emit({ type: 'task-queued', step, count });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.failure || this.aborted) return;
+    for (const w of this.workers) {
+      if (this.queue.length === 0) return;
+      if (w.ready && !w.task) this.dispatch(w, this.queue.shift()!);
+    }
+    const want = Math.min(this.queue.length - this.spawning, this.maxWorkers - this.workers.size - this.spawning);
+    for (let i = 0; i < want; i++) void this.spawn();
+  }
+
+  private async spawn(): Promise<void> {
+    this.spawning++;
+    try {
+      const main = workerMain();
+      const job = await this.o.compute.launch({
+        name: `${this.o.flow}/${this.o.runId} worker`,
+        command: process.execPath,
+        args: [...(this.o.workerExecArgv ?? main.execArgv), main.path],
+        env: { ...(process.env as Record<string, string>), TRIBUTARY_WORKER: '1' },
+        ipc: true,
+      });
+      if (!job.channel) throw new TributaryError('CONFIG', `Compute backend ${this.o.compute.name} gave no IPC channel; local runs need capabilities.ipc.`);
+      const worker: Worker = { job, ready: false, stderrTail: '' };
+      this.workers.add(worker);
+      // Drain both pipes (a full pipe would block the worker); keep the end of stderr for errors.
+      void this.drain(job.stdout, this.o.echoLogs ? process.stdout : undefined);
+      void this.drain(job.stderr, this.o.echoLogs ? process.stderr : undefined, (text) => {
+        worker.stderrTail = (worker.stderrTail + text).slice(-4000);
+      });
+      job.channel.onMessage((m) => this.enqueue(async () => this.onMessage(worker, m as FromWorker)));
+      void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`)));
+      const init: ToWorker = {
+        t: 'init',
+        flowModule: this.o.flowModule,
+        flowExport: this.o.flowExport,
+        datastore: this.o.datastore.locator!,
+        flow: this.o.flow,
+      };
+      job.channel.send(init);
+    } catch (err) {
+      this.enqueue(async () => this.fail(TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Could not start a worker: ${(err as Error).message}`, { cause: err })));
+    } finally {
+      this.enqueue(async () => {
+        this.spawning--;
+      });
+    }
+  }
+
+  private dispatch(w: Worker, task: PlannedTask): void {
+    w.task = task;
+    w.enteredAt = undefined;
+    this.inFlight++;
+    const taskId = task.taskId!;
+    const spec: TaskSpec = {
+      flow: this.o.flow,
+      runId: this.o.runId,
+      taskId,
+      step: task.step,
+      attempt: task.attempt,
+      pathspec: this.pathspec(task.step, taskId),
+      manifest: task.manifest,
+      params: this.o.paramNames,
+      frames: task.frames,
+      ...(task.inputs ? { inputs: task.inputs } : {}),
+      maxNumSplits: this.o.maxNumSplits,
+      readyAt: task.readyAt,
+      echo: this.o.echoLogs,
+      logKeyPrefix: `${this.o.flow}/${this.o.runId}/${task.step}/${taskId}`,
+      maxLogBytes: this.o.maxLogBytes,
+    };
+    // Recording the attempt start is not awaited before dispatch: it is ordered before the
+    // completion on the serial chain, and waiting would add a metadata round trip to every task.
+    const started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
+    (task as PlannedTask & { started?: Promise<void> }).started = started;
+    started.catch(() => undefined);
+    w.job.channel!.send({ t: 'task', spec } satisfies ToWorker);
+    this.emit({ type: 'task-started', step: task.step, pathspec: spec.pathspec, attempt: task.attempt });
+  }
+
+  private async onMessage(w: Worker, m: FromWorker): Promise<void> {
+    switch (m.t) {
+      case 'ready':
+        w.ready = true;
+        this.pump();
+        return;
+      case 'fatal':
+        await this.fail(deserializeError(m.error));
+        return;
+      case 'entered':
+        w.enteredAt = m.at;
+        if (w.task) this.latencies.push(m.at - w.task.readyAt);
+        return;
+      case 'done': {
+        const task = w.task!;
+        w.task = undefined;
+        this.inFlight--;
+        await this.onDone(task, m.outcome);
+        this.pump();
+        return;
+      }
+      case 'failed': {
+        const task = w.task!;
+        w.task = undefined;
+        this.inFlight--;
+        await this.onFailed(task, m.error);
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  private async drain(stream: AsyncIterable<Uint8Array>, forward?: NodeJS.WritableStream, keep?: (text: string) => void): Promise<void> {
+    try {
+      for await (const chunk of stream) {
+        forward?.write(chunk);
+        keep?.(Buffer.from(chunk).toString('utf8'));
+      }
+    } catch {
+      // the process is gone; its exit is handled by onExit
+    }
+  }
+
+  private async onExit(w: Worker, why: string): Promise<void> {
+    this.workers.delete(w);
+    if (!w.ready && !this.failure && !this.aborted) {
+      // Dying before 'ready' means the flow module itself cannot load: respawning would loop.
+      const tail = w.stderrTail.trim();
+      await this.fail(new TributaryError('FLOW_LOAD', `A worker exited while loading ${this.o.flowModule} (${why}).${tail ? `\n${tail}` : ''}`));
+      return;
+    }
+    const task = w.task;
+    if (task) {
+      w.task = undefined;
+      this.inFlight--;
+      if (this.failure || this.aborted) {
+        await this.recordFailure(task, { name: 'TributaryError', code: 'ABORTED', message: 'Cancelled: the run stopped.', retryable: false, context: {} });
+      } else {
+        await this.onFailed(task, {
+          name: 'TributaryError',
+          code: 'WORKER_LOST',
+          message: `The worker running ${this.pathspec(task.step, task.taskId!)} died (${why}). Its attempt is recorded as failed.`,
+          retryable: true,
+          context: { pathspec: this.pathspec(task.step, task.taskId!) },
+        });
+      }
+    }
+    this.pump();
+  }
+
+  private async recordFailure(task: PlannedTask, error: SerializedError): Promise<void> {
+    await (task as PlannedTask & { started?: Promise<void> }).started?.catch(() => undefined);
+    await this.o.metadata.finishAttempt(this.ref(task.taskId!), task.attempt, { status: 'failed', error: { code: error.code, message: error.message } });
+  }
+
+  private async onFailed(task: PlannedTask, error: SerializedError): Promise<void> {
+    await this.recordFailure(task, error);
+    const node = this.o.graph.nodes[task.step]!;
+    const retry = node.decorators.retry as { times: number; minutesBetween: number; only: 'all' | 'system' } | undefined;
+    const eligible = retry && (retry.only === 'all' || SYSTEM_FAILURES.has(error.code));
+    const willRetry = !!eligible && task.attempt < retry.times && !this.failure && !this.aborted;
+    this.emit({ type: 'task-failed', step: task.step, pathspec: this.pathspec(task.step, task.taskId!), attempt: task.attempt, error, willRetry });
+    if (willRetry) {
+      const again: PlannedTask = { ...task, attempt: task.attempt + 1, readyAt: preciseNow() };
+      const delay = retry.minutesBetween * 60_000;
+      if (delay > 0) {
+        this.inFlight++;
+        setTimeout(() => this.enqueue(async () => {
+          this.inFlight--;
+          again.readyAt = preciseNow();
+          await this.makeReady([again]);
+        }), delay).unref();
+      } else await this.makeReady([again]);
+      return;
+    }
+    const err = deserializeError(error);
+    await this.fail(
+      new TributaryError('RUN_FAILED', `Task ${this.pathspec(task.step, task.taskId!)} failed: ${error.message}`, { cause: err, context: { pathspec: this.pathspec(task.step, task.taskId!), step: task.step } }),
+    );
+  }
+
+  private async fail(err: TributaryError, abort = false): Promise<void> {
+    if (this.failure || this.aborted) return;
+    if (abort) this.aborted = true;
+    this.failure = err;
+    this.queue.length = 0;
+    // Tasks still running belong to a run that has failed: stop them now (as Metaflow does);
+    // they are recorded as failed and a resume re-runs them.
+    for (const w of this.workers) if (w.task) void w.job.cancel('run failed');
+    this.checkDone();
+  }
+
+  private async stopWorkers(): Promise<void> {
+    const all = [...this.workers];
+    for (const w of all) {
+      if (w.task) void w.job.cancel('run finished');
+      else w.job.channel?.send({ t: 'exit' } satisfies ToWorker);
+    }
+    await Promise.all(all.map((w) => w.job.result));
+  }
+
+  private async onDone(task: PlannedTask, outcome: TaskOutcome): Promise<void> {
+    await (task as PlannedTask & { started?: Promise<void> }).started;
+    const taskId = task.taskId!;
+    const metadata: Record<string, string> = {
+      targets: JSON.stringify(outcome.targets),
+      'dispatch-ms': (outcome.enteredAt - task.readyAt).toFixed(3),
+      'run-ms': (outcome.finishedAt - outcome.enteredAt).toFixed(3),
+    };
+    if (outcome.caseValue !== undefined) metadata['switch-case'] = outcome.caseValue;
+    if (outcome.foreach) metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count });
+    await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });
+    const pathspec = this.pathspec(task.step, taskId);
+    this.emit({ type: 'task-finished', step: task.step, pathspec, attempt: task.attempt, durationMs: outcome.finishedAt - outcome.enteredAt });
+    const finished: Finished = { taskId, step: task.step, pathspec, manifest: outcome.artifacts };
+    await this.makeReady(this.successors(task, this.o.graph.nodes[task.step]!, finished, outcome));
+  }
+
+  private successors(task: PlannedTask, node: GraphNode, done: Finished, outcome: TaskOutcome): PlannedTask[] {
+    if (node.type === 'end') {
+      this.endReached = true;
+      return [];
+    }
+    const readyAt = preciseNow();
+    const out: PlannedTask[] = [];
+    if (node.type === 'foreach') {
+      const f = outcome.foreach!;
+      f.items.forEach((item: ItemRef, i: number) => {
+        const frames: Frame[] = [...task.frames, { split: node.name, kind: 'foreach', slot: i, count: f.count, var: f.var, item }];
+        out.push(...this.arrive(outcome.targets[0]!, frames, 0, done, readyAt));
+      });
+      return out;
+    }
+    if (node.type === 'split') {
+      outcome.targets.forEach((t, i) => {
+        const frames: Frame[] = [...task.frames, { split: node.name, kind: 'static', slot: i, count: outcome.targets.length }];
+        out.push(...this.arrive(t, frames, 0, done, readyAt));
+      });
+      return out;
+    }
+    const target = outcome.targets[0]!;
+    const iteration = node.type === 'switch' && target === node.name ? task.iteration + 1 : 0;
+    return this.arrive(target, task.frames, iteration, done, readyAt);
+  }
+
+  private arrive(step: string, frames: Frame[], iteration: number, from: Finished, readyAt: number): PlannedTask[] {
+    const node = this.o.graph.nodes[step]!;
+    if (node.type !== 'join') {
+      const key = `${step}${frameKey(frames)}${iteration ? `#${iteration}` : ''}`;
+      return [{ step, key, frames, iteration, parents: [from.taskId], manifest: from.manifest, attempt: 0, readyAt }];
+    }
+    const closing = frames[frames.length - 1]!;
+    const outer = frames.slice(0, -1);
+    const key = `${step}${frameKey(outer)}`;
+    let pending = this.joins.get(key);
+    if (!pending) {
+      pending = { expected: closing.count, arrived: 0, slots: new Array(closing.count) };
+      this.joins.set(key, pending);
+    }
+    pending.slots[closing.slot] = from;
+    if (++pending.arrived < pending.expected) return [];
+    this.joins.delete(key);
+    const inputs = pending.slots as Finished[];
+    return [
+      {
+        step,
+        key,
+        frames: outer,
+        iteration: 0,
+        parents: inputs.map((i) => i.taskId),
+        manifest: [],
+        inputs: inputs.map((i) => ({ step: i.step, pathspec: i.pathspec, manifest: i.manifest })),
+        attempt: 0,
+        readyAt,
+      },
+    ];
+  }
+}

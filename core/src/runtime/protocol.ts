@@ -1,0 +1,57 @@
+/** Messages between the orchestrator and its worker processes. Small: never artifact bytes. */
+import type { ItemRef } from '../artifacts/artifact-store.ts';
+import type { SerializedError } from '../errors.ts';
+import type { Frame, InputSource } from '../flow/task-state.ts';
+import type { ArtifactRef } from '../ports/metadata-store.ts';
+
+import type { AdapterLocator } from '../ports/adapter-locator.ts';
+export type { AdapterLocator };
+
+/** @internal */
+export interface TaskSpec {
+  flow: string;
+  runId: string;
+  taskId: string;
+  step: string;
+  attempt: number;
+  pathspec: string;
+  manifest: ArtifactRef[];
+  params: string[];
+  frames: Frame[];
+  inputs?: InputSource[];
+  maxNumSplits: number;
+  /** Epoch ms (fractional) when the task became ready: for dispatch latency. */
+  readyAt: number;
+  /** Echo the task's output to the worker's own stdout/stderr, prefixed. */
+  echo: boolean;
+  logKeyPrefix: string;
+  maxLogBytes: number;
+}
+
+/** @internal */
+export interface TaskOutcome {
+  artifacts: ArtifactRef[];
+  targets: string[];
+  caseValue?: string;
+  foreach?: { var: string; count: number; items: ItemRef[] };
+  /** Epoch ms when user code was entered. */
+  enteredAt: number;
+  finishedAt: number;
+}
+
+/** @internal */
+export type ToWorker =
+  | { t: 'init'; flowModule: string; flowExport: string; datastore: AdapterLocator; flow: string }
+  | { t: 'task'; spec: TaskSpec }
+  | { t: 'exit' };
+
+/** @internal */
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'fatal'; error: SerializedError }
+  | { t: 'entered'; taskId: string; at: number }
+  | { t: 'done'; taskId: string; outcome: TaskOutcome }
+  | { t: 'failed'; taskId: string; error: SerializedError };
+
+/** Current epoch time in ms with sub-ms precision, comparable across processes. @internal */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();

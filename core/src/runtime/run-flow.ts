@@ -1,0 +1,214 @@
+import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { TributaryError } from '../errors.ts';
+import type { FlowSpec } from '../flow/flow-spec.ts';
+import { resolveParams } from '../flow/params.ts';
+import { stepsOf } from '../flow/registry.ts';
+import { buildGraph } from '../graph/build-graph.ts';
+import type { FlowGraph } from '../graph/ir.ts';
+import type { ComputeBackend } from '../ports/compute-backend.ts';
+import type { Datastore } from '../ports/datastore.ts';
+import type { ArtifactRef, MetadataStore, RunStatus } from '../ports/metadata-store.ts';
+import { sha256 } from '../util/hash.ts';
+import { openConfigured } from './adapter-registry.ts';
+import type { RunEvent } from './events.ts';
+import { Orchestrator } from './orchestrator.ts';
+
+/** @public */
+export interface RunFlowOptions {
+  /** Parameter values (strings are parsed by the parameter's type). */
+  params?: Record<string, unknown>;
+  /** A Datastore instance or URL. Default: files under `<home>/datastore`. */
+  datastore?: Datastore | string;
+  /** A MetadataStore instance or URL. Default: SQLite at `<home>/metadata.sqlite`. */
+  metadata?: MetadataStore | string;
+  /** A ComputeBackend instance or URL. Default: local processes. */
+  compute?: ComputeBackend | string;
+  /** Folder of the embedded default stores. Default: `$TRIBUTARY_HOME`, else `./.tributary`. */
+  home?: string;
+  /** Tasks running at once. Default: number of cores. */
+  maxWorkers?: number;
+  /** Largest foreach fan-out allowed. Default 100. */
+  maxNumSplits?: number;
+  tags?: string[];
+  /** Aborting stops the run: running tasks are killed, the run is recorded `aborted`. */
+  signal?: AbortSignal;
+  /** Progress events. */
+  onEvent?: (event: RunEvent) => void;
+  /** Echo each task's output, prefixed with its pathspec. Default false. */
+  echoLogs?: boolean;
+  /** Per-task cap on stored stdout/stderr, in bytes. Default 10 MiB. */
+  maxLogBytes?: number;
+  /** Module (file URL or path) that exports the flow class. Default: found from where the class was defined. */
+  flowModule?: string;
+  /** Export name of the flow class in that module. Default: the class name. */
+  flowExport?: string;
+  /** Node arguments for worker processes. Default: load TypeScript through tsx. */
+  workerExecArgv?: string[];
+  /** Recorded as the run's user. Default: `$USER` or the OS user. */
+  user?: string;
+}
+
+/** The folder of the embedded default stores. @public */
+export function tributaryHome(home?: string): string {
+  return resolve(home ?? process.env.TRIBUTARY_HOME ?? '.tributary');
+}
+
+/**
+ * A finished (or failed) run, with access to its results.
+ * @public
+ */
+export class Run {
+  constructor(
+    readonly flow: string,
+    readonly runId: string,
+    readonly status: RunStatus,
+    readonly error: TributaryError | undefined,
+    readonly durationMs: number,
+    readonly tasks: number,
+    /** Task ready → user code entered, per started attempt (ms). */
+    readonly dispatchLatenciesMs: number[],
+    readonly datastore: Datastore,
+    readonly metadata: MetadataStore,
+    private readonly owned: Array<{ close(): Promise<void> }>,
+  ) {}
+
+  get pathspec(): string {
+    return `${this.flow}/${this.runId}`;
+  }
+
+  get successful(): boolean {
+    return this.status === 'succeeded';
+  }
+
+  /** Throw the run's error if it did not succeed. */
+  throwIfFailed(): this {
+    if (!this.successful) throw this.error ?? new TributaryError('RUN_FAILED', `Run ${this.pathspec} ${this.status}.`);
+    return this;
+  }
+
+  /** Artifacts of a step's task(s), decoded. Default: the end step. A step with several tasks returns the first. */
+  async data(step?: string): Promise<Record<string, unknown>> {
+    const run = await this.metadata.getRun(this.flow, this.runId);
+    const graph = run.graph as FlowGraph;
+    const target = step ?? graph.end;
+    const page = await this.metadata.listTasks({ flow: this.flow, runId: this.runId, step: target, status: 'succeeded', limit: 1 });
+    const task = page.items[0];
+    if (!task) throw new TributaryError('NOT_FOUND', `Run ${this.pathspec} has no successful task of step ${target}.`);
+    const refs = await this.metadata.listArtifacts({ flow: this.flow, runId: this.runId, taskId: task.taskId });
+    const store = new ArtifactStore(this.datastore, this.flow);
+    const out: Record<string, unknown> = {};
+    for (const ref of refs) out[ref.name] = await store.load(ref);
+    return out;
+  }
+
+  /** Close the adapters runFlow opened for this run. */
+  async close(): Promise<void> {
+    await Promise.all(this.owned.map((a) => a.close()));
+  }
+}
+
+function defaultUser(): string {
+  try {
+    return process.env.USER || process.env.USERNAME || userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Which module exports a flow class (from its decorators' definition site). @internal */
+export function flowModuleOf(flowClass: Function): string | undefined {
+  for (const rec of stepsOf(flowClass).values()) if (rec.definedIn) return rec.definedIn;
+  return undefined;
+}
+
+/**
+ * Run a flow in this process's orchestrator, with tasks in worker processes. Validates the
+ * graph and parameters first (throwing `GRAPH_INVALID` / `PARAM_INVALID` before anything runs),
+ * then resolves with the run, whatever its outcome (`run.status`, `run.throwIfFailed()`).
+ * @public
+ */
+export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOptions = {}): Promise<Run> {
+  const t0 = performance.now();
+  const graph = buildGraph(flowClass);
+  const params = resolveParams(flowClass, options.params);
+  const flowModule = options.flowModule ? (options.flowModule.startsWith('file:') ? options.flowModule : new URL(`file://${resolve(options.flowModule)}`).href) : flowModuleOf(flowClass);
+  if (!flowModule) {
+    throw new TributaryError('FLOW_LOAD', `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`);
+  }
+  const home = tributaryHome(options.home);
+  const owned: Array<{ close(): Promise<void> }> = [];
+  const open = async <K extends 'datastore' | 'metadata' | 'compute'>(kind: K, given: Parameters<typeof openConfigured<K>>[1]) => {
+    const { adapter, owned: mine } = await openConfigured(kind, given, home);
+    if (mine) owned.push(adapter);
+    return adapter;
+  };
+  try {
+    const datastore = await open('datastore', options.datastore);
+    const metadata = await open('metadata', options.metadata);
+    const compute = await open('compute', options.compute);
+    if (!datastore.locator) throw new TributaryError('CONFIG', `Datastore ${datastore.name} has no locator, so task workers cannot open it. Use a datastore that can be shared across processes.`);
+    if (!compute.capabilities.ipc) throw new TributaryError('CONFIG', `Compute backend ${compute.name} cannot host warm workers (no IPC).`);
+
+    const flow = flowClass.name;
+    let codeHash = '';
+    try {
+      codeHash = sha256(await readFile(fileURLToPath(flowModule)));
+    } catch {
+      // a module that is not a file (data: URL...) has no code hash
+    }
+    const user = options.user ?? defaultUser();
+    const run = await metadata.createRun({
+      flow,
+      user,
+      params,
+      tags: options.tags ?? [],
+      systemTags: [`user:${user}`, `runtime:node${process.versions.node.split('.')[0]}`],
+      codeHash,
+      graph,
+    });
+    options.onEvent?.({ type: 'run-started', flow, runId: run.runId, steps: graph.order });
+
+    // The `_parameters` pseudo-task holds the parameter values as artifacts: the start step
+    // inherits them by reference, and a resume clones them.
+    const store = new ArtifactStore(datastore, flow);
+    const paramsTask = await metadata.registerTask({ flow, runId: run.runId, step: '_parameters', key: '_parameters', parents: [] });
+    const pref = { flow, runId: run.runId, taskId: paramsTask.taskId };
+    await metadata.startAttempt(pref, 0);
+    const paramsManifest: ArtifactRef[] = [];
+    for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
+    await metadata.finishAttempt(pref, 0, { status: 'succeeded', artifacts: paramsManifest });
+
+    const orchestrator = new Orchestrator({
+      flow,
+      runId: run.runId,
+      graph,
+      flowModule,
+      flowExport: options.flowExport ?? flowClass.name,
+      datastore,
+      metadata,
+      compute,
+      paramsManifest,
+      paramsTaskId: paramsTask.taskId,
+      paramNames: Object.keys(params),
+      ...(options.maxWorkers !== undefined ? { maxWorkers: options.maxWorkers } : {}),
+      maxNumSplits: options.maxNumSplits ?? 100,
+      echoLogs: options.echoLogs ?? false,
+      maxLogBytes: options.maxLogBytes ?? 10 * 1024 * 1024,
+      ...(options.workerExecArgv ? { workerExecArgv: options.workerExecArgv } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    const result = await orchestrator.run();
+    await metadata.finishRun(flow, run.runId, result.status);
+    const durationMs = performance.now() - t0;
+    options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
+    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, datastore, metadata, owned);
+  } catch (err) {
+    await Promise.all(owned.map((a) => a.close().catch(() => undefined)));
+    throw err;
+  }
+}

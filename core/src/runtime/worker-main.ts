@@ -1,0 +1,59 @@
+/**
+ * Entry point of a task worker process. It loads the flow module once, then runs task after
+ * task sent by the orchestrator over IPC: a warm worker, so a task pays neither a Node start
+ * nor a re-import of the flow.
+ */
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { serializeUnknownError, TributaryError } from '../errors.ts';
+import { FlowSpec } from '../flow/flow-spec.ts';
+import { buildGraph } from '../graph/build-graph.ts';
+import type { Datastore } from '../ports/datastore.ts';
+import { executeTask, type WorkerContext } from './execute-task.ts';
+import { openAdapter } from './open-adapter.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+function send(msg: FromWorker): void {
+  process.send!(msg);
+}
+
+let ctx: WorkerContext | undefined;
+let queue = Promise.resolve();
+
+async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
+  const mod = (await import(msg.flowModule)) as Record<string, unknown>;
+  const flowClass = mod[msg.flowExport];
+  if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
+    throw new TributaryError('FLOW_LOAD', `Module ${msg.flowModule} has no exported FlowSpec subclass named ${msg.flowExport}. Export the flow class.`);
+  }
+  const datastore = await openAdapter<Datastore>(msg.datastore);
+  ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph: buildGraph(flowClass), store: new ArtifactStore(datastore, msg.flow) };
+}
+
+process.on('message', (raw) => {
+  const msg = raw as ToWorker;
+  if (msg.t === 'exit') {
+    process.exit(0);
+  }
+  queue = queue.then(async () => {
+    if (msg.t === 'init') {
+      try {
+        await init(msg);
+        send({ t: 'ready' });
+      } catch (err) {
+        send({ t: 'fatal', error: serializeUnknownError(err) });
+      }
+      return;
+    }
+    const spec = msg.spec;
+    try {
+      if (!ctx) throw new TributaryError('INFRASTRUCTURE', 'Worker received a task before init.');
+      const outcome = await executeTask(ctx, spec, (at) => send({ t: 'entered', taskId: spec.taskId, at }));
+      send({ t: 'done', taskId: spec.taskId, outcome });
+    } catch (err) {
+      send({ t: 'failed', taskId: spec.taskId, error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) });
+    }
+  });
+});
+
+// The orchestrator going away (even by SIGKILL) closes the IPC channel: leave with it.
+process.on('disconnect', () => process.exit(0));
