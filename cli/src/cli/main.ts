@@ -30,8 +30,8 @@ Common options:
   --home <dir>         folder of the embedded default stores (default $TRIBUTARY_HOME or ./.tributary)
   --datastore <url>    e.g. file:///data/tributary
   --metadata <url>     e.g. sqlite:///data/tributary/metadata.sqlite
-  --quiet              no progress display
-  --echo-logs          print each task's output, prefixed with its pathspec
+  --quiet              print only errors and the run's pathspec (task output stays in 'tributary logs')
+  --no-progress        plain progress lines instead of the live display on a terminal
 `;
 
 interface Parsed {
@@ -110,11 +110,13 @@ async function cmdRun(p: Parsed): Promise<number> {
   const tags = p.options.get('tag') ?? [];
   p.options.delete('tag');
   const quiet = take(p, 'quiet') === 'true';
-  const echoLogs = take(p, 'echo-logs') === 'true';
-  take(p, 'no-progress');
+  const noProgress = take(p, 'no-progress') === 'true';
+  // Like Metaflow, task output is shown by default (prefixed with its pathspec); --quiet hides it.
+  const echoLogs = !quiet;
+  take(p, 'echo-logs');
   const params: Record<string, string> = {};
   for (const [k, v] of p.options) params[k] = v[v.length - 1]!;
-  const display = quiet ? undefined : new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !echoLogs);
+  const display = new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !noProgress, quiet);
   const abort = new AbortController();
   const onSigint = () => abort.abort(new Error('interrupted (SIGINT)'));
   process.once('SIGINT', onSigint);
@@ -131,7 +133,8 @@ async function cmdRun(p: Parsed): Promise<number> {
       tags,
       echoLogs,
       signal: abort.signal,
-      ...(display ? { onEvent: display.handle } : {}),
+      onEvent: display.handle,
+      onTaskOutput: display.output,
     });
     await run.close();
     if (!run.successful) {

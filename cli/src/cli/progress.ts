@@ -33,6 +33,7 @@ export class ProgressDisplay {
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly live: boolean,
+    private readonly quiet = false,
   ) {}
 
   private counts(step: string): StepCounts {
@@ -46,6 +47,10 @@ export class ProgressDisplay {
   }
 
   handle = (e: RunEvent): void => {
+    if (this.quiet) {
+      if (e.type === 'task-failed' && !e.willRetry) this.out.write(`${e.pathspec} failed: ${e.error.message}\n`);
+      return;
+    }
     const now = Date.now();
     switch (e.type) {
       case 'run-started':
@@ -91,6 +96,18 @@ export class ProgressDisplay {
         this.out.write(`${this.header || `Run ${e.flow}/${e.runId}`} ${e.status} in ${fmtTime(e.durationMs)}\n`);
         return;
     }
+    this.dirty = true;
+  };
+
+  /** Task output: printed above the live display (which is then redrawn). */
+  output = (stream: 'stdout' | 'stderr', text: string): void => {
+    if (!this.live) {
+      (stream === 'stderr' ? process.stderr : process.stdout).write(text);
+      return;
+    }
+    this.clear();
+    this.drawn = 0;
+    (stream === 'stderr' ? process.stderr : process.stdout).write(text);
     this.dirty = true;
   };
 

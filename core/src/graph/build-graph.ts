@@ -76,9 +76,9 @@ class GraphBuilder {
     this.checkCycles(start);
     const order = this.checkReachable(start);
     this.checkEmptyForeach();
-    this.checkBalance(start, end);
     this.checkSwitchIntoJoin();
     this.checkMissingJoin();
+    this.checkBalance(start, end);
     this.assignSplitParents(start);
     return { flow: this.flow, start, end, order, nodes: this.nodes };
   }
@@ -297,7 +297,7 @@ class GraphBuilder {
   private checkMissingJoin(): void {
     for (const node of Object.values(this.nodes)) {
       const incoming = node.inFuncs.filter((p) => p !== node.name);
-      if (node.type === 'join' || incoming.length < 2) continue;
+      if (node.type === 'join' || node.type === 'end' || incoming.length < 2) continue;
       const fromSwitchOnly = incoming.every((p) => this.comesThroughSwitch(p));
       if (!fromSwitchOnly) {
         this.fail('missing-join', `Step *${node.name}* has ${node.inFuncs.length} incoming transitions (*${node.inFuncs.join(', ')}*) but takes no inputs. Make it a join: ${node.name}(inputs) { ... }.`, node.name);

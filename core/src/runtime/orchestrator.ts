@@ -65,6 +65,7 @@ export interface OrchestratorOptions {
   workerExecArgv?: string[];
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
+  onTaskOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
 }
 
 /** @internal */
@@ -103,6 +104,7 @@ export class Orchestrator {
   private endReached = false;
   private failure?: TributaryError;
   private aborted = false;
+  private stopping = false;
   private inFlight = 0;
   private tasks = 0;
   private serial: Promise<void> = Promise.resolve();
@@ -211,9 +213,12 @@ export class Orchestrator {
       const worker: Worker = { job, ready: false, stderrTail: '' };
       this.workers.add(worker);
       // Drain both pipes (a full pipe would block the worker); keep the end of stderr for errors.
-      void this.drain(job.stdout, this.o.echoLogs ? process.stdout : undefined);
-      void this.drain(job.stderr, this.o.echoLogs ? process.stderr : undefined, (text) => {
+      const out = this.o.onTaskOutput;
+      void this.drain(job.stdout, (text) => (out ? out('stdout', text) : this.o.echoLogs && process.stdout.write(text)));
+      void this.drain(job.stderr, (text) => {
         worker.stderrTail = (worker.stderrTail + text).slice(-4000);
+        if (out) out('stderr', text);
+        else if (this.o.echoLogs) process.stderr.write(text);
       });
       job.channel.onMessage((m) => this.enqueue(async () => this.onMessage(worker, m as FromWorker)));
       void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`)));
@@ -297,12 +302,10 @@ export class Orchestrator {
     }
   }
 
-  private async drain(stream: AsyncIterable<Uint8Array>, forward?: NodeJS.WritableStream, keep?: (text: string) => void): Promise<void> {
+  private async drain(stream: AsyncIterable<Uint8Array>, onText: (text: string) => void): Promise<void> {
+    const decoder = new TextDecoder();
     try {
-      for await (const chunk of stream) {
-        forward?.write(chunk);
-        keep?.(Buffer.from(chunk).toString('utf8'));
-      }
+      for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
     } catch {
       // the process is gone; its exit is handled by onExit
     }
@@ -310,7 +313,7 @@ export class Orchestrator {
 
   private async onExit(w: Worker, why: string): Promise<void> {
     this.workers.delete(w);
-    if (!w.ready && !this.failure && !this.aborted) {
+    if (!w.ready && !this.failure && !this.aborted && !this.stopping) {
       // Dying before 'ready' means the flow module itself cannot load: respawning would loop.
       const tail = w.stderrTail.trim();
       await this.fail(new TributaryError('FLOW_LOAD', `A worker exited while loading ${this.o.flowModule} (${why}).${tail ? `\n${tail}` : ''}`));
@@ -378,6 +381,7 @@ export class Orchestrator {
   }
 
   private async stopWorkers(): Promise<void> {
+    this.stopping = true;
     const all = [...this.workers];
     for (const w of all) {
       if (w.task) void w.job.cancel('run finished');

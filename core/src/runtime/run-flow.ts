@@ -38,8 +38,10 @@ export interface RunFlowOptions {
   signal?: AbortSignal;
   /** Progress events. */
   onEvent?: (event: RunEvent) => void;
-  /** Echo each task's output, prefixed with its pathspec. Default false. */
+  /** Echo each task's output, prefixed with its pathspec (to this process's stdout/stderr, or to `onTaskOutput`). Default false. */
   echoLogs?: boolean;
+  /** Receives echoed task output instead of this process's stdout/stderr. */
+  onTaskOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   /** Per-task cap on stored stdout/stderr, in bytes. Default 10 MiB. */
   maxLogBytes?: number;
   /** Module (file URL or path) that exports the flow class. Default: found from where the class was defined. */
@@ -201,6 +203,7 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
       ...(options.workerExecArgv ? { workerExecArgv: options.workerExecArgv } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
     });
     const result = await orchestrator.run();
     await metadata.finishRun(flow, run.runId, result.status);
