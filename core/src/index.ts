@@ -6,7 +6,7 @@
 export { TributaryError, type ErrorCode, type ErrorContext, type TributaryErrorOptions, type SerializedError } from './errors.ts';
 export type * from './ports/index.ts';
 
-export { FlowSpec, type Inputs, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
+export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
 export { step, param, retry, catchFailure, timeout, resources, type StepOptions } from './flow/decorators.ts';
 export type { RetryOptions, CatchOptions, TimeoutOptions, ResourcesOptions, ParamOptions, ParamType, StepDecorations } from './flow/registry.ts';

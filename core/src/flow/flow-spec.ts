@@ -28,7 +28,13 @@ export interface MergeOptions {
  * by step name in a branch join (`inputs.train.score`).
  * @public
  */
-export type Inputs<F = Record<string, any>> = ReadonlyArray<F> & { readonly [step: string]: F };
+export type Inputs<F = Record<string, any>> = ReadonlyArray<F> & { readonly [K in StepNames<F>]: F };
+
+/** Names of a flow's methods other than FlowSpec's own: its steps (and helpers). @public */
+export type StepNames<F> = Exclude<
+  { [K in keyof F]: F[K] extends (...args: any[]) => any ? K : never }[keyof F],
+  keyof FlowSpec | number | symbol
+>;
 
 function stateOf(flow: object): TaskState {
   const st = (flow as Record<symbol, TaskState | undefined>)[STATE];

@@ -459,7 +459,9 @@ export class Orchestrator {
         frames: outer,
         iteration: 0,
         parents: inputs.map((i) => i.taskId),
-        manifest: [],
+        // A join inherits nothing but the parameters (readable in every step, as in Metaflow);
+        // everything else comes through `inputs` or mergeArtifacts.
+        manifest: this.o.paramsManifest,
         inputs: inputs.map((i) => ({ step: i.step, pathspec: i.pathspec, manifest: i.manifest })),
         attempt: 0,
         readyAt,
