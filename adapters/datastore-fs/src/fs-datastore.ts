@@ -41,7 +41,7 @@ function isErr(err: unknown, code: string): boolean {
  */
 export class FsDatastore implements Datastore {
   readonly name = 'fs';
-  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: true, maxListPage: 10_000 };
+  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: true, maxListPage: 10_000, readProgress: true };
   readonly locator: AdapterLocator;
   private closed = false;
   private readonly madeDirs = new Set<string>();
@@ -140,7 +140,7 @@ export class FsDatastore implements Datastore {
   async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
     const path = this.check(key, options.signal);
     try {
-      if (!options.range) return await readFile(path);
+      if (!options.range) return options.onData ? await this.readReporting(path, options.onData) : await readFile(path);
       const fh = await open(path, 'r');
       try {
         const buf = Buffer.allocUnsafe(options.range.length);
@@ -151,6 +151,29 @@ export class FsDatastore implements Datastore {
       }
     } catch (err) {
       throw this.mapError(err, key);
+    }
+  }
+
+  /** Read a whole file in parts, starting the next read before handing the current part over. */
+  private async readReporting(path: string, onData: (part: Uint8Array) => void): Promise<Uint8Array> {
+    const PART = 8 * 1024 * 1024;
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const buf = Buffer.allocUnsafe(size);
+      let offset = 0;
+      let pending = size > 0 ? fh.read(buf, 0, Math.min(PART, size), 0) : undefined;
+      while (pending) {
+        const { bytesRead } = await pending;
+        if (bytesRead === 0) break;
+        const start = offset;
+        offset += bytesRead;
+        pending = offset < size ? fh.read(buf, offset, Math.min(PART, size - offset), offset) : undefined;
+        onData(buf.subarray(start, offset));
+      }
+      return offset === size ? buf : buf.subarray(0, offset);
+    } finally {
+      await fh.close();
     }
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TributaryError } from '../errors.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import type { ByteRange, Datastore } from '../ports/datastore.ts';
@@ -57,8 +58,17 @@ export class ArtifactStore {
 
   /** Read a blob and verify its hash. */
   async getBlob(sha: string, signal?: AbortSignal): Promise<Uint8Array> {
-    const bytes = await this.datastore.get(this.blobKey(sha), signal ? { signal } : {});
-    return this.verify(bytes, sha, `blob ${sha.slice(0, 12)}`);
+    if (!this.datastore.capabilities.readProgress) {
+      const bytes = await this.datastore.get(this.blobKey(sha), signal ? { signal } : {});
+      return this.verify(bytes, sha, `blob ${sha.slice(0, 12)}`);
+    }
+    // Hash each part as it arrives, while the adapter reads the next one: load costs about
+    // max(read, hash) instead of read + hash.
+    const hash = createHash('sha256');
+    const bytes = await this.datastore.get(this.blobKey(sha), { ...(signal ? { signal } : {}), onData: (part) => hash.update(part) });
+    const actual = hash.digest('hex');
+    if (actual !== sha) this.verify(bytes, sha, `blob ${sha.slice(0, 12)}`);
+    return bytes;
   }
 
   /** Synchronous read; only for datastores with `capabilities.syncRead`. */

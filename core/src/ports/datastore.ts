@@ -28,6 +28,8 @@ export interface DatastoreCapabilities {
   readonly syncRead: boolean;
   /** Largest `limit` honoured by `list`. */
   readonly maxListPage: number;
+  /** `get` reports the bytes it reads, in order, through `onData` (lets the core hash while reading). */
+  readonly readProgress: boolean;
 }
 
 /** @public */
@@ -47,6 +49,11 @@ export interface PutResult {
 export interface GetOptions {
   range?: ByteRange;
   signal?: AbortSignal;
+  /**
+   * Called with consecutive parts of the result, in order, covering all of it, as they arrive
+   * (only when `capabilities.readProgress`). The parts are views of the returned bytes.
+   */
+  onData?: (part: Uint8Array) => void;
 }
 
 /** @public */

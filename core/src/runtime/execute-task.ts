@@ -76,10 +76,12 @@ export async function executeTask(ctx: WorkerContext, spec: TaskSpec, onEntered:
 }
 
 async function saveLogs(store: ArtifactStore, spec: TaskSpec, logs: { stdout: Buffer; stderr: Buffer }): Promise<void> {
-  await Promise.all([
-    store.datastore.put(`${spec.logKeyPrefix}/${spec.attempt}.stdout.log`, logs.stdout),
-    store.datastore.put(`${spec.logKeyPrefix}/${spec.attempt}.stderr.log`, logs.stderr),
-  ]);
+  // An empty log is not written: most tasks print nothing, and two writes per task add up.
+  await Promise.all(
+    (['stdout', 'stderr'] as const)
+      .filter((s) => logs[s].length > 0)
+      .map((s) => store.datastore.put(`${spec.logKeyPrefix}/${spec.attempt}.${s}.log`, logs[s])),
+  );
 }
 
 async function persistOutputs(st: TaskState, spec: TaskSpec): Promise<Omit<TaskOutcome, 'enteredAt' | 'finishedAt'>> {

@@ -22,6 +22,7 @@ interface PlannedTask {
   taskId?: string;
   attempt: number;
   readyAt: number;
+  dispatchedAt?: number;
 }
 
 interface Finished {
@@ -72,8 +73,10 @@ export interface OrchestratorOptions {
 export interface OrchestratorResult {
   status: 'succeeded' | 'failed' | 'aborted';
   error?: TributaryError;
-  /** Task ready → user code entered, in ms, for every task attempt that started. */
+  /** Task dispatched to a free worker → user code entered, in ms, per started attempt. */
   dispatchLatenciesMs: number[];
+  /** Task ready → dispatched (time spent waiting for a free worker), in ms, per started attempt. */
+  queueWaitsMs: number[];
   tasks: number;
 }
 
@@ -100,6 +103,7 @@ export class Orchestrator {
   private readonly workers = new Set<Worker>();
   private readonly joins = new Map<string, PendingJoin>();
   private readonly latencies: number[] = [];
+  private readonly queueWaits: number[] = [];
   private spawning = 0;
   private endReached = false;
   private failure?: TributaryError;
@@ -158,7 +162,7 @@ export class Orchestrator {
     await this.stopWorkers();
     const status = this.aborted ? 'aborted' : this.failure || !this.endReached ? 'failed' : 'succeeded';
     const error = this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
-    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, tasks: this.tasks };
+    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, queueWaitsMs: this.queueWaits, tasks: this.tasks };
   }
 
   /** Every state change runs on one serial chain: no interleaving between awaits. */
@@ -240,6 +244,9 @@ export class Orchestrator {
   }
 
   private dispatch(w: Worker, task: PlannedTask): void {
+    const dispatchedAt = preciseNow();
+    this.queueWaits.push(dispatchedAt - task.readyAt);
+    task.dispatchedAt = dispatchedAt;
     w.task = task;
     w.enteredAt = undefined;
     this.inFlight++;
@@ -257,6 +264,7 @@ export class Orchestrator {
       ...(task.inputs ? { inputs: task.inputs } : {}),
       maxNumSplits: this.o.maxNumSplits,
       readyAt: task.readyAt,
+      dispatchedAt,
       echo: this.o.echoLogs,
       logKeyPrefix: `${this.o.flow}/${this.o.runId}/${task.step}/${taskId}`,
       maxLogBytes: this.o.maxLogBytes,
@@ -281,7 +289,7 @@ export class Orchestrator {
         return;
       case 'entered':
         w.enteredAt = m.at;
-        if (w.task) this.latencies.push(m.at - w.task.readyAt);
+        if (w.task) this.latencies.push(m.at - w.task.dispatchedAt!);
         return;
       case 'done': {
         const task = w.task!;
@@ -395,7 +403,8 @@ export class Orchestrator {
     const taskId = task.taskId!;
     const metadata: Record<string, string> = {
       targets: JSON.stringify(outcome.targets),
-      'dispatch-ms': (outcome.enteredAt - task.readyAt).toFixed(3),
+      'dispatch-ms': (outcome.enteredAt - task.dispatchedAt!).toFixed(3),
+      'queue-ms': (task.dispatchedAt! - task.readyAt).toFixed(3),
       'run-ms': (outcome.finishedAt - outcome.enteredAt).toFixed(3),
     };
     if (outcome.caseValue !== undefined) metadata['switch-case'] = outcome.caseValue;

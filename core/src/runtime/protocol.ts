@@ -20,8 +20,10 @@ export interface TaskSpec {
   frames: Frame[];
   inputs?: InputSource[];
   maxNumSplits: number;
-  /** Epoch ms (fractional) when the task became ready: for dispatch latency. */
+  /** Epoch ms (fractional) when the task became ready (its inputs existed). */
   readyAt: number;
+  /** Epoch ms when the orchestrator handed it to a free worker: dispatch latency starts here. */
+  dispatchedAt: number;
   /** Echo the task's output to the worker's own stdout/stderr, prefixed. */
   echo: boolean;
   logKeyPrefix: string;

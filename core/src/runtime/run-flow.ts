@@ -71,8 +71,10 @@ export class Run {
     readonly error: TributaryError | undefined,
     readonly durationMs: number,
     readonly tasks: number,
-    /** Task ready → user code entered, per started attempt (ms). */
+    /** Task dispatched to a free worker → user code entered, per started attempt (ms). */
     readonly dispatchLatenciesMs: number[],
+    /** Task ready → dispatched (waiting for a free worker), per started attempt (ms). */
+    readonly queueWaitsMs: number[],
     readonly datastore: Datastore,
     readonly metadata: MetadataStore,
     private readonly owned: Array<{ close(): Promise<void> }>,
@@ -209,7 +211,7 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
     await metadata.finishRun(flow, run.runId, result.status);
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
-    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, datastore, metadata, owned);
+    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, result.queueWaitsMs, datastore, metadata, owned);
   } catch (err) {
     await Promise.all(owned.map((a) => a.close().catch(() => undefined)));
     throw err;

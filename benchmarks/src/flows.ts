@@ -1,0 +1,49 @@
+import { FlowSpec, param, step, type Inputs } from '@tributary/core';
+
+/** A foreach with a trivial body: measures scheduling, not work. */
+export class FanOutFlow extends FlowSpec {
+  @param({ default: 100 }) splits!: number;
+  items!: number[];
+  y!: number;
+  total!: number;
+
+  @step start() {
+    this.items = Array.from({ length: this.splits }, (_, i) => i);
+    this.next(this.body, { foreach: 'items' });
+  }
+  @step body() {
+    this.y = this.input * 2;
+    this.next(this.join);
+  }
+  @step join(inputs: Inputs<FanOutFlow>) {
+    let t = 0;
+    for (const i of inputs) t += i.y;
+    this.total = t;
+    this.next(this.end);
+  }
+  @step end() {}
+}
+
+/** Five steps in a line, each touching one small artifact. */
+export class FiveStepFlow extends FlowSpec {
+  x!: number;
+  @step start() {
+    this.x = 0;
+    this.next(this.a);
+  }
+  @step a() {
+    this.x += 1;
+    this.next(this.b);
+  }
+  @step b() {
+    this.x += 1;
+    this.next(this.c);
+  }
+  @step c() {
+    this.x += 1;
+    this.next(this.end);
+  }
+  @step end() {
+    this.x += 1;
+  }
+}
