@@ -8,7 +8,7 @@ export type * from './ports/index.ts';
 
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
-export { step, param, retry, catchFailure, timeout, resources, type StepOptions } from './flow/decorators.ts';
+export { step, param, retry, catchFailure, timeout, resources, type StepOptions, type StepDecorator } from './flow/decorators.ts';
 export type { RetryOptions, CatchOptions, TimeoutOptions, ResourcesOptions, ParamOptions, ParamType, StepDecorations } from './flow/registry.ts';
 export { resolveParams, describeParams } from './flow/params.ts';
 
@@ -18,7 +18,7 @@ export { renderGraph, type GraphFormat } from './graph/render-graph.ts';
 export type { FlowGraph, GraphNode, StepType } from './graph/ir.ts';
 
 export { ArtifactStore, type ItemRef } from './artifacts/artifact-store.ts';
-export { decodeValue, type Encoding } from './artifacts/serializer.ts';
+export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
 export { validateKey, validateName } from './util/keys.ts';
 

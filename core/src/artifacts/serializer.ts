@@ -38,7 +38,7 @@ export interface Encoded {
   type: string;
 }
 
-/** Where a value came from, for error messages. @internal */
+/** Where a value came from, for error messages. @public */
 export interface ValueSite {
   step?: string;
   artifact: string;
@@ -177,7 +177,7 @@ export function encodeArrayItems(items: readonly unknown[], site: ValueSite): { 
   return { bytes: Buffer.concat([header, ...parts], pos), offsets, lengths };
 }
 
-/** Decode stored bytes. @internal */
+/** Decode an artifact's stored bytes given its recorded encoding and type. @public */
 export function decodeValue(bytes: Uint8Array, encoding: string, type: string): unknown {
   if (encoding === 'msgpack') return packr.unpack(bytes);
   if (encoding === 'raw') {

@@ -9,7 +9,8 @@ import {
   type TimeoutOptions,
 } from './registry.ts';
 
-type MethodDecorator = (fn: Function, context: ClassMethodDecoratorContext) => void;
+/** What `@step(...)`, `@retry(...)` and the other step decorators return. @public */
+export type StepDecorator = (fn: Function, context: ClassMethodDecoratorContext) => void;
 
 function assertStandard(context: unknown, decorator: string): asserts context is ClassMethodDecoratorContext | ClassFieldDecoratorContext {
   if (typeof context !== 'object' || context === null || !('kind' in context)) {
@@ -20,7 +21,7 @@ function assertStandard(context: unknown, decorator: string): asserts context is
   }
 }
 
-function methodDecorator(decorator: string, apply: (rec: ReturnType<typeof ensureStepRecord>) => void): MethodDecorator {
+function methodDecorator(decorator: string, apply: (rec: ReturnType<typeof ensureStepRecord>) => void): StepDecorator {
   return (fn, context) => {
     assertStandard(context, decorator);
     if (context.kind !== 'method' || context.static || context.private) {
@@ -44,8 +45,8 @@ export interface StepOptions {
  */
 export function step(fn: Function, context: ClassMethodDecoratorContext): void;
 /** @public */
-export function step(options: StepOptions): MethodDecorator;
-export function step(arg: Function | StepOptions, context?: ClassMethodDecoratorContext): void | MethodDecorator {
+export function step(options: StepOptions): StepDecorator;
+export function step(arg: Function | StepOptions, context?: ClassMethodDecoratorContext): void | StepDecorator {
   if (typeof arg === 'function') {
     methodDecorator('@step', (rec) => {
       rec.isStep = true;
@@ -64,7 +65,7 @@ export function step(arg: Function | StepOptions, context?: ClassMethodDecorator
  * Retry a failed task: same task id, new attempt.
  * @public
  */
-export function retry(options: RetryOptions = {}): MethodDecorator {
+export function retry(options: RetryOptions = {}): StepDecorator {
   const times = options.times ?? 3;
   if (!Number.isInteger(times) || times < 0 || times > 4) {
     throw new TypeError(`@retry({ times: ${times} }): times must be an integer from 0 to 4.`);
@@ -78,7 +79,7 @@ export function retry(options: RetryOptions = {}): MethodDecorator {
  * After retries are spent, store the exception in an artifact and let the flow go on.
  * @public
  */
-export function catchFailure(options: CatchOptions = {}): MethodDecorator {
+export function catchFailure(options: CatchOptions = {}): StepDecorator {
   return methodDecorator('@catch', (rec) => {
     rec.decorations.catch = { printException: true, ...options };
   });
@@ -88,7 +89,7 @@ export function catchFailure(options: CatchOptions = {}): MethodDecorator {
  * Stop the task when it runs longer than this; the failure is typed `TIMEOUT` and is retryable.
  * @public
  */
-export function timeout(options: TimeoutOptions): MethodDecorator {
+export function timeout(options: TimeoutOptions): StepDecorator {
   const seconds = (options.seconds ?? 0) + (options.minutes ?? 0) * 60 + (options.hours ?? 0) * 3600;
   if (!(seconds > 0)) throw new TypeError('@timeout needs a positive seconds, minutes or hours.');
   return methodDecorator('@timeout', (rec) => {
@@ -100,7 +101,7 @@ export function timeout(options: TimeoutOptions): MethodDecorator {
  * Resources a step needs. A hint for remote backends; the local runtime records it.
  * @public
  */
-export function resources(options: ResourcesOptions): MethodDecorator {
+export function resources(options: ResourcesOptions): StepDecorator {
   return methodDecorator('@resources', (rec) => {
     rec.decorations.resources = { ...options };
   });
@@ -108,7 +109,7 @@ export function resources(options: ResourcesOptions): MethodDecorator {
 
 /** A decorator the local runtime records without acting on (e.g. `@batch`, `@kubernetes`, `@card`). @internal */
 export function recordedDecorator(name: string) {
-  return (options: Record<string, unknown> = {}): MethodDecorator =>
+  return (options: Record<string, unknown> = {}): StepDecorator =>
     methodDecorator(`@${name}`, (rec) => {
       rec.decorations.other[name] = options;
     });

@@ -54,7 +54,11 @@ async function loadDefaults(): Promise<void> {
   await defaultsLoaded;
 }
 
-/** Open an adapter given as an instance, a URL, or nothing (the default). @internal */
+/**
+ * Open an adapter given as an instance, a URL, or nothing (the registered default under `home`).
+ * `owned` is true when this call created the adapter (the caller should close it).
+ * @public
+ */
 export async function openConfigured<K extends keyof AdapterKinds>(kind: K, given: AdapterKinds[K] | string | undefined, home: string): Promise<{ adapter: AdapterKinds[K]; owned: boolean }> {
   if (given !== undefined && typeof given !== 'string') return { adapter: given, owned: false };
   let url = given;
