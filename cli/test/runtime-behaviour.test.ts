@@ -163,6 +163,31 @@ describe('failures are typed and say what to do', () => {
     await run.close();
   });
 
+  test('@timeout stops a stuck task and types the failure TIMEOUT', async () => {
+    const t0 = Date.now();
+    const run = await runFlow(b.TimeoutFlow, { home });
+    expect(run.status).toBe('failed');
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const start = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'start' })).items[0]!;
+    const attempts = await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: start.taskId });
+    expect(attempts).toMatchObject([{ status: 'failed', error: { code: 'TIMEOUT' } }]);
+    expect(attempts[0]!.error!.message).toMatch(/ran longer than its @timeout of 1s and was stopped/);
+    await run.close();
+  });
+
+  test('@catch stores the error after retries are spent and the flow goes on', async () => {
+    const run = await runFlow(b.CatchFlow, { home });
+    expect(run.error?.message).toBeUndefined();
+    expect(run.status).toBe('succeeded');
+    const data = await run.data();
+    expect(data.after).toBe('reached end after Error: attempt 1 failed');
+    expect(data.failure).toMatchObject({ code: 'USER_CODE', message: 'Error: attempt 1 failed' });
+    const start = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'start' })).items[0]!;
+    const attempts = await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: start.taskId });
+    expect(attempts.map((a) => a.status)).toEqual(['failed', 'failed', 'succeeded']);
+    await run.close();
+  });
+
   test('unknown and ill-typed parameters are rejected before a run exists', async () => {
     await expect(runFlow(b.ManySplitsFlow, { home, params: { size: 3 } })).rejects.toThrow('Unknown parameter --size for ManySplitsFlow. Its parameters are: --n.');
     await expect(runFlow(b.ManySplitsFlow, { home, params: { n: 'lots' } })).rejects.toThrow('Parameter --n of ManySplitsFlow must be a number, got "lots".');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { buildGraph, FlowSpec, GraphError, param, renderGraph, step, type Inputs } from '../src/index.ts';
+import { buildGraph, catchFailure, FlowSpec, GraphError, param, renderGraph, step, type Inputs } from '../src/index.ts';
 
 function rejection(flow: Function): GraphError {
   try {
@@ -354,6 +354,27 @@ describe('malformed flows fail validation before anything runs', () => {
       }
     }
     expect(rejection(TwoArgs).message).toBe('Step *end* takes 2 parameters. A step takes none, or one (inputs) if it is a join.');
+  });
+
+  test('@catch on a foreach step', () => {
+    class CatchForeach extends FlowSpec {
+      items = [1];
+      @catchFailure({ var: 'err' })
+      @step start() {
+        this.next(this.body, { foreach: 'items' });
+      }
+      @step body() {
+        this.next(this.join);
+      }
+      @step join(inputs: Inputs) {
+        void inputs;
+        this.next(this.end);
+      }
+      @step end() {}
+    }
+    expect(rejection(CatchForeach).message).toBe(
+      'Step *start* is a foreach step and cannot use @catch: a failure there leaves no items or case to go on with. Move the risky work into a step before it.',
+    );
   });
 
   test('errors are typed with a stable code and the step', () => {

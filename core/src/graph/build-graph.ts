@@ -70,6 +70,11 @@ class GraphBuilder {
       }
     }
     this.checkSwitches();
+    for (const node of Object.values(this.nodes)) {
+      if (node.decorators.catch && (node.type === 'foreach' || node.type === 'switch')) {
+        this.fail('catch-on-split', `Step *${node.name}* is a ${node.type} step and cannot use @catch: a failure there leaves no items or case to go on with. Move the risky work into a step before it.`, node.name);
+      }
+    }
     if (this.nodes[start]!.inFuncs.length > 0) {
       this.fail('start-incoming', `The start step *${start}* cannot have incoming transitions (from *${this.nodes[start]!.inFuncs.join(', ')}*). Point them at another step.`, start);
     }

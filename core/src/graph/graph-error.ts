@@ -26,7 +26,8 @@ export type GraphRule =
   | 'join-without-split'
   | 'unrelated-join'
   | 'switch-into-join'
-  | 'missing-join';
+  | 'missing-join'
+  | 'catch-on-split';
 
 /**
  * A flow's graph breaks a validity rule. Raised before any task runs.

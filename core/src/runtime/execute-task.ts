@@ -52,11 +52,18 @@ export async function executeTask(ctx: WorkerContext, spec: TaskSpec, onEntered:
   let logs: { stdout: Buffer; stderr: Buffer } | undefined;
   try {
     const flow = instantiateFlow(ctx.flowClass, st);
-    const method = (flow as unknown as Record<string, (...a: unknown[]) => unknown>)[spec.step]!;
-    const args = node.type === 'join' ? [makeInputs(st)] : [];
     const enteredAt = preciseNow();
     onEntered(enteredAt);
-    await method.apply(flow, args);
+    if (spec.caught) {
+      // The @catch fallback: record the failure as data and move on along the static graph.
+      const e = spec.caught.error;
+      st.assigned.set(spec.caught.var, { code: e.code, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+      st.transition = { targets: [...node.next] };
+    } else {
+      const method = (flow as unknown as Record<string, (...a: unknown[]) => unknown>)[spec.step]!;
+      const args = node.type === 'join' ? [makeInputs(st)] : [];
+      await method.apply(flow, args);
+    }
     if (node.type !== 'end' && !st.transition) {
       throw new TributaryError('TRANSITION_MISMATCH', `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`, { context: { step: spec.step } });
     }

@@ -23,6 +23,7 @@ interface PlannedTask {
   attempt: number;
   readyAt: number;
   dispatchedAt?: number;
+  caught?: TaskSpec['caught'];
 }
 
 interface Finished {
@@ -42,6 +43,8 @@ interface Worker {
   job: ComputeJob;
   ready: boolean;
   stderrTail: string;
+  timer?: NodeJS.Timeout;
+  timedOut?: number;
   task?: PlannedTask;
   enteredAt?: number;
 }
@@ -268,7 +271,18 @@ export class Orchestrator {
       echo: this.o.echoLogs,
       logKeyPrefix: `${this.o.flow}/${this.o.runId}/${task.step}/${taskId}`,
       maxLogBytes: this.o.maxLogBytes,
+      ...(task.caught ? { caught: task.caught } : {}),
     };
+    const seconds = (this.o.graph.nodes[task.step]!.decorators.timeout as { seconds: number } | undefined)?.seconds;
+    if (seconds !== undefined && !task.caught) {
+      // @timeout: the worker is stopped (it may be stuck in a loop no signal inside it can
+      // break), and the attempt fails as TIMEOUT, which @retry may retry.
+      w.timer = setTimeout(() => {
+        w.timedOut = seconds;
+        void w.job.cancel(`@timeout of ${seconds}s`);
+      }, seconds * 1000);
+      w.timer.unref();
+    }
     // Recording the attempt start is not awaited before dispatch: it is ordered before the
     // completion on the serial chain, and waiting would add a metadata round trip to every task.
     const started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
@@ -294,6 +308,7 @@ export class Orchestrator {
       case 'done': {
         const task = w.task!;
         w.task = undefined;
+        clearTimeout(w.timer);
         this.inFlight--;
         await this.onDone(task, m.outcome);
         this.pump();
@@ -302,6 +317,7 @@ export class Orchestrator {
       case 'failed': {
         const task = w.task!;
         w.task = undefined;
+        clearTimeout(w.timer);
         this.inFlight--;
         await this.onFailed(task, m.error);
         this.pump();
@@ -328,10 +344,19 @@ export class Orchestrator {
       return;
     }
     const task = w.task;
+    clearTimeout(w.timer);
     if (task) {
       w.task = undefined;
       this.inFlight--;
-      if (this.failure || this.aborted) {
+      if (w.timedOut !== undefined && !this.failure && !this.aborted) {
+        await this.onFailed(task, {
+          name: 'TributaryError',
+          code: 'TIMEOUT',
+          message: `${this.pathspec(task.step, task.taskId!)} ran longer than its @timeout of ${w.timedOut}s and was stopped.`,
+          retryable: true,
+          context: { pathspec: this.pathspec(task.step, task.taskId!) },
+        });
+      } else if (this.failure || this.aborted) {
         await this.recordFailure(task, { name: 'TributaryError', code: 'ABORTED', message: 'Cancelled: the run stopped.', retryable: false, context: {} });
       } else {
         await this.onFailed(task, {
@@ -369,6 +394,13 @@ export class Orchestrator {
           await this.makeReady([again]);
         }), delay).unref();
       } else await this.makeReady([again]);
+      return;
+    }
+    const caught = node.decorators.catch as { var?: string; printException?: boolean } | undefined;
+    if (caught && !task.caught && !this.failure && !this.aborted) {
+      // @catch: one more attempt that runs no user code, stores the error and goes on.
+      if (caught.printException !== false) process.stderr.write(`${this.pathspec(task.step, task.taskId!)} failed; @catch stores the error${caught.var ? ` in ${caught.var}` : ''} and the flow goes on: ${error.message}\n`);
+      await this.makeReady([{ ...task, attempt: task.attempt + 1, readyAt: preciseNow(), caught: { var: caught.var ?? '_exception', error } }]);
       return;
     }
     const err = deserializeError(error);

@@ -28,6 +28,11 @@ export interface TaskSpec {
   echo: boolean;
   logKeyPrefix: string;
   maxLogBytes: number;
+  /**
+   * Set on the fallback attempt of a `@catch` step whose retries are spent: the step body is not
+   * called; the error is stored in `catch.var` and the task takes its static transition.
+   */
+  caught?: { var: string; error: SerializedError };
 }
 
 /** @internal */
