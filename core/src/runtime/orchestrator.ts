@@ -24,6 +24,8 @@ interface PlannedTask {
   readyAt: number;
   dispatchedAt?: number;
   caught?: TaskSpec['caught'];
+  /** The metadata write recording this attempt's start (not awaited before dispatch). */
+  started?: Promise<void>;
 }
 
 interface Finished {
@@ -115,6 +117,7 @@ export class Orchestrator {
   private inFlight = 0;
   private tasks = 0;
   private serial: Promise<void> = Promise.resolve();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private settle!: () => void;
   private readonly maxWorkers: number;
 
@@ -285,9 +288,8 @@ export class Orchestrator {
     }
     // Recording the attempt start is not awaited before dispatch: it is ordered before the
     // completion on the serial chain, and waiting would add a metadata round trip to every task.
-    const started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
-    (task as PlannedTask & { started?: Promise<void> }).started = started;
-    started.catch(() => undefined);
+    task.started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
+    task.started.catch(() => undefined);
     w.job.channel!.send({ t: 'task', spec } satisfies ToWorker);
     this.emit({ type: 'task-started', step: task.step, pathspec: spec.pathspec, attempt: task.attempt });
   }
@@ -372,7 +374,7 @@ export class Orchestrator {
   }
 
   private async recordFailure(task: PlannedTask, error: SerializedError): Promise<void> {
-    await (task as PlannedTask & { started?: Promise<void> }).started?.catch(() => undefined);
+    await task.started?.catch(() => undefined);
     await this.o.metadata.finishAttempt(this.ref(task.taskId!), task.attempt, { status: 'failed', error: { code: error.code, message: error.message } });
   }
 
@@ -388,11 +390,17 @@ export class Orchestrator {
       const delay = retry.minutesBetween * 60_000;
       if (delay > 0) {
         this.inFlight++;
-        setTimeout(() => this.enqueue(async () => {
-          this.inFlight--;
-          again.readyAt = preciseNow();
-          await this.makeReady([again]);
-        }), delay).unref();
+        const timer = setTimeout(
+          () =>
+            this.enqueue(async () => {
+              this.retryTimers.delete(timer);
+              this.inFlight--;
+              again.readyAt = preciseNow();
+              await this.makeReady([again]);
+            }),
+          delay,
+        );
+        this.retryTimers.add(timer);
       } else await this.makeReady([again]);
       return;
     }
@@ -414,6 +422,9 @@ export class Orchestrator {
     if (abort) this.aborted = true;
     this.failure = err;
     this.queue.length = 0;
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.inFlight -= this.retryTimers.size;
+    this.retryTimers.clear();
     // Tasks still running belong to a run that has failed: stop them now (as Metaflow does);
     // they are recorded as failed and a resume re-runs them.
     for (const w of this.workers) if (w.task) void w.job.cancel('run failed');
@@ -431,7 +442,7 @@ export class Orchestrator {
   }
 
   private async onDone(task: PlannedTask, outcome: TaskOutcome): Promise<void> {
-    await (task as PlannedTask & { started?: Promise<void> }).started;
+    await task.started;
     const taskId = task.taskId!;
     const metadata: Record<string, string> = {
       targets: JSON.stringify(outcome.targets),
