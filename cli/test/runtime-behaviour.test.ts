@@ -12,7 +12,7 @@ afterAll(cleanup);
 
 function blobFiles(flow: string): string[] {
   const dir = join(home, 'datastore', flow, 'data');
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)));
+  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((f) => f.replace(/~$/, '')));
 }
 
 describe('content-addressed artifacts', () => {
@@ -43,7 +43,7 @@ describe('content-addressed artifacts', () => {
     expect(run.status).toBe('succeeded');
     const end = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'end' })).items[0]!;
     const ref = (await run.metadata.listArtifacts({ flow: run.flow, runId: run.runId, taskId: end.taskId })).find((r) => r.name === 'raw')!;
-    const path = join(home, 'datastore', run.flow, 'data', ref.sha.slice(0, 2), ref.sha);
+    const path = join(home, 'datastore', run.flow, 'data', ref.sha.slice(0, 2), `${ref.sha}~`);
     const bytes = readFileSync(path);
     bytes[0] = bytes[0]! ^ 0xff;
     writeFileSync(path, bytes);
@@ -112,8 +112,8 @@ describe('failures are typed and say what to do', () => {
     const attempts = await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: boom.taskId });
     expect(attempts).toMatchObject([{ attempt: 0, status: 'failed', error: { code: 'USER_CODE' } }]);
     const prefix = join(home, 'datastore', run.flow, run.runId, 'boom', boom.taskId);
-    expect(readFileSync(join(prefix, '0.stdout.log'), 'utf8')).toBe('about to fail\n');
-    expect(readFileSync(join(prefix, '0.stderr.log'), 'utf8')).toMatch(/RangeError: the model diverged\n\s+at Proxy.boom \(.*behaviours.ts:\d+:\d+\)/);
+    expect(readFileSync(join(prefix, '0.stdout.log~'), 'utf8')).toBe('about to fail\n');
+    expect(readFileSync(join(prefix, '0.stderr.log~'), 'utf8')).toMatch(/RangeError: the model diverged\n\s+at Proxy.boom \(.*behaviours.ts:\d+:\d+\)/);
     expect((await run.metadata.getRun(run.flow, run.runId)).status).toBe('failed');
     await run.close();
   });
@@ -210,7 +210,7 @@ test('per-task logs are stored in the datastore', async () => {
   const { HelloFlow } = await import('../../examples/hello.ts');
   const run = await runFlow(HelloFlow, { home, params: { name: 'logs' } });
   const shout = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'shout' })).items[0]!;
-  const file = join(home, 'datastore', run.flow, run.runId, 'shout', shout.taskId, '0.stdout.log');
+  const file = join(home, 'datastore', run.flow, run.runId, 'shout', shout.taskId, '0.stdout.log~');
   expect(statSync(file).isFile()).toBe(true);
   expect(readFileSync(file, 'utf8')).toBe('HELLO, LOGS!\n');
   await run.close();

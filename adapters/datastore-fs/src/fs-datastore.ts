@@ -28,6 +28,10 @@ export interface FsDatastoreOptions {
 }
 
 const TMP = '.tmp';
+// A key may be both an object and a prefix of others (`a` and `a/b`), which a filesystem cannot
+// hold as a file and a folder of one name. Objects are stored as `<name>~` ('~' never appears
+// in a key), folders keep their names.
+const FILE_SUFFIX = '~';
 
 function isErr(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === code;
@@ -54,7 +58,7 @@ export class FsDatastore implements Datastore {
     if (this.closed) throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`, { context: { adapter: 'fs', key } });
     if (signal?.aborted) throw new TributaryError('ABORTED', `Aborted before reading or writing ${key}.`, { context: { adapter: 'fs', key }, cause: signal.reason });
     validateKey(key);
-    return join(this.options.root, ...key.split('/'));
+    return `${join(this.options.root, ...key.split('/'))}${FILE_SUFFIX}`;
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -225,6 +229,7 @@ export class FsDatastore implements Datastore {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     if (this.closed) throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`);
+    if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'fs' }, cause: options.signal.reason });
     if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
     const limit = Math.min(options.limit ?? 1000, this.capabilities.maxListPage);
     // Walk only the folder the prefix pins down, then filter by the rest of the prefix.
@@ -241,11 +246,14 @@ export class FsDatastore implements Datastore {
       }
       for (const e of entries) {
         const full = join(dir, e.name);
-        const key = relative(this.options.root, full).split(sep).join('/');
-        if (key === TMP || key.startsWith(`${TMP}/`)) continue;
+        const rel = relative(this.options.root, full).split(sep).join('/');
+        if (rel === TMP) continue;
         if (e.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(full);
-        } else if (key.startsWith(prefix) && (!options.cursor || key > options.cursor)) keys.push(key);
+          if (rel.startsWith(prefix) || prefix.startsWith(`${rel}/`) || prefix === rel) await walk(full);
+        } else if (e.name.endsWith(FILE_SUFFIX)) {
+          const key = rel.slice(0, -FILE_SUFFIX.length);
+          if (key.startsWith(prefix) && (!options.cursor || key > options.cursor)) keys.push(key);
+        }
       }
     };
     await walk(start);

@@ -351,6 +351,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private taskState(ref: TaskRef): { status: string; attempts: number; id: number } {
+    this.live();
     const id = toInt('task', ref.taskId);
     const row = this.stmts.taskRow.get(id, toInt('run', ref.runId), ref.flow) as { status: string; attempts: number } | undefined;
     if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);

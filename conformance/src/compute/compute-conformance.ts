@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import { describe, test } from 'vitest';
+import type { ComputeBackend, ComputeJob, LaunchSpec } from '@tributary/core';
+import { checkProperty, propertyParams, rejectsWith, skipReason, type PropertySettings } from '../common.ts';
+
+/** @public */
+export interface ComputeConformanceOptions {
+  name?: string;
+  /** A fresh backend. */
+  factory: () => ComputeBackend | Promise<ComputeBackend>;
+  cleanup?: (backend: ComputeBackend) => void | Promise<void>;
+  /**
+   * The Node.js executable jobs can run (default: this process's). Remote backends pass the path
+   * inside their job image.
+   */
+  node?: string;
+  properties?: PropertySettings;
+  /** Jobs launched at once by the concurrency test (default 20). */
+  concurrentJobs?: number;
+}
+
+async function text(stream: AsyncIterable<Uint8Array>): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += Buffer.from(chunk).toString('utf8');
+  return out;
+}
+
+/**
+ * The ComputeBackend conformance suite: jobs are small Node.js scripts (`node -e ...`).
+ * @public
+ */
+export function computeBackendConformance(options: ComputeConformanceOptions): void {
+  const suite = `ComputeBackend conformance${options.name ? `: ${options.name}` : ''}`;
+  const props = propertyParams(options.properties, 8);
+  const node = options.node ?? process.execPath;
+  const script = (name: string, code: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({ name, command: node, args: ['-e', code], ...extra });
+
+  async function withBackend(fn: (b: ComputeBackend) => Promise<void>): Promise<void> {
+    const b = await options.factory();
+    try {
+      await fn(b);
+    } finally {
+      await b.close().catch(() => undefined);
+      await options.cleanup?.(b);
+    }
+  }
+
+  async function finished(job: ComputeJob) {
+    const [stdout, stderr, result] = await Promise.all([text(job.stdout), text(job.stderr), job.result]);
+    return { stdout, stderr, result };
+  }
+
+  describe(suite, () => {
+    test('a job gets its arguments and environment; stdout and stderr are captured; exit 0 succeeds', ({ expect }) =>
+      withBackend(async (b) => {
+        const job = await b.launch({
+          name: 'echo',
+          command: node,
+          args: ['-e', 'console.log(process.argv.slice(1).join("|")); console.error("to stderr " + process.env.TRIB_CONF)', 'a b', 'c'],
+          env: { ...process.env, TRIB_CONF: 'value=42' } as Record<string, string>,
+        });
+        expect(typeof job.id).toBe('string');
+        const { stdout, stderr, result } = await finished(job);
+        expect(stdout).toBe('a b|c\n');
+        expect(stderr).toBe('to stderr value=42\n');
+        expect(result).toEqual({ status: 'succeeded', exitCode: 0, signal: null });
+      }));
+
+    test('a non-zero exit is a typed NON_ZERO_EXIT failure with the code', ({ expect }) =>
+      withBackend(async (b) => {
+        const { result } = await finished(await b.launch(script('exit3', 'process.exit(3)')));
+        expect(result).toMatchObject({ status: 'failed', exitCode: 3, failure: { kind: 'NON_ZERO_EXIT' } });
+      }));
+
+    test('a job killed by a signal is a typed KILLED failure', ({ expect }) =>
+      withBackend(async (b) => {
+        const { result } = await finished(await b.launch(script('sigkill', 'process.kill(process.pid, "SIGKILL")')));
+        expect(result).toMatchObject({ status: 'failed', signal: 'SIGKILL', failure: { kind: 'KILLED' } });
+      }));
+
+    test('a job over its timeout is stopped and typed TIMEOUT', ({ expect }) =>
+      withBackend(async (b) => {
+        const t0 = Date.now();
+        const { result } = await finished(await b.launch(script('sleeper', 'setTimeout(() => {}, 60000)', { timeoutMs: 300 })));
+        expect(result).toMatchObject({ status: 'failed', failure: { kind: 'TIMEOUT' } });
+        expect(Date.now() - t0).toBeLessThan(20_000);
+      }));
+
+    test('cancel stops a running job (CANCELLED) and is idempotent', ({ expect }) =>
+      withBackend(async (b) => {
+        const job = await b.launch(script('long', 'console.log("up"); setTimeout(() => {}, 60000)'));
+        const out = text(job.stdout);
+        await new Promise((r) => setTimeout(r, 300));
+        await job.cancel('test');
+        await job.cancel('again');
+        const result = await job.result;
+        expect(result).toMatchObject({ status: 'failed', failure: { kind: 'CANCELLED' } });
+        await out;
+        await job.cancel('after the end');
+      }));
+
+    test('many concurrent jobs each get their own output and exit code', ({ expect }) =>
+      withBackend(async (b) => {
+        const n = options.concurrentJobs ?? 20;
+        const jobs = await Promise.all(Array.from({ length: n }, (_, i) => b.launch(script(`job${i}`, `console.log("job ${i}"); process.exit(${i % 4})`))));
+        const results = await Promise.all(jobs.map(finished));
+        results.forEach((r, i) => {
+          expect(r.stdout).toBe(`job ${i}\n`);
+          expect(r.result.exitCode).toBe(i % 4);
+          expect(r.result.status).toBe(i % 4 === 0 ? 'succeeded' : 'failed');
+        });
+      }));
+
+    test('a command that cannot start rejects launch with COMPUTE_FAILED', () =>
+      withBackend(async (b) => {
+        await rejectsWith(b.launch({ name: 'missing', command: '/nonexistent/tributary-no-such-binary', args: [] }), 'COMPUTE_FAILED');
+      }));
+
+    test('an IPC channel carries messages both ways (when capabilities.ipc)', async ({ expect, skip }) => {
+      const b = await options.factory();
+      try {
+        if (!b.capabilities.ipc) {
+          skipReason(suite, 'ipc', 'capabilities.ipc is false: the backend runs one task per job');
+          skip();
+        }
+        const job = await b.launch(script('ipc', 'process.on("message", (m) => { process.send({ echo: m }); process.disconnect(); })', { ipc: true }));
+        const reply = new Promise((resolve) => job.channel!.onMessage(resolve));
+        expect(job.channel!.send({ hello: [1, 2] })).toBe(true);
+        expect(await reply).toEqual({ echo: { hello: [1, 2] } });
+        expect((await job.result).status).toBe('succeeded');
+      } finally {
+        await b.close().catch(() => undefined);
+        await options.cleanup?.(b);
+      }
+    });
+
+    test('after close, launch rejects with CLOSED and running jobs are stopped', ({ expect }) =>
+      withBackend(async (b) => {
+        const job = await b.launch(script('orphan', 'setTimeout(() => {}, 60000)'));
+        await b.close();
+        expect((await job.result).status).toBe('failed');
+        await rejectsWith(b.launch(script('late', '0')), 'CLOSED');
+      }));
+
+    test(`property: exit status follows the exit code (${props.numRuns} runs, seed ${props.seed})`, () =>
+      withBackend(async (b) => {
+        await checkProperty(
+          fc.asyncProperty(fc.integer({ min: 0, max: 255 }), fc.string({ maxLength: 20 }), async (code, msg) => {
+            const { stdout, result } = await finished(await b.launch(script('p', `process.stdout.write(${JSON.stringify(msg)}); process.exitCode = ${code}`)));
+            if (stdout !== msg) throw new Error(`stdout ${JSON.stringify(stdout)} != ${JSON.stringify(msg)}`);
+            if (result.exitCode !== code || (result.status === 'succeeded') !== (code === 0)) throw new Error(`exit ${code} gave ${JSON.stringify(result)}`);
+          }),
+          props,
+        );
+      }));
+  });
+}
