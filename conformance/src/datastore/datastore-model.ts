@@ -32,12 +32,27 @@ class Put extends Cmd {
   ) {
     super();
   }
-  async run(model: MemoryDatastore, real: Real) {
+  override async run(model: MemoryDatastore, real: Real) {
     const opts = this.ifAbsent ? { ifAbsent: true } : {};
     equalOutcome(await outcome(() => model.put(this.key, this.bytes, opts)), await outcome(() => real.ds.put(this.key, this.bytes, opts)), this.toString());
   }
-  toString() {
+  override toString() {
     return `put(${this.key}, ${this.bytes.length} bytes${this.ifAbsent ? ', ifAbsent' : ''})`;
+  }
+}
+
+class PutMany extends Cmd {
+  constructor(readonly keys: string[]) {
+    super();
+  }
+  override async run(model: MemoryDatastore, real: Real) {
+    for (const k of this.keys) {
+      const bytes = new TextEncoder().encode(k);
+      equalOutcome(await outcome(() => model.put(k, bytes)), await outcome(() => real.ds.put(k, bytes)), this.toString());
+    }
+  }
+  override toString() {
+    return `putMany(${this.keys.join(', ')})`;
   }
 }
 
@@ -45,10 +60,10 @@ class Get extends Cmd {
   constructor(readonly key: string) {
     super();
   }
-  async run(model: MemoryDatastore, real: Real) {
+  override async run(model: MemoryDatastore, real: Real) {
     equalOutcome(await outcome(() => model.get(this.key)), await outcome(() => real.ds.get(this.key)), this.toString());
   }
-  toString() {
+  override toString() {
     return `get(${this.key})`;
   }
 }
@@ -57,10 +72,10 @@ class Head extends Cmd {
   constructor(readonly key: string) {
     super();
   }
-  async run(model: MemoryDatastore, real: Real) {
+  override async run(model: MemoryDatastore, real: Real) {
     equalOutcome(await outcome(() => model.head(this.key)), await outcome(() => real.ds.head(this.key)), this.toString());
   }
-  toString() {
+  override toString() {
     return `head(${this.key})`;
   }
 }
@@ -69,10 +84,10 @@ class Delete extends Cmd {
   constructor(readonly key: string) {
     super();
   }
-  async run(model: MemoryDatastore, real: Real) {
+  override async run(model: MemoryDatastore, real: Real) {
     equalOutcome(await outcome(() => model.delete(this.key)), await outcome(() => real.ds.delete(this.key)), this.toString());
   }
-  toString() {
+  override toString() {
     return `delete(${this.key})`;
   }
 }
@@ -84,7 +99,7 @@ class List extends Cmd {
   ) {
     super();
   }
-  async run(model: MemoryDatastore, real: Real) {
+  override async run(model: MemoryDatastore, real: Real) {
     const all = async (ds: Datastore) => {
       const keys: string[] = [];
       let cursor: string | undefined;
@@ -97,7 +112,7 @@ class List extends Cmd {
     };
     equalOutcome(await outcome(() => all(model)), await outcome(() => all(real.ds)), this.toString());
   }
-  toString() {
+  override toString() {
     return `list(${JSON.stringify(this.prefix)}, limit ${this.limit})`;
   }
 }
@@ -107,12 +122,13 @@ export function datastoreModelProperty(factory: () => Datastore | Promise<Datast
   const key = fc.constantFrom(...KEYS);
   const commands = [
     fc.tuple(key, fc.uint8Array({ maxLength: 48 }), fc.boolean()).map(([k, b, i]) => new Put(k, b, i)),
+    fc.subarray(KEYS, { minLength: 2 }).map((ks) => new PutMany(ks)),
     key.map((k) => new Get(k)),
     key.map((k) => new Head(k)),
     key.map((k) => new Delete(k)),
-    fc.tuple(fc.constantFrom(...PREFIXES), fc.integer({ min: 1, max: 4 })).map(([p, l]) => new List(p, l)),
+    fc.tuple(fc.constantFrom(...PREFIXES), fc.integer({ min: 1, max: 3 })).map(([p, l]) => new List(p, l)),
   ];
-  return fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => {
+  return fc.asyncProperty(fc.commands(commands, { maxCommands: 30, size: 'medium' }), async (cmds) => {
     const ds = await factory();
     try {
       await fc.asyncModelRun(() => ({ model: new MemoryDatastore(), real: { ds } }), cmds);

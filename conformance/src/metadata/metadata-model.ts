@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { MetadataStore, RunStatus, TaskRef } from '@tributary/core';
+import type { AttemptOutcome, MetadataStore, RunStatus, TaskRef } from '@tributary/core';
 import { outcome, type Outcome } from '../common.ts';
 import { MemoryMetadataStore } from '../reference/memory-metadata-store.ts';
 
@@ -28,12 +28,12 @@ class CreateRun extends Cmd {
   constructor(readonly flow: string) {
     super();
   }
-  async run(w: World) {
+  override async run(w: World) {
     const run = { flow: this.flow, user: 'u', params: {}, tags: [], systemTags: ['user:u'], codeHash: '', graph: null };
     const [m, r] = [await w.model.createRun(run), await w.real.createRun(run)];
     w.runs.push({ model: m.runId, real: r.runId, flow: this.flow });
   }
-  toString() {
+  override toString() {
     return `createRun(${this.flow})`;
   }
 }
@@ -45,12 +45,12 @@ class FinishRun extends Cmd {
   ) {
     super();
   }
-  async run(w: World) {
+  override async run(w: World) {
     const r = w.runs[this.runIndex % Math.max(1, w.runs.length)];
     if (!r) return;
     compare(await outcome(() => w.model.finishRun(r.flow, r.model, this.status)), await outcome(() => w.real.finishRun(r.flow, r.real, this.status)), this.toString());
   }
-  toString() {
+  override toString() {
     return `finishRun(#${this.runIndex}, ${this.status})`;
   }
 }
@@ -62,7 +62,7 @@ class RegisterTask extends Cmd {
   ) {
     super();
   }
-  async run(w: World) {
+  override async run(w: World) {
     const r = w.runs[this.runIndex % Math.max(1, w.runs.length)];
     if (!r) return;
     const t = { flow: r.flow, step: this.key.replace(/\W.*/, ''), key: this.key, parents: [] };
@@ -71,7 +71,7 @@ class RegisterTask extends Cmd {
     compare(a, b, this.toString());
     if (a.ok && b.ok) w.tasks.push({ model: { flow: r.flow, runId: r.model, taskId: a.value.taskId }, real: { flow: r.flow, runId: r.real, taskId: b.value.taskId }, key: this.key });
   }
-  toString() {
+  override toString() {
     return `registerTask(run #${this.runIndex}, ${this.key})`;
   }
 }
@@ -83,12 +83,12 @@ class StartAttempt extends Cmd {
   ) {
     super();
   }
-  async run(w: World) {
+  override async run(w: World) {
     const t = w.tasks[this.task % Math.max(1, w.tasks.length)];
     if (!t) return;
     compare(await outcome(() => w.model.startAttempt(t.model, this.attempt)), await outcome(() => w.real.startAttempt(t.real, this.attempt)), this.toString());
   }
-  toString() {
+  override toString() {
     return `startAttempt(task #${this.task}, ${this.attempt})`;
   }
 }
@@ -101,21 +101,21 @@ class FinishAttempt extends Cmd {
   ) {
     super();
   }
-  async run(w: World) {
+  override async run(w: World) {
     const t = w.tasks[this.task % Math.max(1, w.tasks.length)];
     if (!t) return;
-    const o = this.ok
-      ? ({ status: 'succeeded', artifacts: [{ name: 'x', sha: 'a'.repeat(64), size: 1, type: 'number', encoding: 'msgpack' }] } as const)
-      : ({ status: 'failed', error: { code: 'USER_CODE', message: 'no' } } as const);
+    const o: AttemptOutcome = this.ok
+      ? { status: 'succeeded', artifacts: [{ name: 'x', sha: 'a'.repeat(64), size: 1, type: 'number', encoding: 'msgpack' }] }
+      : { status: 'failed', error: { code: 'USER_CODE', message: 'no' } };
     compare(await outcome(() => w.model.finishAttempt(t.model, this.attempt, o)), await outcome(() => w.real.finishAttempt(t.real, this.attempt, o)), this.toString());
   }
-  toString() {
+  override toString() {
     return `finishAttempt(task #${this.task}, ${this.attempt}, ${this.ok ? 'ok' : 'failed'})`;
   }
 }
 
 class Inspect extends Cmd {
-  async run(w: World) {
+  override async run(w: World) {
     for (const t of w.tasks) {
       const [a, b] = [await w.model.getTask(t.model), await w.real.getTask(t.real)];
       const pick = (x: typeof a) => ({ key: x.key, status: x.status, attempts: x.attempts });
@@ -130,7 +130,7 @@ class Inspect extends Cmd {
       if (JSON.stringify(ta.items.map((x) => x.key)) !== JSON.stringify(tb.items.map((x) => x.key))) throw new Error('listTasks differs');
     }
   }
-  toString() {
+  override toString() {
     return 'inspect()';
   }
 }

@@ -310,18 +310,47 @@ class GraphBuilder {
     }
   }
 
-  /** True when `from` reaches `to` on a path that went through a switch choice. */
+  /**
+   * True when walking up from `from` meets a switch choice before any split it is inside of:
+   * then the paths into the reconvergence step are alternatives, not parallel branches.
+   * Closed blocks (a join and its split) are skipped whole; a switch that only loops on itself
+   * is not a choice between paths.
+   */
   private comesThroughSwitch(from: string): boolean {
     const seen = new Set<string>();
-    const up = (n: string): boolean => {
-      if (seen.has(n)) return false;
-      seen.add(n);
-      const node = this.nodes[n]!;
-      if (node.type === 'switch') return true;
-      if (node.type === 'split' || node.type === 'foreach' || node.type === 'join') return false;
-      return node.inFuncs.some(up);
-    };
-    return up(from);
+    let name: string | undefined = from;
+    while (name !== undefined && !seen.has(name)) {
+      seen.add(name);
+      const node: GraphNode = this.nodes[name]!;
+      if (node.type === 'switch' && node.next.filter((t) => t !== node.name).length >= 2) return true;
+      if (node.type === 'split' || node.type === 'foreach') return false;
+      if (node.type === 'join') {
+        const split = this.openingSplit(node.name);
+        if (split === undefined) return false;
+        name = this.nodes[split]!.inFuncs.find((p) => p !== split);
+        continue;
+      }
+      name = node.inFuncs.find((p) => p !== name);
+    }
+    return false;
+  }
+
+  /** The split or foreach a join closes, found by walking up one path and counting nesting. */
+  private openingSplit(join: string): string | undefined {
+    let depth = 1;
+    const seen = new Set<string>();
+    let name = this.nodes[join]!.inFuncs[0];
+    while (name !== undefined && !seen.has(name)) {
+      seen.add(name);
+      const node: GraphNode = this.nodes[name]!;
+      if (node.type === 'join') depth++;
+      else if (node.type === 'split' || node.type === 'foreach') {
+        if (--depth === 0) return name;
+      }
+      const current: string = name;
+      name = node.inFuncs.find((p) => p !== current);
+    }
+    return undefined;
   }
 
   private assignSplitParents(start: string): void {
