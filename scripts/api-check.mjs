@@ -20,6 +20,7 @@ const packages = [
   ['metadata-sqlite', 'adapters/metadata-sqlite'],
   ['compute-local', 'adapters/compute-local'],
   ['tributary', 'cli'],
+  ['conformance', 'conformance'],
 ];
 // Each package's declarations go to <package>/dist/types, where its `tributary-dts` export
 // condition points: so one package's report sees the others as external packages.
