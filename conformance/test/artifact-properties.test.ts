@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { ArtifactStore, sha256, TributaryError } from '@tributary/core';
+import { ArtifactStore, sha256, TributaryError, type ArtifactRef } from '@tributary/core';
 import { MemoryDatastore } from '../src/index.ts';
 
 const params = { seed: Number(process.env.FC_SEED ?? 42), numRuns: Number(process.env.FC_RUNS ?? 100) };
@@ -54,7 +54,7 @@ describe('content addressing properties', () => {
       fc.asyncProperty(fc.array(structured, { minLength: 1, maxLength: 6 }), async (values) => {
         const ds = new MemoryDatastore();
         const store = new ArtifactStore(ds, 'F');
-        const refs = [];
+        const refs: ArtifactRef[] = [];
         for (const v of values) refs.push(await store.save('v', v));
         for (const r of [...refs]) refs.push(await store.save('v', await store.load(r)));
         for (const ref of refs) expect(sha256(await ds.get(store.blobKey(ref.sha)))).toBe(ref.sha);
@@ -75,7 +75,8 @@ describe('content addressing properties', () => {
         const key = store.blobKey(ref.sha);
         const bytes = Buffer.from(await ds.get(key));
         fc.pre(bytes.length > 0);
-        bytes[at % bytes.length] ^= flip;
+        const i = at % bytes.length;
+        bytes[i] = bytes[i]! ^ flip;
         await ds.put(key, bytes);
         const err = await store.load(ref).catch((e: unknown) => e);
         expect(TributaryError.is(err, 'INTEGRITY')).toBe(true);
