@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import type { ComputeBackend, ComputeJob, LaunchSpec } from '@tributary/core';
 import { checkProperty, propertyParams, rejectsWith, skipReason, type PropertySettings } from '../common.ts';
+import { computeModelProperty } from './compute-model.ts';
 
 /** @public */
 export interface ComputeConformanceOptions {
@@ -141,6 +142,9 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
         expect((await job.result).status).toBe('failed');
         await rejectsWith(b.launch(script('late', '0')), 'CLOSED');
       }));
+
+    test(`model-based: random launch/cancel/await sequences end as the model expects (${props.numRuns} runs, seed ${props.seed})`, () =>
+      checkProperty(computeModelProperty(options.factory, node, options.cleanup), props));
 
     test(`property: exit status follows the exit code (${props.numRuns} runs, seed ${props.seed})`, () =>
       withBackend(async (b) => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import type { EnvironmentResolver, EnvironmentSpec } from '@tributary/core';
 import { checkProperty, propertyParams, rejectsWith, type PropertySettings } from '../common.ts';
+import { MemoryEnvironmentResolver } from '../reference/memory-environment-resolver.ts';
 
 /** @public */
 export interface EnvironmentConformanceOptions {
@@ -67,6 +68,26 @@ export function environmentResolverConformance(options: EnvironmentConformanceOp
         await r.close();
         await rejectsWith(r.resolve(options.specs[0]), 'CLOSED');
       }));
+
+    test(`model-based: random resolve sequences agree with the reference resolver (${props.numRuns} runs, seed ${props.seed})`, async () => {
+      const reference = new MemoryEnvironmentResolver();
+      const specArb = fc.constantFrom(...options.specs.map((s, i) => [i, s] as const), ...options.specs.map((s, i) => [i, reorder(s)] as const));
+      await checkProperty(
+        fc.asyncProperty(fc.array(specArb, { minLength: 1, maxLength: 8 }), async (seq) => {
+          const r = await options.factory();
+          try {
+            const ids: Array<[number, string, string]> = [];
+            for (const [i, spec] of seq) ids.push([i, (await r.resolve(spec)).id, (await reference.resolve(spec)).id]);
+            // ids are equal for the resolver exactly when they are for the reference (and the specs are the same)
+            for (const [i, a, ra] of ids) for (const [j, b, rb] of ids) if ((a === b) !== (ra === rb) || (a === b) !== (i === j)) throw new Error(`specs #${i} and #${j}: ids ${a}/${b}, reference ${ra}/${rb}`);
+          } finally {
+            await r.close().catch(() => undefined);
+            await options.cleanup?.(r);
+          }
+        }),
+        { ...props, numRuns: Math.min(props.numRuns, 20) },
+      );
+    });
 
     test(`property: ids are equal exactly when specs are equal (${props.numRuns} runs, seed ${props.seed})`, () =>
       withResolver(async (r) => {
