@@ -3,6 +3,10 @@ import {
   ArtifactStore,
   buildGraph,
   describeParams,
+  formatResumePlan,
+  planResume,
+  resumeFlow,
+  type Run,
   openConfiguredAdapter,
   renderGraph,
   runFlow,
@@ -21,6 +25,7 @@ const USAGE = `tributary — ML workflows as TypeScript classes
 
 Usage:
   tributary run <flow.ts> [--<param> value] [--max-workers N] [--max-num-splits N] [--tag T]...
+  tributary resume <flow.ts> [step] [--origin-run-id ID] [--dry-run]
   tributary show <flow.ts> [--format text|mermaid|dot|json]
   tributary logs <Flow/run/step/task> [--stderr] [--attempt N]
   tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]
@@ -39,7 +44,7 @@ interface Parsed {
   options: Map<string, string[]>;
 }
 
-const BOOLEAN = new Set(['json', 'quiet', 'help', 'stderr', 'stdout', 'echo-logs', 'no-progress']);
+const BOOLEAN = new Set(['json', 'quiet', 'help', 'stderr', 'stdout', 'echo-logs', 'no-progress', 'dry-run']);
 
 function parse(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -137,17 +142,76 @@ async function cmdRun(p: Parsed): Promise<number> {
       onTaskOutput: display.output,
     });
     await run.close();
-    if (!run.successful) {
-      process.stderr.write(`\n${run.error?.message ?? `Run ${run.pathspec} ${run.status}`}\n`);
-      const cause = run.error?.cause as Error | undefined;
-      if (cause?.stack && cause.stack !== cause.message) process.stderr.write(`${cause.stack}\n`);
-      return 1;
-    }
-    process.stdout.write(`${run.pathspec}\n`);
-    return 0;
+    return reportRun(run);
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+async function cmdResume(p: Parsed): Promise<number> {
+  const file = p.positional[1];
+  if (!file) throw new TributaryError('PARAM_INVALID', 'Usage: tributary resume <flow.ts> [step] [--origin-run-id ID] [--dry-run]');
+  const { flowClass, module, exportName } = await loadFlow(file, take(p, 'flow'));
+  const step = p.positional[2];
+  const originRunId = take(p, 'origin-run-id');
+  const dryRun = take(p, 'dry-run') === 'true';
+  const home = take(p, 'home');
+  const datastore = take(p, 'datastore');
+  const metadata = take(p, 'metadata');
+  const maxWorkers = takeInt(p, 'max-workers');
+  const maxNumSplits = takeInt(p, 'max-num-splits');
+  const quiet = take(p, 'quiet') === 'true';
+  const noProgress = take(p, 'no-progress') === 'true';
+  const tags = p.options.get('tag');
+  p.options.delete('tag');
+  const leftover = [...p.options.keys()];
+  if (leftover.length) {
+    throw new TributaryError('PARAM_INVALID', `resume reuses the origin run's parameters; unknown option(s) ${leftover.map((k) => `--${k}`).join(', ')}.`);
+  }
+  const common = {
+    ...(home ? { home } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(originRunId ? { originRunId } : {}),
+    ...(step ? { step } : {}),
+  };
+  if (dryRun) {
+    process.stdout.write(`${formatResumePlan(await planResume(flowClass, common))}\n`);
+    return 0;
+  }
+  const display = new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !noProgress, quiet);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSigint);
+  try {
+    const run = await resumeFlow(flowClass, {
+      ...common,
+      flowModule: module,
+      flowExport: exportName,
+      ...(datastore ? { datastore } : {}),
+      ...(maxWorkers ? { maxWorkers } : {}),
+      ...(maxNumSplits ? { maxNumSplits } : {}),
+      ...(tags ? { tags } : {}),
+      echoLogs: !quiet,
+      signal: abort.signal,
+      onEvent: display.handle,
+      onTaskOutput: display.output,
+    });
+    await run.close();
+    return reportRun(run);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function reportRun(run: Run): number {
+  if (!run.successful) {
+    process.stderr.write(`\n${run.error?.message ?? `Run ${run.pathspec} ${run.status}`}\n`);
+    const cause = run.error?.cause as Error | undefined;
+    if (cause?.stack && cause.stack !== cause.message) process.stderr.write(`${cause.stack}\n`);
+    return 1;
+  }
+  process.stdout.write(`${run.pathspec}\n`);
+  return 0;
 }
 
 async function cmdShow(p: Parsed): Promise<number> {
@@ -247,6 +311,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'run':
         return await cmdRun(p);
+      case 'resume':
+        return await cmdResume(p);
       case 'show':
         return await cmdShow(p);
       case 'logs':

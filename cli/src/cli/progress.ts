@@ -1,6 +1,7 @@
 import type { RunEvent } from '@tributary/core';
 
 interface StepCounts {
+  cloned?: number;
   queued: number;
   running: number;
   done: number;
@@ -55,13 +56,21 @@ export class ProgressDisplay {
     switch (e.type) {
       case 'run-started':
         this.order = [...e.steps];
-        this.header = `Run ${e.flow}/${e.runId}`;
+        this.header = `Run ${e.flow}/${e.runId}${e.originRunId ? ` (resuming run ${e.originRunId})` : ''}`;
         if (!this.live) this.out.write(`${this.header} started\n`);
         else this.timer = setInterval(() => this.dirty && this.draw(), 100);
         break;
       case 'task-queued':
         this.counts(e.step).queued += e.count;
         break;
+      case 'task-cloned': {
+        const c = this.counts(e.step);
+        c.queued++;
+        c.done++;
+        c.cloned = (c.cloned ?? 0) + 1;
+        if (!this.live) this.out.write(`${new Date().toISOString().slice(11, 23)} ${e.pathspec} cloned from ${e.originPathspec}\n`);
+        break;
+      }
       case 'task-started': {
         const c = this.counts(e.step);
         c.running++;
@@ -126,7 +135,8 @@ export class ProgressDisplay {
       const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`;
       const state = c.failed > 0 ? '\x1b[31mfailed\x1b[0m' : c.queued > 0 && c.done === c.queued && c.running === 0 ? '\x1b[32mdone\x1b[0m' : c.running > 0 ? '\x1b[33mrunning\x1b[0m' : c.queued > 0 ? 'queued' : '\x1b[2mwaiting\x1b[0m';
       const elapsed = c.firstStart ? fmtTime((c.running > 0 || !c.lastEnd ? Date.now() : c.lastEnd) - c.firstStart) : '';
-      lines.push(`  ${step.padEnd(width)} ${bar} ${String(c.done).padStart(5)}/${String(c.queued).padEnd(5)} run ${String(c.running).padStart(3)}  fail ${String(c.failed).padStart(3)}  ${state} ${elapsed}`);
+      const cloned = c.cloned ? `  (${c.cloned} cloned)` : '';
+      lines.push(`  ${step.padEnd(width)} ${bar} ${String(c.done).padStart(5)}/${String(c.queued).padEnd(5)} run ${String(c.running).padStart(3)}  fail ${String(c.failed).padStart(3)}  ${state} ${elapsed}${cloned}`);
     }
     this.clear();
     this.out.write(`${lines.join('\n')}\n`);

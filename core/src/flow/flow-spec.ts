@@ -1,6 +1,7 @@
 import { TributaryError } from '../errors.ts';
 import { RESERVED_NAMES } from '../graph/build-graph.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
+import { taskCheckpoints, type TaskCheckpoints } from './checkpoints.ts';
 import { stepRecordOf } from './registry.ts';
 import type { CurrentTask, Frame, InputSource, TaskState, Transition } from './task-state.ts';
 
@@ -189,6 +190,12 @@ export abstract class FlowSpec {
     return stateOf(this)
       .frames.filter((f) => f.kind === 'foreach')
       .map((f) => ({ step: f.split, var: f.var!, index: f.slot, count: f.count }));
+  }
+
+  /** In-task checkpoints: `await this.checkpoint.save(state)`, `await this.checkpoint.latest()`. */
+  get checkpoint(): TaskCheckpoints {
+    const st = stateOf(this);
+    return (st.checkpointApi ??= taskCheckpoints(st));
   }
 
   /** Facts about the running task (flow, run id, step, task id, attempt, pathspec). */

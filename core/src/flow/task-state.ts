@@ -1,6 +1,7 @@
 import type { ArtifactStore, ItemRef } from '../artifacts/artifact-store.ts';
 import type { FlowGraph, GraphNode } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
+import type { CheckpointRecord } from '../runtime/protocol.ts';
 
 /** One level of split nesting a task sits in. @public */
 export interface Frame {
@@ -65,4 +66,9 @@ export interface TaskState {
   transition?: Transition;
   itemCache?: { value: unknown };
   constructing: boolean;
+  /** Checkpoints of this task identity so far, oldest first. */
+  checkpoints: CheckpointRecord[];
+  /** Durably record a checkpoint in metadata (through the orchestrator). */
+  recordCheckpoint?: (record: CheckpointRecord) => Promise<void>;
+  checkpointApi?: import('./checkpoints.ts').TaskCheckpoints;
 }

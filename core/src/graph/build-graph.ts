@@ -142,7 +142,14 @@ class GraphBuilder {
     if (d.catch) decorators.catch = d.catch;
     if (d.timeout) decorators.timeout = d.timeout;
     if (d.resources) decorators.resources = d.resources;
-    const base = { name, inFuncs: [] as string[], splitParents: [] as string[], insideForeach: false, decorators };
+    const base = {
+      name,
+      inFuncs: [] as string[],
+      splitParents: [] as string[],
+      insideForeach: false,
+      decorators,
+      ...(parsed.thisMembers.includes('checkpoint') ? { usesCheckpoint: true } : {}),
+    };
     if (isEnd) return { ...base, type: 'end', next: [] };
     const t = parsed.transitions[0]!;
     const join = parsed.paramCount === 1;

@@ -25,8 +25,8 @@ export interface GraphNode {
   insideForeach: boolean;
   /** Decorators that apply to the step (JSON-safe). */
   decorators: Record<string, unknown>;
-  /** Source line of the method in the flow's module, when known. */
-  line?: number;
+  /** The step body uses `this.checkpoint` (its tasks get their earlier checkpoints at dispatch). */
+  usesCheckpoint?: boolean;
 }
 
 /** @public */

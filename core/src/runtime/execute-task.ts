@@ -7,7 +7,7 @@ import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
 import { LogCapture } from './log-capture.ts';
-import { preciseNow, type TaskOutcome, type TaskSpec } from './protocol.ts';
+import { preciseNow, type CheckpointRecord, type TaskOutcome, type TaskSpec } from './protocol.ts';
 
 /** What a worker needs to run tasks of one flow. @internal */
 export interface WorkerContext {
@@ -21,7 +21,12 @@ export interface WorkerContext {
  * save what it assigned (or changed) as content-addressed artifacts. Returns only references.
  * @internal
  */
-export async function executeTask(ctx: WorkerContext, spec: TaskSpec, onEntered: (at: number) => void): Promise<TaskOutcome> {
+export async function executeTask(
+  ctx: WorkerContext,
+  spec: TaskSpec,
+  onEntered: (at: number) => void,
+  recordCheckpoint?: (record: CheckpointRecord) => Promise<void>,
+): Promise<TaskOutcome> {
   const node = ctx.graph.nodes[spec.step];
   if (!node) throw new TributaryError('FLOW_LOAD', `Step ${spec.step} is not in the graph of ${ctx.graph.flow}: the flow file changed since the run started.`);
   const st: TaskState = {
@@ -46,6 +51,8 @@ export async function executeTask(ctx: WorkerContext, spec: TaskSpec, onEntered:
     loaded: new Map(),
     deleted: new Set(),
     constructing: false,
+    checkpoints: [...(spec.checkpoints ?? [])],
+    ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
   const capture = new LogCapture(spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined);
   capture.start();
@@ -123,12 +130,17 @@ async function persistOutputs(st: TaskState, spec: TaskSpec): Promise<Omit<TaskO
       // The array's own encoding holds each item as a slice: splits read just their slice.
       const saved = await st.store.saveArrayWithItems(fvar, items, site);
       out.set(fvar, saved.ref);
-      foreach = { var: fvar, count: items.length, items: saved.items };
+      foreach = { var: fvar, count: items.length, items: saved.items, index: '' };
     } else {
       if (st.assigned.has(fvar)) out.set(fvar, await st.store.save(fvar, value, site));
       const saved = await st.store.saveArrayWithItems(`${fvar} (items)`, items, site);
-      foreach = { var: fvar, count: items.length, items: saved.items };
+      foreach = { var: fvar, count: items.length, items: saved.items, index: '' };
     }
+  }
+  if (foreach) {
+    // The item list is stored too, so a resumed run can fan out from a cloned foreach step.
+    const index = await st.store.save('_foreach_index', foreach.items, site);
+    foreach.index = index.sha;
   }
   return {
     artifacts: [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),

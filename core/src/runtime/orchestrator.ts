@@ -1,14 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ItemRef } from '../artifacts/artifact-store.ts';
-import { deserializeError, TributaryError, type SerializedError } from '../errors.ts';
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { deserializeError, serializeUnknownError, TributaryError, type SerializedError } from '../errors.ts';
 import type { Frame, InputSource } from '../flow/task-state.ts';
 import type { FlowGraph, GraphNode } from '../graph/ir.ts';
 import type { ComputeBackend, ComputeJob } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, NewTask, TaskRef } from '../ports/metadata-store.ts';
 import type { RunEvent } from './events.ts';
-import { preciseNow, type FromWorker, type TaskOutcome, type TaskSpec, type ToWorker } from './protocol.ts';
+import { preciseNow, type CheckpointRecord, type FromWorker, type TaskOutcome, type TaskSpec, type ToWorker } from './protocol.ts';
 
 /** A task the orchestrator knows about, before and while it runs. */
 interface PlannedTask {
@@ -26,6 +27,8 @@ interface PlannedTask {
   caught?: TaskSpec['caught'];
   /** The metadata write recording this attempt's start (not awaited before dispatch). */
   started?: Promise<void>;
+  /** Resume: the origin task this one is cloned from. */
+  cloneOf?: OriginTask;
 }
 
 interface Finished {
@@ -72,6 +75,28 @@ export interface OrchestratorOptions {
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
   onTaskOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** Resume: the run whose successful tasks are cloned instead of executed. */
+  origin?: ResumeOrigin;
+  /** Run heartbeat period (ms). Default 5000. */
+  heartbeatMs?: number;
+}
+
+/** A successful task of the origin run, by key. @internal */
+export interface OriginTask {
+  taskId: string;
+  step: string;
+  key: string;
+  pathspec: string;
+  status: string;
+}
+
+/** @internal */
+export interface ResumeOrigin {
+  runId: string;
+  /** Every task of the origin run, by key. */
+  tasks: Map<string, OriginTask>;
+  /** Steps to re-run even where the origin succeeded (a given step). Their descendants re-run too. */
+  rerunSteps: Set<string>;
 }
 
 /** @internal */
@@ -83,6 +108,8 @@ export interface OrchestratorResult {
   /** Task ready → dispatched (time spent waiting for a free worker), in ms, per started attempt. */
   queueWaitsMs: number[];
   tasks: number;
+  /** Tasks cloned from the origin run (resume). */
+  cloned: number;
 }
 
 const SYSTEM_FAILURES = new Set(['WORKER_LOST', 'TIMEOUT', 'COMPUTE_OOM', 'COMPUTE_PREEMPTED', 'INFRASTRUCTURE', 'COMPUTE_FAILED']);
@@ -118,11 +145,18 @@ export class Orchestrator {
   private tasks = 0;
   private serial: Promise<void> = Promise.resolve();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Tasks of this run that executed (not cloned): their descendants cannot be cloned. */
+  private readonly executed = new Set<string>();
+  private clones = 0;
+  private startupDeaths = 0;
+  private checkpointSeq = 0;
+  private readonly store: ArtifactStore;
   private settle!: () => void;
   private readonly maxWorkers: number;
 
   constructor(private readonly o: OrchestratorOptions) {
     this.maxWorkers = Math.max(1, o.maxWorkers ?? availableParallelism());
+    this.store = new ArtifactStore(o.datastore, o.flow);
   }
 
   private emit(e: RunEvent): void {
@@ -145,7 +179,7 @@ export class Orchestrator {
     const done = new Promise<void>((resolve) => (this.settle = resolve));
     const onAbort = () => this.enqueue(async () => this.fail(new TributaryError('ABORTED', 'The run was aborted.'), true));
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
-    const heartbeat = setInterval(() => void this.o.metadata.heartbeat(this.o.flow, this.o.runId).catch(() => undefined), 10_000);
+    const heartbeat = setInterval(() => void this.o.metadata.heartbeat(this.o.flow, this.o.runId).catch(() => undefined), this.o.heartbeatMs ?? 5000);
     heartbeat.unref();
     this.enqueue(async () => {
       await this.makeReady([
@@ -168,7 +202,7 @@ export class Orchestrator {
     await this.stopWorkers();
     const status = this.aborted ? 'aborted' : this.failure || !this.endReached ? 'failed' : 'succeeded';
     const error = this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
-    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, queueWaitsMs: this.queueWaits, tasks: this.tasks };
+    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, queueWaitsMs: this.queueWaits, tasks: this.tasks, cloned: this.clones };
   }
 
   /** Every state change runs on one serial chain: no interleaving between awaits. */
@@ -183,19 +217,80 @@ export class Orchestrator {
   }
 
   private async makeReady(tasks: PlannedTask[]): Promise<void> {
-    if (this.failure || this.aborted || tasks.length === 0) return;
-    const fresh = tasks.filter((t) => t.taskId === undefined);
-    if (fresh.length) {
-      const news: NewTask[] = fresh.map((t) => ({ flow: this.o.flow, runId: this.o.runId, step: t.step, key: t.key, parents: t.parents }));
-      const records = fresh.length === 1 ? [await this.o.metadata.registerTask(news[0]!)] : await this.o.metadata.registerTasks(news);
-      records.forEach((r, i) => (fresh[i]!.taskId = r.taskId));
-      this.tasks += fresh.length;
+    let pending = tasks;
+    while (pending.length > 0) {
+      if (this.failure || this.aborted) return;
+      const fresh = pending.filter((t) => t.taskId === undefined);
+      for (const t of fresh) {
+        const o = this.cloneSource(t);
+        if (o) t.cloneOf = o;
+      }
+      if (fresh.length) {
+        const news: NewTask[] = fresh.map((t) => ({
+          flow: this.o.flow,
+          runId: this.o.runId,
+          step: t.step,
+          key: t.key,
+          parents: t.parents,
+          ...(t.cloneOf ? { originPathspec: t.cloneOf.pathspec } : {}),
+        }));
+        const records = fresh.length === 1 ? [await this.o.metadata.registerTask(news[0]!)] : await this.o.metadata.registerTasks(news);
+        records.forEach((r, i) => (fresh[i]!.taskId = r.taskId));
+        this.tasks += fresh.length;
+      }
+      const toRun = pending.filter((t) => !t.cloneOf);
+      this.queue.push(...toRun);
+      const byStep = new Map<string, number>();
+      for (const t of toRun) byStep.set(t.step, (byStep.get(t.step) ?? 0) + 1);
+      for (const [step, count] of byStep) this.emit({ type: 'task-queued', step, count });
+      this.pump();
+      // Cloned tasks finish right here; their successors are handled in the next round.
+      const next: PlannedTask[] = [];
+      for (const t of pending) if (t.cloneOf) next.push(...(await this.cloneTask(t)));
+      pending = next;
     }
-    this.queue.push(...tasks);
-    const byStep = new Map<string, number>();
-    for (const t of tasks) byStep.set(t.step, (byStep.get(t.step) ?? 0) + 1);
-    for (const [step, count] of byStep) this.emit({ type: 'task-queued', step, count });
-    this.pump();
+  }
+
+  /** Resume: the origin task this task can be cloned from, if its inputs are all clones too. */
+  private cloneSource(t: PlannedTask): OriginTask | undefined {
+    const origin = this.o.origin;
+    if (!origin || origin.rerunSteps.has(t.step)) return undefined;
+    const o = origin.tasks.get(t.key);
+    if (!o || o.status !== 'succeeded' || o.step !== t.step) return undefined;
+    if (t.parents.some((p) => this.executed.has(p))) return undefined;
+    return o;
+  }
+
+  /** Copy an origin task's completion: metadata and artifact references only, no bytes. */
+  private async cloneTask(t: PlannedTask): Promise<PlannedTask[]> {
+    const o = t.cloneOf!;
+    const from = { flow: this.o.flow, runId: this.o.origin!.runId, taskId: o.taskId };
+    const [artifacts, meta] = await Promise.all([this.o.metadata.listArtifacts(from), this.o.metadata.getMetadata(from)]);
+    const metadata: Record<string, string> = { ...meta, 'origin-pathspec': o.pathspec };
+    for (const k of Object.keys(metadata)) if (k.startsWith('checkpoint:')) delete metadata[k];
+    const ref = this.ref(t.taskId!);
+    await this.o.metadata.startAttempt(ref, 0);
+    await this.o.metadata.finishAttempt(ref, 0, { status: 'succeeded', artifacts: artifacts.map(({ attempt: _a, ...a }) => a), metadata });
+    this.clones++;
+    const pathspec = this.pathspec(t.step, t.taskId!);
+    this.emit({ type: 'task-cloned', step: t.step, pathspec, originPathspec: o.pathspec });
+    const targets = JSON.parse(meta.targets ?? '[]') as string[];
+    let foreach: TaskOutcome['foreach'];
+    if (meta.foreach) {
+      const f = JSON.parse(meta.foreach) as { var: string; count: number; index?: string };
+      if (!f.index) throw new TributaryError('CONFIG', `Cannot resume from ${o.pathspec}: it was recorded before foreach indexes were stored. Re-run from step ${t.step}.`);
+      const items = (await this.store.load({ sha: f.index, encoding: 'msgpack', type: 'Array' })) as ItemRef[];
+      foreach = { var: f.var, count: f.count, items, index: f.index };
+    }
+    const outcome: TaskOutcome = {
+      artifacts: artifacts.map(({ attempt: _a, ...a }) => a),
+      targets,
+      ...(meta['switch-case'] !== undefined ? { caseValue: meta['switch-case'] } : {}),
+      ...(foreach ? { foreach } : {}),
+      enteredAt: 0,
+      finishedAt: 0,
+    };
+    return this.successors(t, this.o.graph.nodes[t.step]!, { taskId: t.taskId!, step: t.step, pathspec, manifest: outcome.artifacts }, outcome);
   }
 
   private pump(): void {
@@ -275,6 +370,7 @@ export class Orchestrator {
       logKeyPrefix: `${this.o.flow}/${this.o.runId}/${task.step}/${taskId}`,
       maxLogBytes: this.o.maxLogBytes,
       ...(task.caught ? { caught: task.caught } : {}),
+      checkpoints: [],
     };
     const seconds = (this.o.graph.nodes[task.step]!.decorators.timeout as { seconds: number } | undefined)?.seconds;
     if (seconds !== undefined && !task.caught) {
@@ -290,7 +386,15 @@ export class Orchestrator {
     // completion on the serial chain, and waiting would add a metadata round trip to every task.
     task.started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
     task.started.catch(() => undefined);
-    w.job.channel!.send({ t: 'task', spec } satisfies ToWorker);
+    this.executed.add(taskId);
+    if (this.o.graph.nodes[task.step]!.usesCheckpoint) {
+      // Earlier checkpoints of this task identity travel with the task (one metadata read,
+      // only for steps that use checkpoints).
+      void this.checkpointsOf(task).then(
+        (checkpoints) => w.job.channel!.send({ t: 'task', spec: { ...spec, checkpoints } } satisfies ToWorker),
+        (err) => this.enqueue(async () => this.fail(TributaryError.is(err) ? err : new TributaryError('INFRASTRUCTURE', `Cannot read checkpoints: ${(err as Error).message}`))),
+      );
+    } else w.job.channel!.send({ t: 'task', spec } satisfies ToWorker);
     this.emit({ type: 'task-started', step: task.step, pathspec: spec.pathspec, attempt: task.attempt });
   }
 
@@ -298,11 +402,21 @@ export class Orchestrator {
     switch (m.t) {
       case 'ready':
         w.ready = true;
+        this.startupDeaths = 0;
         this.pump();
         return;
       case 'fatal':
         await this.fail(deserializeError(m.error));
         return;
+      case 'rpc': {
+        try {
+          await this.o.metadata.putMetadata(this.ref(m.taskId), { [`checkpoint:${String(++this.checkpointSeq).padStart(8, '0')}`]: JSON.stringify(m.record) });
+          w.job.channel?.send({ t: 'rpc-result', id: m.id } satisfies ToWorker);
+        } catch (err) {
+          w.job.channel?.send({ t: 'rpc-result', id: m.id, error: serializeUnknownError(err) } satisfies ToWorker);
+        }
+        return;
+      }
       case 'entered':
         w.enteredAt = m.at;
         if (w.task) this.latencies.push(m.at - w.task.dispatchedAt!);
@@ -328,6 +442,19 @@ export class Orchestrator {
     }
   }
 
+  /** Checkpoints saved by this task identity: this task's earlier attempts, then origin runs'. */
+  private async checkpointsOf(task: PlannedTask): Promise<CheckpointRecord[]> {
+    const refs: TaskRef[] = [this.ref(task.taskId!)];
+    const o = this.o.origin?.tasks.get(task.key);
+    if (o) refs.push({ flow: this.o.flow, runId: this.o.origin!.runId, taskId: o.taskId });
+    const all: CheckpointRecord[] = [];
+    for (const ref of refs) {
+      const meta = await this.o.metadata.getMetadata(ref);
+      for (const [k, v] of Object.entries(meta)) if (k.startsWith('checkpoint:')) all.push(JSON.parse(v) as CheckpointRecord);
+    }
+    return all.sort((a, b) => a.savedAt - b.savedAt);
+  }
+
   private async drain(stream: AsyncIterable<Uint8Array>, onText: (text: string) => void): Promise<void> {
     const decoder = new TextDecoder();
     try {
@@ -340,10 +467,13 @@ export class Orchestrator {
   private async onExit(w: Worker, why: string): Promise<void> {
     this.workers.delete(w);
     if (!w.ready && !this.failure && !this.aborted && !this.stopping) {
-      // Dying before 'ready' means the flow module itself cannot load: respawning would loop.
-      const tail = w.stderrTail.trim();
-      await this.fail(new TributaryError('FLOW_LOAD', `A worker exited while loading ${this.o.flowModule} (${why}).${tail ? `\n${tail}` : ''}`));
-      return;
+      // A worker killed while starting is replaced; one that keeps dying before 'ready' means the
+      // flow module itself cannot load, and respawning would loop.
+      if (++this.startupDeaths >= 3) {
+        const tail = w.stderrTail.trim();
+        await this.fail(new TributaryError('FLOW_LOAD', `Workers keep exiting while loading ${this.o.flowModule} (last: ${why}).${tail ? `\n${tail}` : ''}`));
+        return;
+      }
     }
     const task = w.task;
     clearTimeout(w.timer);
@@ -451,7 +581,7 @@ export class Orchestrator {
       'run-ms': (outcome.finishedAt - outcome.enteredAt).toFixed(3),
     };
     if (outcome.caseValue !== undefined) metadata['switch-case'] = outcome.caseValue;
-    if (outcome.foreach) metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count });
+    if (outcome.foreach) metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
     await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });
     const pathspec = this.pathspec(task.step, taskId);
     this.emit({ type: 'task-finished', step: task.step, pathspec, attempt: task.attempt, durationMs: outcome.finishedAt - outcome.enteredAt });

@@ -33,6 +33,25 @@ export interface TaskSpec {
    * called; the error is stored in `catch.var` and the task takes its static transition.
    */
   caught?: { var: string; error: SerializedError };
+  /** In-task checkpoints already saved by this task identity (earlier attempts, origin runs), oldest first. */
+  checkpoints: CheckpointRecord[];
+}
+
+/** One in-task checkpoint, as recorded in metadata. @public */
+export interface CheckpointRecord {
+  /** Content address of the saved state. */
+  sha: string;
+  encoding: string;
+  type: string;
+  size: number;
+  /** 'value' or 'directory'. */
+  kind: 'value' | 'directory';
+  name: string;
+  /** Pathspec and attempt of the task that saved it. */
+  pathspec: string;
+  attempt: number;
+  /** Epoch ms. */
+  savedAt: number;
 }
 
 /** @internal */
@@ -40,7 +59,8 @@ export interface TaskOutcome {
   artifacts: ArtifactRef[];
   targets: string[];
   caseValue?: string;
-  foreach?: { var: string; count: number; items: ItemRef[] };
+  /** `index`: content address of the stored item list (so a resume can fan out without re-running). */
+  foreach?: { var: string; count: number; items: ItemRef[]; index: string };
   /** Epoch ms when user code was entered. */
   enteredAt: number;
   finishedAt: number;
@@ -50,6 +70,7 @@ export interface TaskOutcome {
 export type ToWorker =
   | { t: 'init'; flowModule: string; flowExport: string; datastore: AdapterLocator; flow: string }
   | { t: 'task'; spec: TaskSpec }
+  | { t: 'rpc-result'; id: number; error?: SerializedError }
   | { t: 'exit' };
 
 /** @internal */
@@ -58,7 +79,8 @@ export type FromWorker =
   | { t: 'fatal'; error: SerializedError }
   | { t: 'entered'; taskId: string; at: number }
   | { t: 'done'; taskId: string; outcome: TaskOutcome }
-  | { t: 'failed'; taskId: string; error: SerializedError };
+  | { t: 'failed'; taskId: string; error: SerializedError }
+  | { t: 'rpc'; id: number; taskId: string; op: 'checkpoint'; record: CheckpointRecord };
 
 /** Current epoch time in ms with sub-ms precision, comparable across processes. @internal */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();

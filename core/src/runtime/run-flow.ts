@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
@@ -11,11 +11,12 @@ import { buildGraph } from '../graph/build-graph.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ComputeBackend } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
-import type { ArtifactRef, MetadataStore, RunStatus } from '../ports/metadata-store.ts';
+import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
-import { Orchestrator } from './orchestrator.ts';
+import { Orchestrator, type ResumeOrigin } from './orchestrator.ts';
+import { buildResumePlan, findOrigin, originTasks, retireIfStale, type ResumePlan } from './resume-plan.ts';
 
 /** @public */
 export interface RunFlowOptions {
@@ -52,6 +53,8 @@ export interface RunFlowOptions {
   workerExecArgv?: string[];
   /** Recorded as the run's user. Default: `$USER` or the OS user. */
   user?: string;
+  /** Run heartbeat period in ms (a resume treats a run without heartbeats as dead). Default 5000. */
+  heartbeatMs?: number;
 }
 
 /** The folder of the embedded default stores. @public */
@@ -78,6 +81,10 @@ export class Run {
     readonly datastore: Datastore,
     readonly metadata: MetadataStore,
     private readonly owned: Array<{ close(): Promise<void> }>,
+    /** Set on a resumed run: the run it resumed. */
+    readonly originRunId?: string,
+    /** Tasks cloned from the origin (resume). */
+    readonly clonedTasks = 0,
   ) {}
 
   get pathspec(): string {
@@ -136,9 +143,55 @@ export function flowModuleOf(flowClass: Function): string | undefined {
  * @public
  */
 export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOptions = {}): Promise<Run> {
+  return launch(flowClass, options, undefined);
+}
+
+/** @public */
+export interface ResumeFlowOptions extends Omit<RunFlowOptions, 'params'> {
+  /** The run to resume. Default: the latest run of the flow. */
+  originRunId?: string;
+  /** Re-run from this step (and everything after it), even where the origin succeeded. */
+  step?: string;
+  /** Treat a `running` origin as dead when its last heartbeat is older than this (ms). Default 30000. */
+  staleAfterMs?: number;
+}
+
+/**
+ * Resume a failed (or stopped) run: a new run, linked to its origin, where every task that
+ * succeeded in the origin and does not depend on re-executed work is cloned (metadata and
+ * artifact references only, no bytes copied) and everything else runs. Parameters are the
+ * origin's. See `planResume` for what would happen, without running anything.
+ * @public
+ */
+export async function resumeFlow(flowClass: new () => FlowSpec, options: ResumeFlowOptions = {}): Promise<Run> {
+  return launch(flowClass, options, options);
+}
+
+/**
+ * What a resume would do, task by task, without running anything (`tributary resume --dry-run`).
+ * @public
+ */
+export async function planResume(flowClass: new () => FlowSpec, options: ResumeFlowOptions = {}): Promise<ResumePlan> {
+  const graph = buildGraph(flowClass);
+  const home = tributaryHome(options.home);
+  const md = await openConfigured('metadata', options.metadata, home);
+  try {
+    const origin = await findOrigin(md.adapter, flowClass.name, options.originRunId);
+    if (options.step !== undefined && !graph.nodes[options.step]) throw new TributaryError('PARAM_INVALID', `${flowClass.name} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
+    return await buildResumePlan(md.adapter, graph, origin, options.step);
+  } finally {
+    if (md.owned) await md.adapter.close();
+  }
+}
+
+async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
   const t0 = performance.now();
   const graph = buildGraph(flowClass);
-  const params = resolveParams(flowClass, options.params);
+  const flow = flowClass.name;
+  if (resume?.step !== undefined && !graph.nodes[resume.step]) {
+    throw new TributaryError('PARAM_INVALID', `${flow} has no step ${resume.step}. Steps: ${graph.order.join(', ')}.`);
+  }
+  const params = resume ? {} : resolveParams(flowClass, options.params);
   const flowModule = options.flowModule ? (options.flowModule.startsWith('file:') ? options.flowModule : new URL(`file://${resolve(options.flowModule)}`).href) : flowModuleOf(flowClass);
   if (!flowModule) {
     throw new TributaryError('FLOW_LOAD', `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`);
@@ -157,7 +210,14 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
     if (!datastore.locator) throw new TributaryError('CONFIG', `Datastore ${datastore.name} has no locator, so task workers cannot open it. Use a datastore that can be shared across processes.`);
     if (!compute.capabilities.ipc) throw new TributaryError('CONFIG', `Compute backend ${compute.name} cannot host warm workers (no IPC).`);
 
-    const flow = flowClass.name;
+    let origin: ResumeOrigin | undefined;
+    let originRun: RunRecord | undefined;
+    if (resume) {
+      originRun = await findOrigin(metadata, flow, resume.originRunId);
+      await retireIfStale(metadata, originRun, resume.staleAfterMs ?? 30_000);
+      origin = { runId: originRun.runId, tasks: await originTasks(metadata, originRun), rerunSteps: new Set(resume.step !== undefined ? [resume.step] : []) };
+    }
+
     let codeHash = '';
     try {
       codeHash = sha256(await readFile(fileURLToPath(flowModule)));
@@ -168,23 +228,39 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
     const run = await metadata.createRun({
       flow,
       user,
-      params,
-      tags: options.tags ?? [],
+      params: originRun ? originRun.params : params,
+      tags: options.tags ?? originRun?.tags ?? [],
       systemTags: [`user:${user}`, `runtime:node${process.versions.node.split('.')[0]}`],
       codeHash,
       graph,
+      ...(originRun ? { originRunId: originRun.runId } : {}),
     });
-    options.onEvent?.({ type: 'run-started', flow, runId: run.runId, steps: graph.order });
+    options.onEvent?.({ type: 'run-started', flow, runId: run.runId, steps: graph.order, ...(originRun ? { originRunId: originRun.runId } : {}) });
 
     // The `_parameters` pseudo-task holds the parameter values as artifacts: the start step
-    // inherits them by reference, and a resume clones them.
+    // inherits them by reference, and a resume clones them (the origin's values are reused).
     const store = new ArtifactStore(datastore, flow);
-    const paramsTask = await metadata.registerTask({ flow, runId: run.runId, step: '_parameters', key: '_parameters', parents: [] });
+    const originParams = origin?.tasks.get('_parameters');
+    const paramsTask = await metadata.registerTask({
+      flow,
+      runId: run.runId,
+      step: '_parameters',
+      key: '_parameters',
+      parents: [],
+      ...(originParams ? { originPathspec: originParams.pathspec } : {}),
+    });
     const pref = { flow, runId: run.runId, taskId: paramsTask.taskId };
     await metadata.startAttempt(pref, 0);
-    const paramsManifest: ArtifactRef[] = [];
-    for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
-    await metadata.finishAttempt(pref, 0, { status: 'succeeded', artifacts: paramsManifest });
+    let paramsManifest: ArtifactRef[] = [];
+    if (originParams) {
+      const refs = await metadata.listArtifacts({ flow, runId: originRun!.runId, taskId: originParams.taskId });
+      paramsManifest = refs.map(({ attempt: _a, ...r }) => r);
+    } else {
+      for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
+    }
+    // Where the orchestrator runs: a resume can tell a dead run from a live one.
+    const orchestratorInfo = { host: hostname(), pid: String(process.pid) };
+    await metadata.finishAttempt(pref, 0, { status: 'succeeded', artifacts: paramsManifest, metadata: orchestratorInfo });
 
     const orchestrator = new Orchestrator({
       flow,
@@ -197,7 +273,7 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
       compute,
       paramsManifest,
       paramsTaskId: paramsTask.taskId,
-      paramNames: Object.keys(params),
+      paramNames: paramsManifest.map((r) => r.name),
       ...(options.maxWorkers !== undefined ? { maxWorkers: options.maxWorkers } : {}),
       maxNumSplits: options.maxNumSplits ?? 100,
       echoLogs: options.echoLogs ?? false,
@@ -206,12 +282,14 @@ export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOpt
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
+      ...(origin ? { origin } : {}),
+      ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     });
     const result = await orchestrator.run();
     await metadata.finishRun(flow, run.runId, result.status);
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
-    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, result.queueWaitsMs, datastore, metadata, owned);
+    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, result.queueWaitsMs, datastore, metadata, owned, originRun?.runId, result.cloned);
   } catch (err) {
     await Promise.all(owned.map((a) => a.close().catch(() => undefined)));
     throw err;

@@ -4,7 +4,7 @@
  * nor a re-import of the flow.
  */
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
-import { serializeUnknownError, TributaryError } from '../errors.ts';
+import { deserializeError, serializeUnknownError, TributaryError } from '../errors.ts';
 import { FlowSpec } from '../flow/flow-spec.ts';
 import { buildGraph } from '../graph/build-graph.ts';
 import type { Datastore } from '../ports/datastore.ts';
@@ -18,6 +18,17 @@ function send(msg: FromWorker): void {
 
 let ctx: WorkerContext | undefined;
 let queue = Promise.resolve();
+let nextRpc = 0;
+const pendingRpc = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+/** Ask the orchestrator to record something durably; resolves when it is committed. */
+function rpc(msg: Omit<Extract<FromWorker, { t: 'rpc' }>, 'id' | 't'>): Promise<void> {
+  const id = ++nextRpc;
+  return new Promise<void>((resolve, reject) => {
+    pendingRpc.set(id, { resolve, reject });
+    send({ t: 'rpc', id, ...msg });
+  });
+}
 
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const mod = (await import(msg.flowModule)) as Record<string, unknown>;
@@ -34,6 +45,14 @@ process.on('message', (raw) => {
   if (msg.t === 'exit') {
     process.exit(0);
   }
+  if (msg.t === 'rpc-result') {
+    // Answered outside the task queue: the task awaiting it is what holds the queue.
+    const p = pendingRpc.get(msg.id);
+    pendingRpc.delete(msg.id);
+    if (msg.error) p?.reject(deserializeError(msg.error));
+    else p?.resolve();
+    return;
+  }
   queue = queue.then(async () => {
     if (msg.t === 'init') {
       try {
@@ -47,7 +66,12 @@ process.on('message', (raw) => {
     const spec = msg.spec;
     try {
       if (!ctx) throw new TributaryError('INFRASTRUCTURE', 'Worker received a task before init.');
-      const outcome = await executeTask(ctx, spec, (at) => send({ t: 'entered', taskId: spec.taskId, at }));
+      const outcome = await executeTask(
+        ctx,
+        spec,
+        (at) => send({ t: 'entered', taskId: spec.taskId, at }),
+        (record) => rpc({ taskId: spec.taskId, op: 'checkpoint', record }),
+      );
       send({ t: 'done', taskId: spec.taskId, outcome });
     } catch (err) {
       send({ t: 'failed', taskId: spec.taskId, error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) });
