@@ -326,7 +326,7 @@ export class Orchestrator {
         else if (this.o.echoLogs) process.stderr.write(text);
       });
       job.channel.onMessage((m) => this.enqueue(async () => this.onMessage(worker, m as FromWorker)));
-      void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`)));
+      void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal !== null)));
       const init: ToWorker = {
         t: 'init',
         flowModule: this.o.flowModule,
@@ -464,12 +464,13 @@ export class Orchestrator {
     }
   }
 
-  private async onExit(w: Worker, why: string): Promise<void> {
+  private async onExit(w: Worker, why: string, bySignal = false): Promise<void> {
     this.workers.delete(w);
     if (!w.ready && !this.failure && !this.aborted && !this.stopping) {
       // A worker killed while starting is replaced; one that keeps dying before 'ready' means the
       // flow module itself cannot load, and respawning would loop.
-      if (++this.startupDeaths >= 3) {
+      // Only deaths by the worker's own hand count: a signal came from outside (OOM killer, chaos).
+      if (!bySignal && ++this.startupDeaths >= 3) {
         const tail = w.stderrTail.trim();
         await this.fail(new TributaryError('FLOW_LOAD', `Workers keep exiting while loading ${this.o.flowModule} (last: ${why}).${tail ? `\n${tail}` : ''}`));
         return;
