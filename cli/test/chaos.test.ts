@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
-import { createSqliteMetadataStore, resumeFlow, runFlow } from '../src/index.ts';
+import { createSqliteMetadataStore, resumeFlow, runFlow, runLiveness } from '../src/index.ts';
 import { SlowForeach } from './fixtures/resumable.ts';
 import { tempHome } from './helpers.ts';
 
@@ -88,6 +88,7 @@ test('the orchestrator SIGKILLed mid-run: the run is retired as failed and resum
   const metadata = createSqliteMetadataStore({ path: join(home, 'metadata.sqlite') });
   const origin = (await metadata.latestRun('SlowForeach'))!;
   expect(origin.status).toBe('running'); // nobody was left to record the end
+  expect(await runLiveness(metadata, origin)).toMatchObject({ alive: false }); // `tributary runs` shows it stale
   const finished = (await metadata.listTasks({ flow: 'SlowForeach', runId: origin.runId, status: 'succeeded', limit: 10_000 })).items.filter((t) => t.step !== '_parameters');
   expect(finished.length).toBeGreaterThan(5);
   await metadata.close();

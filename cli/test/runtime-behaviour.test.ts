@@ -163,6 +163,14 @@ describe('failures are typed and say what to do', () => {
     await run.close();
   });
 
+  test("@retry({ only: 'system' }) does not retry a user-code error", async () => {
+    const run = await runFlow(b.SystemRetryFlow, { home });
+    expect(run.status).toBe('failed');
+    const start = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'start' })).items[0]!;
+    expect(await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: start.taskId })).toMatchObject([{ status: 'failed', error: { code: 'USER_CODE' } }]);
+    await run.close();
+  });
+
   test('@timeout stops a stuck task and types the failure TIMEOUT', async () => {
     const t0 = Date.now();
     const run = await runFlow(b.TimeoutFlow, { home });

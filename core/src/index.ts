@@ -23,7 +23,7 @@ export { sha256 } from './util/hash.ts';
 export { validateKey, validateName } from './util/keys.ts';
 
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
-export { formatResumePlan, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
+export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
 export type { CheckpointRecord } from './runtime/protocol.ts';
 export type { TaskCheckpoints, CheckpointOptions } from './flow/checkpoints.ts';
 export { registerAdapter, openConfigured as openConfiguredAdapter, type AdapterFactory, type AdapterKinds } from './runtime/adapter-registry.ts';

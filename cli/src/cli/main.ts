@@ -6,6 +6,7 @@ import {
   formatResumePlan,
   planResume,
   resumeFlow,
+  runLiveness,
   type Run,
   openConfiguredAdapter,
   renderGraph,
@@ -27,6 +28,7 @@ Usage:
   tributary run <flow.ts> [--<param> value] [--max-workers N] [--max-num-splits N] [--tag T]...
   tributary resume <flow.ts> [step] [--origin-run-id ID] [--dry-run]
   tributary show <flow.ts> [--format text|mermaid|dot|json]
+  tributary runs <FlowName | flow.ts> [--limit N]
   tributary logs <Flow/run/step/task> [--stderr] [--attempt N]
   tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]
 
@@ -214,6 +216,31 @@ function reportRun(run: Run): number {
   return 0;
 }
 
+async function cmdRuns(p: Parsed): Promise<number> {
+  const target = p.positional[1];
+  if (!target) throw new TributaryError('PARAM_INVALID', 'Usage: tributary runs <FlowName | flow.ts> [--limit N]');
+  const flow = /\.[cm]?[jt]s$/.test(target) ? (await loadFlow(target, take(p, 'flow'))).flowClass.name : target;
+  const limit = takeInt(p, 'limit') ?? 20;
+  const stores = await openStores(p);
+  try {
+    const page = await stores.metadata.listRuns({ flow, limit });
+    if (page.items.length === 0) process.stdout.write(`No runs of ${flow}.\n`);
+    for (const run of page.items) {
+      let status: string = run.status;
+      if (run.status === 'running') {
+        const live = await runLiveness(stores.metadata, run);
+        if (!live.alive) status = `stale (${live.why}; resume it to finish it)`;
+      }
+      const when = new Date(run.createdAt).toISOString().replace('T', ' ').slice(0, 19);
+      const took = run.finishedAt ? ` in ${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s` : '';
+      process.stdout.write(`${flow}/${run.runId}  ${when}  ${status}${took}${run.originRunId ? `  (resumed from ${run.originRunId})` : ''}${run.tags.length ? `  tags: ${run.tags.join(', ')}` : ''}\n`);
+    }
+    return 0;
+  } finally {
+    await stores.close();
+  }
+}
+
 async function cmdShow(p: Parsed): Promise<number> {
   const file = p.positional[1];
   if (!file) throw new TributaryError('PARAM_INVALID', 'Usage: tributary show <flow.ts> [--format text|mermaid|dot|json]');
@@ -315,6 +342,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdResume(p);
       case 'show':
         return await cmdShow(p);
+      case 'runs':
+        return await cmdRuns(p);
       case 'logs':
         return await cmdLogs(p);
       case 'dump':

@@ -40,25 +40,32 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
+ * Is a run marked `running` really running? On this host the orchestrator's pid tells;
+ * elsewhere the heartbeat does (stale after `staleAfterMs`).
+ * @public
+ */
+export async function runLiveness(metadata: MetadataStore, run: RunRecord, staleAfterMs = 30_000): Promise<{ alive: boolean; why: string }> {
+  if (run.status !== 'running') return { alive: false, why: `it is ${run.status}` };
+  const params = (await metadata.listTasks({ flow: run.flow, runId: run.runId, step: '_parameters', limit: 1 })).items[0];
+  const info = params ? await metadata.getMetadata({ flow: run.flow, runId: run.runId, taskId: params.taskId }) : {};
+  const pid = Number(info.pid);
+  if (info.host === hostname() && Number.isInteger(pid) && pid !== process.pid) {
+    const alive = pidAlive(pid);
+    return { alive, why: alive ? `its orchestrator (pid ${pid}) is still alive on this host` : `its orchestrator (pid ${pid}) is gone` };
+  }
+  const age = Date.now() - (run.heartbeatAt ?? run.createdAt);
+  return { alive: age <= staleAfterMs, why: `its last heartbeat was ${(age / 1000).toFixed(0)} s ago` };
+}
+
+/**
  * A run still marked `running` is either alive (refuse to resume it) or was killed (mark it
- * failed, then resume). On this host the orchestrator's pid tells; elsewhere the heartbeat does.
+ * failed, then resume).
  * @internal
  */
 export async function retireIfStale(metadata: MetadataStore, run: RunRecord, staleAfterMs: number): Promise<void> {
   if (run.status !== 'running') return;
-  const params = (await metadata.listTasks({ flow: run.flow, runId: run.runId, step: '_parameters', limit: 1 })).items[0];
-  const info = params ? await metadata.getMetadata({ flow: run.flow, runId: run.runId, taskId: params.taskId }) : {};
-  const pid = Number(info.pid);
-  let dead: boolean;
-  let why: string;
-  if (info.host === hostname() && Number.isInteger(pid) && pid !== process.pid) {
-    dead = !pidAlive(pid);
-    why = dead ? `its orchestrator (pid ${pid}) is gone` : `its orchestrator (pid ${pid}) is still alive on this host`;
-  } else {
-    const age = Date.now() - (run.heartbeatAt ?? run.createdAt);
-    dead = age > staleAfterMs;
-    why = `its last heartbeat was ${(age / 1000).toFixed(0)} s ago`;
-  }
+  const { alive, why } = await runLiveness(metadata, run, staleAfterMs);
+  const dead = !alive;
   if (!dead) {
     throw new TributaryError('CONFLICT', `Run ${run.flow}/${run.runId} is still running (${why}). Wait for it to finish, or stop it, before resuming it.`);
   }
