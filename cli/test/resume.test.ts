@@ -131,3 +131,15 @@ test('a step saves 3 checkpoints and dies; its retry starts from the third', asy
   expect(Object.keys(meta).filter((k) => k.startsWith('checkpoint:'))).toHaveLength(3);
   await run.close();
 });
+
+test('a resumed task gets the checkpoints its failed namesake saved in the origin run', async () => {
+  process.env.TRIB_FAIL = 'work';
+  const failed = await runFlow(r.CheckpointResumeFlow, { home });
+  expect(failed.status).toBe('failed');
+  delete process.env.TRIB_FAIL;
+  const resumed = await resumeFlow(r.CheckpointResumeFlow, { home });
+  expect(resumed.status).toBe('succeeded');
+  expect((await resumed.data('work')).resumedFrom).toEqual({ i: 3 });
+  await failed.close();
+  await resumed.close();
+});
