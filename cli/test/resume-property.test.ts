@@ -89,7 +89,7 @@ async function generate(seq: Block[]): Promise<new () => FlowSpec> {
   const src = `import { appendFileSync } from 'node:fs';
 import { FlowSpec, step } from '@tributary/core';
 const mix = (a, b) => { let h = 2166136261 ^ Number(a ?? 0); for (const ch of String(a) + '|' + b) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0; return h; };
-const ident = (f) => f.current.step + JSON.stringify(f.foreachStack.map((s) => s.index));
+const ident = (f) => f.current.key;
 function work(f) {
   if (process.env.TRIB_FAIL === f.current.step) throw new Error('injected failure in ' + ident(f));
   appendFileSync(process.env.TRIB_LOG, ident(f) + '#' + f.current.runId + '\\n');
@@ -138,7 +138,7 @@ test('property: run + resume after a random failure gives the same end artifacts
       expect(clean.error?.message).toBeUndefined();
       expect(clean.status).toBe('succeeded');
       const all = take(clean.runId);
-      const steps = [...new Set(all.map((id) => id.slice(0, id.indexOf('['))))];
+      const steps = [...new Set(all.map((id) => id.replace(/[[#].*$/, '')))];
       const failing = steps[pick % steps.length]!;
 
       process.env.TRIB_FAIL = failing;

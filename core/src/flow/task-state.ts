@@ -44,6 +44,8 @@ export interface CurrentTask {
   taskId: string;
   attempt: number;
   pathspec: string;
+  /** The task's identity in its run: `step[foreach indices]#iteration` (the same in a resumed run). */
+  key: string;
   /** Parameter values are readable as artifacts too; this lists their names. */
   parameterNames: readonly string[];
 }

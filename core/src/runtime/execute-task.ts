@@ -40,6 +40,7 @@ export async function executeTask(
       taskId: spec.taskId,
       attempt: spec.attempt,
       pathspec: spec.pathspec,
+      key: spec.key,
       parameterNames: spec.params,
     },
     manifest: new Map(spec.manifest.map((r) => [r.name, r])),

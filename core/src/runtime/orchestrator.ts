@@ -357,6 +357,7 @@ export class Orchestrator {
       runId: this.o.runId,
       taskId,
       step: task.step,
+      key: task.key,
       attempt: task.attempt,
       pathspec: this.pathspec(task.step, taskId),
       manifest: task.manifest,

@@ -13,6 +13,7 @@ export interface TaskSpec {
   runId: string;
   taskId: string;
   step: string;
+  key: string;
   attempt: number;
   pathspec: string;
   manifest: ArtifactRef[];
