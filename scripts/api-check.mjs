@@ -21,6 +21,7 @@ const packages = [
   ['compute-local', 'adapters/compute-local'],
   ['tributary', 'cli'],
   ['conformance', 'conformance'],
+  ['metadata-postgres', 'adapters/metadata-postgres'],
 ];
 // Each package's declarations go to <package>/dist/types, where its `tributary-dts` export
 // condition points: so one package's report sees the others as external packages.

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { registerAdapter } from '@tributary/core';
+import { registerAdapter, TributaryError } from '@tributary/core';
 import { createFsDatastore } from '@tributary/datastore-fs';
 import { createSqliteMetadataStore } from '@tributary/metadata-sqlite';
 import { createLocalCompute } from '@tributary/compute-local';
@@ -16,3 +16,22 @@ registerAdapter('metadata', 'sqlite', (url) => createSqliteMetadataStore({ path:
   default: (home) => `sqlite://${pathToFileURL(join(home, 'metadata.sqlite')).pathname}`,
 });
 registerAdapter('compute', 'local', () => createLocalCompute(), { default: () => 'local://' });
+
+// Optional adapters are loaded only when a URL asks for them, so users install only the SDKs they use.
+async function optional<T>(pkg: string, what: string): Promise<T> {
+  try {
+    return (await import(pkg)) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new TributaryError('CONFIG', `${what} needs the package ${pkg}: install it (npm i ${pkg}).`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+for (const scheme of ['postgres', 'postgresql']) {
+  registerAdapter('metadata', scheme, async (url) => {
+    const { createPostgresMetadataStore } = await optional<typeof import('@tributary/metadata-postgres')>('@tributary/metadata-postgres', 'A postgres:// metadata URL');
+    return createPostgresMetadataStore({ url: url.toString() });
+  });
+}

@@ -1,0 +1,1 @@
+export { PostgresMetadataStore, createPostgresMetadataStore, type PostgresMetadataStoreOptions } from './postgres-metadata-store.ts';

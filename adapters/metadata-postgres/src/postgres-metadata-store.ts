@@ -1,0 +1,537 @@
+import pg from 'pg';
+import {
+  TributaryError,
+  type ArtifactRecord,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type MetadataCapabilities,
+  type MetadataStore,
+  type NewRun,
+  type NewTask,
+  type Page,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+  type TaskQuery,
+  type TaskRecord,
+  type TaskRef,
+} from '@tributary/core';
+import { MIGRATIONS } from './migrations.ts';
+
+/** @public */
+export interface PostgresMetadataStoreOptions {
+  /** `postgres://user:pass@host:5432/db?schema=name` (schema defaults to `tributary`). Or use `PGHOST`... from the environment. */
+  url?: string;
+  /** Overrides the URL's `schema` parameter. */
+  schema?: string;
+  /** Pool size. Default 16. */
+  poolSize?: number;
+  /** Apply pending migrations when the first query runs. Default true; else call `migrate()`. */
+  migrate?: boolean;
+  /** Retries of transient failures (connection reset, restart, serialization failure, deadlock). */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+}
+
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', '25P03']);
+const TRANSIENT_NODE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && (TRANSIENT_SQLSTATES.has(e.code) || TRANSIENT_NODE.has(e.code))) return true;
+  return /Connection terminated|connection error|terminating connection|timeout exceeded when trying to connect/i.test(e?.message ?? '');
+}
+
+interface RunRow {
+  run_id: string;
+  flow: string;
+  user_name: string;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  tags: string[];
+  system_tags: string[];
+  code_hash: string;
+  graph: unknown;
+  origin_run_id: string | null;
+  created_at: string;
+  finished_at: string | null;
+  heartbeat_at: string | null;
+}
+
+interface TaskRow {
+  task_id: string;
+  run_id: string;
+  flow: string;
+  step: string;
+  key: string;
+  status: TaskRecord['status'];
+  attempts: number;
+  origin_pathspec: string | null;
+  created_at: string;
+  finished_at: string | null;
+  parents: string[] | null;
+}
+
+function runRecord(r: RunRow): RunRecord {
+  return {
+    flow: r.flow,
+    runId: String(r.run_id),
+    user: r.user_name,
+    status: r.status,
+    params: r.params,
+    tags: r.tags,
+    systemTags: r.system_tags,
+    codeHash: r.code_hash,
+    graph: r.graph,
+    createdAt: Number(r.created_at),
+    ...(r.origin_run_id ? { originRunId: r.origin_run_id } : {}),
+    ...(r.finished_at !== null ? { finishedAt: Number(r.finished_at) } : {}),
+    ...(r.heartbeat_at !== null ? { heartbeatAt: Number(r.heartbeat_at) } : {}),
+  };
+}
+
+function taskRecord(r: TaskRow): TaskRecord {
+  return {
+    flow: r.flow,
+    runId: String(r.run_id),
+    taskId: String(r.task_id),
+    step: r.step,
+    key: r.key,
+    status: r.status,
+    attempts: r.attempts,
+    parents: (r.parents ?? []).map(String),
+    createdAt: Number(r.created_at),
+    ...(r.origin_pathspec ? { originPathspec: r.origin_pathspec } : {}),
+    ...(r.finished_at !== null ? { finishedAt: Number(r.finished_at) } : {}),
+  };
+}
+
+const TASK_SELECT = `SELECT t.*, (SELECT array_agg(p.parent_id::text ORDER BY p.position) FROM task_parents p WHERE p.task_id = t.task_id) AS parents FROM tasks t`;
+
+function id(kind: string, value: string): string {
+  if (!/^\d{1,18}$/.test(value)) throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
+  return value;
+}
+
+/**
+ * MetadataStore on PostgreSQL. Strongly consistent: every multi-row change is one statement or
+ * one transaction; status changes are conditional updates on locked rows, so "forward only" and
+ * "exactly once" hold under any number of concurrent writers on any number of hosts.
+ * @public
+ */
+export class PostgresMetadataStore implements MetadataStore {
+  readonly name = 'postgres';
+  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true };
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly where: string;
+  private ready?: Promise<void>;
+  private closed = false;
+
+  constructor(private readonly options: PostgresMetadataStoreOptions = {}) {
+    const url = new URL(options.url ?? process.env.TRIBUTARY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    this.schema = options.schema ?? url.searchParams.get('schema') ?? 'tributary';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new TributaryError('CONFIG', `Invalid Postgres schema name ${JSON.stringify(this.schema)}: use lowercase letters, digits and _.`);
+    url.searchParams.delete('schema');
+    // Never show the password: errors name user@host:port/db only.
+    this.where = `${decodeURIComponent(url.username || process.env.PGUSER || 'postgres')}@${url.hostname}:${url.port || 5432}${url.pathname}`;
+    this.pool = new pg.Pool({
+      connectionString: url.toString(),
+      max: options.poolSize ?? 16,
+      connectionTimeoutMillis: 10_000,
+      options: `-c search_path=${this.schema}`,
+    });
+    // An idle client losing its connection (server restart) must not crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Apply pending migrations now (otherwise done on first use). */
+  async migrate(): Promise<void> {
+    await this.retry(async () => {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tributary:${this.schema}`]);
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+        await c.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.tributary_schema (version INT NOT NULL, applied_at BIGINT NOT NULL)`);
+        const { rows } = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.schema}.tributary_schema`);
+        const version = rows[0]?.v ?? 0;
+        if (version > MIGRATIONS.length) {
+          throw new TributaryError('CONFIG', `Postgres schema ${this.schema} is at version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`);
+        }
+        for (let v = version; v < MIGRATIONS.length; v++) {
+          await c.query(MIGRATIONS[v]!);
+          await c.query(`INSERT INTO ${this.schema}.tributary_schema (version, applied_at) VALUES ($1, $2)`, [v + 1, Date.now()]);
+        }
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  private async init(): Promise<void> {
+    if (this.closed) throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
+    if (this.options.migrate === false) return;
+    this.ready ??= this.migrate().catch((err) => {
+      this.ready = undefined;
+      throw err;
+    });
+    await this.ready;
+  }
+
+  /** Run `fn`, retrying transient failures with exponential backoff and jitter. */
+  private async retry<T>(fn: (retrying: boolean) => Promise<T>): Promise<T> {
+    const attempts = this.options.retry?.attempts ?? 10;
+    const base = this.options.retry?.baseDelayMs ?? 50;
+    const max = this.options.retry?.maxDelayMs ?? 2000;
+    for (let i = 0; ; i++) {
+      try {
+        return await fn(i > 0);
+      } catch (err) {
+        if (TributaryError.is(err)) throw err;
+        if (!isTransient(err) || i + 1 >= attempts || this.closed) throw this.mapError(err);
+        const delay = Math.min(max, base * 2 ** i) * (0.5 + Math.random() / 2);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private mapError(err: unknown): Error {
+    if (TributaryError.is(err)) return err;
+    const e = err as { code?: string; message?: string };
+    const context = { adapter: 'postgres' };
+    if (this.closed) return new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context });
+    if (e.code === '28P01' || e.code === '28000') return new TributaryError('CONFIG', `Postgres rejected the credentials for ${this.where}. Check the user and password in the URL (or PGUSER/PGPASSWORD).`, { context });
+    if (e.code === '3D000') return new TributaryError('CONFIG', `Database in ${this.where} does not exist. Create it, or point the URL at an existing one.`, { context });
+    if (e.code === '23505') return new TributaryError('ALREADY_EXISTS', `Already recorded: ${e.message}`, { context, cause: err });
+    if (isTransient(err)) {
+      return new TributaryError('INFRASTRUCTURE', `Cannot reach Postgres at ${this.where} (${e.code ?? e.message}) after retrying. Is the server running and reachable?`, { context, retryable: true });
+    }
+    return new TributaryError('INFRASTRUCTURE', `Postgres error on ${this.where}: ${e.message}`, { context, cause: err });
+  }
+
+  private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    await this.init();
+    return this.retry(async () => (await this.pool.query<R>(sql, params)).rows);
+  }
+
+  async createRun(run: NewRun): Promise<RunRecord> {
+    const rows = await this.q<RunRow>(
+      `WITH r AS (
+         INSERT INTO runs (flow, user_name, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9) RETURNING *),
+       t AS (INSERT INTO run_tags (run_id, tag, system) SELECT r.run_id, x.tag, x.sys FROM r, unnest($10::text[], $11::boolean[]) AS x(tag, sys) ON CONFLICT DO NOTHING)
+       SELECT * FROM r`,
+      [
+        run.flow,
+        run.user,
+        JSON.stringify(run.params),
+        JSON.stringify(run.tags),
+        JSON.stringify(run.systemTags),
+        run.codeHash,
+        JSON.stringify(run.graph ?? null),
+        run.originRunId ?? null,
+        Date.now(),
+        [...run.tags, ...run.systemTags],
+        [...run.tags.map(() => false), ...run.systemTags.map(() => true)],
+      ],
+    );
+    return runRecord(rows[0]!);
+  }
+
+  async getRun(flow: string, runId: string): Promise<RunRecord> {
+    const rows = await this.q<RunRow>('SELECT * FROM runs WHERE run_id = $1 AND flow = $2', [id('run', runId), flow]);
+    if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
+    return runRecord(rows[0]);
+  }
+
+  async listRuns(query: RunQuery): Promise<Page<RunRecord>> {
+    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (v: unknown) => `$${args.push(v)}`;
+    if (query.flow) where.push(`r.flow = ${arg(query.flow)}`);
+    if (query.status) where.push(`r.status = ${arg(query.status)}`);
+    if (query.cursor) where.push(`r.run_id < ${arg(id('cursor', query.cursor))}`);
+    for (const tag of query.tags ?? []) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ${arg(tag)})`);
+    const rows = await this.q<RunRow>(`SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ${arg(limit + 1)}`, args);
+    const items = rows.slice(0, limit).map(runRecord);
+    return rows.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
+  }
+
+  async latestRun(flow: string, options: { status?: RunStatus } = {}): Promise<RunRecord | undefined> {
+    const rows = options.status
+      ? await this.q<RunRow>('SELECT * FROM runs WHERE flow = $1 AND status = $2 ORDER BY run_id DESC LIMIT 1', [flow, options.status])
+      : await this.q<RunRow>('SELECT * FROM runs WHERE flow = $1 ORDER BY run_id DESC LIMIT 1', [flow]);
+    return rows[0] ? runRecord(rows[0]) : undefined;
+  }
+
+  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
+    const rows = await this.q<{ status: string; changed: boolean }>(
+      `WITH cur AS (SELECT run_id, status FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE),
+       upd AS (UPDATE runs SET status = $3, finished_at = $4 WHERE run_id IN (SELECT run_id FROM cur WHERE status = 'running') RETURNING run_id)
+       SELECT cur.status, EXISTS (SELECT 1 FROM upd) AS changed FROM cur`,
+      [id('run', runId), flow, status, Date.now()],
+    );
+    if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+    if (!rows[0].changed && rows[0].status !== status) throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}; it cannot become ${status}.`);
+    if (!rows[0].changed) throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}.`);
+  }
+
+  async heartbeat(flow: string, runId: string): Promise<void> {
+    await this.q('UPDATE runs SET heartbeat_at = $1 WHERE run_id = $2 AND flow = $3', [Date.now(), id('run', runId), flow]);
+  }
+
+  private async mutateTags(flow: string, runId: string, tags: string[], add: boolean): Promise<void> {
+    for (const t of tags) if (typeof t !== 'string' || t.length === 0 || t.length > 500) throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+    await this.init();
+    await this.retry(async () => {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        const { rows } = await c.query<{ tags: string[]; system_tags: string[] }>('SELECT tags, system_tags FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE', [id('run', runId), flow]);
+        if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+        const system = new Set(rows[0].system_tags);
+        const current = new Set(rows[0].tags);
+        for (const t of tags) {
+          if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
+          if (add) current.add(t);
+          else current.delete(t);
+        }
+        if (add) await c.query('INSERT INTO run_tags (run_id, tag, system) SELECT $1, unnest($2::text[]), false ON CONFLICT DO NOTHING', [runId, tags]);
+        else await c.query('DELETE FROM run_tags WHERE run_id = $1 AND tag = ANY($2::text[]) AND NOT system', [runId, tags]);
+        await c.query('UPDATE runs SET tags = $1 WHERE run_id = $2', [JSON.stringify([...current]), runId]);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  async addTags(flow: string, runId: string, tags: string[]): Promise<void> {
+    await this.mutateTags(flow, runId, tags, true);
+  }
+
+  async removeTags(flow: string, runId: string, tags: string[]): Promise<void> {
+    await this.mutateTags(flow, runId, tags, false);
+  }
+
+  async registerTask(task: NewTask): Promise<TaskRecord> {
+    return (await this.registerTasks([task]))[0]!;
+  }
+
+  /**
+   * One statement per run: insert the tasks and their parents from arrays. A retry after an
+   * ambiguous failure (the commit may have happened) finds its own tasks by key and returns them.
+   */
+  async registerTasks(tasks: NewTask[]): Promise<TaskRecord[]> {
+    if (tasks.length === 0) return [];
+    await this.init();
+    const byRun = new Map<string, NewTask[]>();
+    for (const t of tasks) {
+      id('run', t.runId);
+      for (const p of t.parents) id('task', p);
+      const key = `${t.flow}\u0000${t.runId}`;
+      byRun.set(key, [...(byRun.get(key) ?? []), t]);
+    }
+    const now = Date.now();
+    return this.retry(async (retrying) => {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = new Map<NewTask, TaskRecord>();
+        for (const group of byRun.values()) {
+          const { flow, runId } = group[0]!;
+          const parentKeys: string[] = [];
+          const parentIds: string[] = [];
+          const positions: number[] = [];
+          for (const t of group) t.parents.forEach((p, i) => (parentKeys.push(t.key), parentIds.push(p), positions.push(i)));
+          let rows: Array<{ task_id: string; key: string }>;
+          try {
+            rows = (
+              await c.query<{ task_id: string; key: string }>(
+                `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND flow = $2),
+                 ins AS (INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at)
+                         SELECT r.run_id, $2, x.step, x.key, 'pending', x.origin, $3 FROM r, unnest($4::text[], $5::text[], $6::text[]) AS x(step, key, origin)
+                         RETURNING task_id, key),
+                 par AS (INSERT INTO task_parents (task_id, parent_id, position)
+                         SELECT ins.task_id, p.parent, p.pos FROM ins JOIN unnest($7::text[], $8::bigint[], $9::int[]) AS p(key, parent, pos) ON p.key = ins.key
+                         ON CONFLICT DO NOTHING)
+                 SELECT task_id::text, key FROM ins`,
+                [runId, flow, now, group.map((t) => t.step), group.map((t) => t.key), group.map((t) => t.originPathspec ?? null), parentKeys, parentIds, positions],
+              )
+            ).rows;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23505') throw err;
+            await c.query('ROLLBACK');
+            if (retrying) return this.findByKeys(tasks);
+            throw new TributaryError('ALREADY_EXISTS', `Run ${flow}/${runId} already has a task with one of the keys ${group.map((t) => t.key).slice(0, 5).join(', ')}.`, { cause: err });
+          }
+          if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId} to add tasks to.`);
+          const idByKey = new Map(rows.map((r) => [r.key, r.task_id]));
+          for (const t of group) {
+            out.set(t, { ...t, parents: [...t.parents], taskId: idByKey.get(t.key)!, status: 'pending', attempts: 0, createdAt: now });
+          }
+        }
+        await c.query('COMMIT');
+        return tasks.map((t) => out.get(t)!);
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  private async findByKeys(tasks: NewTask[]): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    for (const t of tasks) {
+      const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2`, [t.runId, t.key]);
+      if (!rows[0]) throw new TributaryError('INFRASTRUCTURE', `Task ${t.key} vanished during a retried registration.`);
+      out.push(taskRecord(rows[0]));
+    }
+    return out;
+  }
+
+  async getTask(ref: TaskRef): Promise<TaskRecord> {
+    const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3`, [id('task', ref.taskId), id('run', ref.runId), ref.flow]);
+    if (!rows[0]) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return taskRecord(rows[0]);
+  }
+
+  async listTasks(query: TaskQuery): Promise<Page<TaskRecord>> {
+    const limit = Math.max(1, Math.min(query.limit ?? 1000, 10_000));
+    const args: unknown[] = [id('run', query.runId), query.flow];
+    const where = ['t.run_id = $1', 't.flow = $2'];
+    const arg = (v: unknown) => `$${args.push(v)}`;
+    if (query.step) where.push(`t.step = ${arg(query.step)}`);
+    if (query.status) where.push(`t.status = ${arg(query.status)}`);
+    if (query.cursor) where.push(`t.task_id > ${arg(id('cursor', query.cursor))}`);
+    const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ${arg(limit + 1)}`, args);
+    const items = rows.slice(0, limit).map(taskRecord);
+    return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
+  }
+
+  async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
+    const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now()];
+    const rows = await this.q<{ status: string; attempts: number; done: boolean }>(
+      `WITH t AS (SELECT task_id, status, attempts FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3 FOR UPDATE),
+       ins AS (INSERT INTO attempts (task_id, attempt, status, started_at)
+               SELECT task_id, $4, 'running', $5 FROM t WHERE status NOT IN ('succeeded', 'running') AND attempts = $4
+               ON CONFLICT DO NOTHING RETURNING task_id),
+       upd AS (UPDATE tasks SET status = 'running', attempts = $4 + 1 WHERE task_id IN (SELECT task_id FROM ins) RETURNING task_id)
+       SELECT t.status, t.attempts, EXISTS (SELECT 1 FROM upd) AS done FROM t`,
+      params,
+    );
+    const r = rows[0];
+    if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    if (r.done) return;
+    if (r.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
+    if (r.status === 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${r.attempts - 1} running; finish it before starting another.`);
+    throw new TributaryError('CONFLICT', `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${r.attempts}, got ${attempt}.`);
+  }
+
+  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
+    const now = Date.now();
+    const error = outcome.status === 'failed' ? outcome.error : undefined;
+    const artifacts = outcome.status === 'succeeded' ? outcome.artifacts : [];
+    const meta = Object.entries(outcome.metadata ?? {});
+    const rows = await this.q<{ status: string; attempt_status: string | null; done: boolean }>(
+      `WITH t AS (SELECT task_id, status FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3 FOR UPDATE),
+       a AS (UPDATE attempts SET status = $5, finished_at = $6, error_code = $7, error_message = $8
+             WHERE task_id = (SELECT task_id FROM t WHERE status <> 'succeeded') AND attempt = $4 AND status = 'running' RETURNING task_id),
+       u AS (UPDATE tasks SET status = $5, finished_at = $6 WHERE task_id IN (SELECT task_id FROM a) RETURNING task_id),
+       art AS (INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding)
+               SELECT a.task_id, $4, x.name, x.sha, x.size, x.type, x.encoding
+               FROM a, unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[]) AS x(name, sha, size, type, encoding)),
+       md AS (INSERT INTO task_metadata (task_id, field, value, ts) SELECT a.task_id, m.field, m.value, $6 FROM a, unnest($14::text[], $15::text[]) AS m(field, value))
+       SELECT t.status, (SELECT status FROM attempts WHERE task_id = t.task_id AND attempt = $4) AS attempt_status, EXISTS (SELECT 1 FROM u) AS done FROM t`,
+      [
+        id('task', ref.taskId),
+        id('run', ref.runId),
+        ref.flow,
+        attempt,
+        outcome.status,
+        now,
+        error?.code ?? null,
+        error?.message ?? null,
+        artifacts.map((x) => x.name),
+        artifacts.map((x) => x.sha),
+        artifacts.map((x) => x.size),
+        artifacts.map((x) => x.type),
+        artifacts.map((x) => x.encoding),
+        meta.map(([k]) => k),
+        meta.map(([, v]) => v),
+      ],
+    );
+    const r = rows[0];
+    if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    if (r.done) return;
+    if (r.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
+    throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
+  }
+
+  private async taskId(ref: TaskRef): Promise<string> {
+    const rows = await this.q<{ task_id: string }>('SELECT task_id FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3', [id('task', ref.taskId), id('run', ref.runId), ref.flow]);
+    if (!rows[0]) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return rows[0].task_id;
+  }
+
+  async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
+    const tid = await this.taskId(ref);
+    const rows = await this.q<{ attempt: number; status: AttemptRecord['status']; started_at: string; finished_at: string | null; error_code: string | null; error_message: string | null }>(
+      'SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt',
+      [tid],
+    );
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      status: r.status,
+      startedAt: Number(r.started_at),
+      ...(r.finished_at !== null ? { finishedAt: Number(r.finished_at) } : {}),
+      ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+    }));
+  }
+
+  async listArtifacts(ref: TaskRef, options: { attempt?: number } = {}): Promise<ArtifactRecord[]> {
+    const tid = await this.taskId(ref);
+    const rows =
+      options.attempt === undefined
+        ? await this.q<ArtifactRecord & { size: string }>(
+            `SELECT a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM artifacts a
+             WHERE a.task_id = $1 AND a.attempt = (SELECT max(attempt) FROM attempts WHERE task_id = $1 AND status = 'succeeded') ORDER BY a.name`,
+            [tid],
+          )
+        : await this.q<ArtifactRecord & { size: string }>('SELECT name, sha, size, type, encoding, attempt FROM artifacts WHERE task_id = $1 AND attempt = $2 ORDER BY name', [tid, options.attempt]);
+    return rows.map((r) => ({ name: r.name, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
+  }
+
+  async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
+    const tid = await this.taskId(ref);
+    const rows = await this.q<{ field: string; value: string }>('SELECT field, value FROM task_metadata WHERE task_id = $1 ORDER BY id', [tid]);
+    return Object.fromEntries(rows.map((r) => [r.field, r.value]));
+  }
+
+  async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {
+    const tid = await this.taskId(ref);
+    const e = Object.entries(entries);
+    await this.q('INSERT INTO task_metadata (task_id, field, value, ts) SELECT $1, f, v, $4 FROM unnest($2::text[], $3::text[]) AS x(f, v)', [tid, e.map(([k]) => k), e.map(([, v]) => v), Date.now()]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+/** Connect to Postgres (migrating on first use). @public */
+export function createPostgresMetadataStore(options: PostgresMetadataStoreOptions = {}): PostgresMetadataStore {
+  return new PostgresMetadataStore(options);
+}
