@@ -98,4 +98,10 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX task_metadata_task ON task_metadata (task_id, field, id);
   `,
+  // v2: parents kept on the task row too, so reading tasks needs no join (task_parents stays for
+  // lineage downwards: the children of a task).
+  `
+  ALTER TABLE tasks ADD COLUMN parents BIGINT[] NOT NULL DEFAULT '{}';
+  UPDATE tasks t SET parents = p.ids FROM (SELECT task_id, array_agg(parent_id ORDER BY position) AS ids FROM task_parents GROUP BY task_id) p WHERE p.task_id = t.task_id;
+  `,
 ];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   TributaryError,
@@ -105,7 +106,17 @@ function taskRecord(r: TaskRow): TaskRecord {
   };
 }
 
-const TASK_SELECT = `SELECT t.*, (SELECT array_agg(p.parent_id::text ORDER BY p.position) FROM task_parents p WHERE p.task_id = t.task_id) AS parents FROM tasks t`;
+const REGISTER_TASKS = `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND flow = $2),
+ ins AS (INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at, parents)
+         SELECT r.run_id, $2, x.step, x.key, 'pending', x.origin, $3, string_to_array(x.parents, ',')::bigint[]
+         FROM r, unnest($4::text[], $5::text[], $6::text[], $10::text[]) AS x(step, key, origin, parents)
+         RETURNING task_id, key),
+ par AS (INSERT INTO task_parents (task_id, parent_id, position)
+         SELECT ins.task_id, p.parent, p.pos FROM ins JOIN unnest($7::text[], $8::bigint[], $9::int[]) AS p(key, parent, pos) ON p.key = ins.key
+         ON CONFLICT DO NOTHING)
+ SELECT task_id::text, key FROM ins`;
+
+const TASK_SELECT = `SELECT t.task_id, t.run_id, t.flow, t.step, t.key, t.status, t.attempts, t.origin_pathspec, t.created_at, t.finished_at, t.parents::text[] AS parents FROM tasks t`;
 
 function id(kind: string, value: string): string {
   if (!/^\d{1,18}$/.test(value)) throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
@@ -125,6 +136,7 @@ export class PostgresMetadataStore implements MetadataStore {
   private readonly pool: pg.Pool;
   private readonly where: string;
   private ready?: Promise<void>;
+  private readonly statementNames = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly options: PostgresMetadataStoreOptions = {}) {
@@ -213,9 +225,19 @@ export class PostgresMetadataStore implements MetadataStore {
     return new TributaryError('INFRASTRUCTURE', `Postgres error on ${this.where}: ${e.message}`, { context, cause: err });
   }
 
+  /**
+   * One statement. Static statements are named: each pooled connection prepares them once, so
+   * the server skips parsing and planning afterwards (most of the cost of these short queries).
+   */
   private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
     await this.init();
-    return this.retry(async () => (await this.pool.query<R>(sql, params)).rows);
+    let name = this.statementNames.get(sql);
+    if (!name) {
+      name = `t${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+      this.statementNames.set(sql, name);
+    }
+    const query = { name, text: sql, values: params };
+    return this.retry(async () => (await this.pool.query<R>(query)).rows);
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -342,9 +364,11 @@ export class PostgresMetadataStore implements MetadataStore {
     }
     const now = Date.now();
     return this.retry(async (retrying) => {
-      const c = await this.pool.connect();
+      // One run (the usual case): one statement, atomic on its own. Several runs: one transaction.
+      const single = byRun.size === 1;
+      const c = single ? this.pool : await this.pool.connect();
       try {
-        await c.query('BEGIN');
+        if (!single) await c.query('BEGIN');
         const out = new Map<NewTask, TaskRecord>();
         for (const group of byRun.values()) {
           const { flow, runId } = group[0]!;
@@ -355,37 +379,41 @@ export class PostgresMetadataStore implements MetadataStore {
           let rows: Array<{ task_id: string; key: string }>;
           try {
             rows = (
-              await c.query<{ task_id: string; key: string }>(
-                `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND flow = $2),
-                 ins AS (INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at)
-                         SELECT r.run_id, $2, x.step, x.key, 'pending', x.origin, $3 FROM r, unnest($4::text[], $5::text[], $6::text[]) AS x(step, key, origin)
-                         RETURNING task_id, key),
-                 par AS (INSERT INTO task_parents (task_id, parent_id, position)
-                         SELECT ins.task_id, p.parent, p.pos FROM ins JOIN unnest($7::text[], $8::bigint[], $9::int[]) AS p(key, parent, pos) ON p.key = ins.key
-                         ON CONFLICT DO NOTHING)
-                 SELECT task_id::text, key FROM ins`,
-                [runId, flow, now, group.map((t) => t.step), group.map((t) => t.key), group.map((t) => t.originPathspec ?? null), parentKeys, parentIds, positions],
-              )
+              await c.query<{ task_id: string; key: string }>({
+                name: 'register_tasks',
+                text: REGISTER_TASKS,
+                values: [
+                  runId,
+                  flow,
+                  now,
+                  group.map((t) => t.step),
+                  group.map((t) => t.key),
+                  group.map((t) => t.originPathspec ?? null),
+                  parentKeys,
+                  parentIds,
+                  positions,
+                  group.map((t) => t.parents.join(',')),
+                ],
+              })
             ).rows;
           } catch (err) {
             if ((err as { code?: string }).code !== '23505') throw err;
-            await c.query('ROLLBACK');
+            if (!single) await c.query('ROLLBACK');
+            // After an ambiguous failure (the first try may have committed), the keys are ours.
             if (retrying) return this.findByKeys(tasks);
             throw new TributaryError('ALREADY_EXISTS', `Run ${flow}/${runId} already has a task with one of the keys ${group.map((t) => t.key).slice(0, 5).join(', ')}.`, { cause: err });
           }
           if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId} to add tasks to.`);
           const idByKey = new Map(rows.map((r) => [r.key, r.task_id]));
-          for (const t of group) {
-            out.set(t, { ...t, parents: [...t.parents], taskId: idByKey.get(t.key)!, status: 'pending', attempts: 0, createdAt: now });
-          }
+          for (const t of group) out.set(t, { ...t, parents: [...t.parents], taskId: idByKey.get(t.key)!, status: 'pending', attempts: 0, createdAt: now });
         }
-        await c.query('COMMIT');
+        if (!single) await c.query('COMMIT');
         return tasks.map((t) => out.get(t)!);
       } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
+        if (!single) await c.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        c.release();
+        if (!single) (c as pg.PoolClient).release();
       }
     });
   }
@@ -500,16 +528,16 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async listArtifacts(ref: TaskRef, options: { attempt?: number } = {}): Promise<ArtifactRecord[]> {
-    const tid = await this.taskId(ref);
-    const rows =
-      options.attempt === undefined
-        ? await this.q<ArtifactRecord & { size: string }>(
-            `SELECT a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM artifacts a
-             WHERE a.task_id = $1 AND a.attempt = (SELECT max(attempt) FROM attempts WHERE task_id = $1 AND status = 'succeeded') ORDER BY a.name`,
-            [tid],
-          )
-        : await this.q<ArtifactRecord & { size: string }>('SELECT name, sha, size, type, encoding, attempt FROM artifacts WHERE task_id = $1 AND attempt = $2 ORDER BY name', [tid, options.attempt]);
-    return rows.map((r) => ({ name: r.name, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
+    // One statement: the task row proves the task exists (NOT_FOUND otherwise); the artifacts
+    // are those of the given attempt, or of the successful one.
+    const rows = await this.q<{ name: string | null; sha: string; size: string; type: string; encoding: string; attempt: number }>(
+      `SELECT a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM tasks t
+       LEFT JOIN artifacts a ON a.task_id = t.task_id AND a.attempt = COALESCE($4::int, (SELECT max(attempt) FROM attempts WHERE task_id = t.task_id AND status = 'succeeded'))
+       WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3 ORDER BY a.name`,
+      [id('task', ref.taskId), id('run', ref.runId), ref.flow, options.attempt ?? null],
+    );
+    if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
   }
 
   async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
