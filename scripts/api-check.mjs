@@ -22,6 +22,8 @@ const packages = [
   ['tributary', 'cli'],
   ['conformance', 'conformance'],
   ['metadata-postgres', 'adapters/metadata-postgres'],
+  ['datastore-s3', 'adapters/datastore-s3'],
+  ['datastore-azure', 'adapters/datastore-azure'],
 ];
 // Each package's declarations go to <package>/dist/types, where its `tributary-dts` export
 // condition points: so one package's report sees the others as external packages.

@@ -35,3 +35,12 @@ for (const scheme of ['postgres', 'postgresql']) {
     return createPostgresMetadataStore({ url: url.toString() });
   });
 }
+
+registerAdapter('datastore', 's3', async (url) => {
+  const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>('@tributary/datastore-s3', 'An s3:// datastore URL');
+  return createS3Datastore(s3OptionsFromUrl(url));
+});
+registerAdapter('datastore', 'azure', async (url) => {
+  const { createAzureDatastore, azureOptionsFromUrl } = await optional<typeof import('@tributary/datastore-azure')>('@tributary/datastore-azure', 'An azure:// datastore URL');
+  return createAzureDatastore(azureOptionsFromUrl(url));
+});

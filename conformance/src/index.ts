@@ -16,3 +16,4 @@ export type { PropertySettings } from './common.ts';
 export { MemoryDatastore, createMemoryDatastore } from './reference/memory-datastore.ts';
 export { MemoryMetadataStore, createMemoryMetadataStore } from './reference/memory-metadata-store.ts';
 export { MemoryEnvironmentResolver, createMemoryEnvironmentResolver } from './reference/memory-environment-resolver.ts';
+export { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './testing/fault-proxy.ts';

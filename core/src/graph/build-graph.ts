@@ -149,6 +149,7 @@ class GraphBuilder {
       insideForeach: false,
       decorators,
       ...(parsed.thisMembers.includes('checkpoint') ? { usesCheckpoint: true } : {}),
+      reads: parsed.memberNames.filter((n) => n !== 'next'),
     };
     if (isEnd) return { ...base, type: 'end', next: [] };
     const t = parsed.transitions[0]!;

@@ -27,6 +27,8 @@ export interface GraphNode {
   decorators: Record<string, unknown>;
   /** The step body uses `this.checkpoint` (its tasks get their earlier checkpoints at dispatch). */
   usesCheckpoint?: boolean;
+  /** Property names the step body accesses: artifacts by these names are prefetched from remote datastores. */
+  reads?: string[];
 }
 
 /** @public */

@@ -13,8 +13,10 @@ export interface ParsedStep {
   /** Number of declared parameters (a join takes one: `inputs`). */
   paramCount: number;
   transitions: TransitionShape[];
-  /** Property names read or written as `this.<name>` in the body (used to prefetch artifacts). */
+  /** Property names read or written as `this.<name>` in the body. */
   thisMembers: string[];
+  /** Every property name the body accesses (`this.x`, `input.score`...): what a task may read. */
+  memberNames: string[];
 }
 
 type Node = acorn.Node & Record<string, any>;
@@ -116,12 +118,17 @@ export function parseStepSource(source: string): ParsedStep {
   }
   const transitions: TransitionShape[] = [];
   const members = new Set<string>();
+  const names = new Set<string>();
   walk(fn.body, (n) => {
+    if (n.type === 'MemberExpression') {
+      if (!n.computed && n.property.type === 'Identifier') names.add(n.property.name as string);
+      else if (n.property.type === 'Literal' && typeof n.property.value === 'string') names.add(n.property.value as string);
+    }
     if (n.type === 'CallExpression' && isThisMember(n.callee) === 'next') {
       transitions.push(parseNextCall(n.arguments));
     }
     const m = isThisMember(n);
     if (m !== null) members.add(m);
   });
-  return { paramCount: fn.params.length, transitions, thisMembers: [...members] };
+  return { paramCount: fn.params.length, transitions, thisMembers: [...members], memberNames: [...names] };
 }

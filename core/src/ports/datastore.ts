@@ -30,6 +30,17 @@ export interface DatastoreCapabilities {
   readonly maxListPage: number;
   /** `get` reports the bytes it reads, in order, through `onData` (lets the core hash while reading). */
   readonly readProgress: boolean;
+  /**
+   * Concurrent puts of different values to one key leave one whole value (true for real object
+   * stores and files renamed into place). When false, only concurrent puts of identical bytes are
+   * safe, which is all content addressing needs. Default true when absent.
+   */
+  readonly atomicOverwrite?: boolean;
+  /**
+   * A key may also be a prefix of other keys (`a` and `a/b`) and listing stays complete and in
+   * order. Default true when absent.
+   */
+  readonly prefixObjects?: boolean;
 }
 
 /** @public */

@@ -55,6 +55,7 @@ export async function executeTask(
     checkpoints: [...(spec.checkpoints ?? [])],
     ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
+  if (!ctx.store.datastore.readSync) await prefetch(ctx.store, st);
   const capture = new LogCapture(spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined);
   capture.start();
   let logs: { stdout: Buffer; stderr: Buffer } | undefined;
@@ -87,7 +88,25 @@ export async function executeTask(
     throw err;
   } finally {
     if (!logs) capture.stop();
+    ctx.store.clearPrefetched();
   }
+}
+
+/**
+ * A remote datastore cannot be read synchronously (cheaply): fetch, in parallel and before the
+ * step runs, the artifacts whose names its source mentions, and its foreach item. Anything else
+ * it reads still works, through the store's synchronous fallback.
+ */
+async function prefetch(store: ArtifactStore, st: TaskState): Promise<void> {
+  const reads = new Set(st.node.reads ?? []);
+  const wanted: Array<{ sha: string; range?: { offset: number; length: number }; expect?: string }> = [];
+  for (const ref of st.manifest.values()) if (reads.has(ref.name)) wanted.push({ sha: ref.sha });
+  for (const input of st.inputs ?? []) for (const ref of input.manifest) if (reads.has(ref.name)) wanted.push({ sha: ref.sha });
+  if (reads.has('input')) {
+    const frame = [...st.frames].reverse().find((f) => f.kind === 'foreach');
+    if (frame?.item) wanted.push({ sha: frame.item.blob, range: { offset: frame.item.offset, length: frame.item.length }, expect: frame.item.sha });
+  }
+  await store.prefetch(wanted);
 }
 
 async function saveLogs(store: ArtifactStore, spec: TaskSpec, logs: { stdout: Buffer; stderr: Buffer }): Promise<void> {

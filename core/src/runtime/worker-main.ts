@@ -4,6 +4,7 @@
  * nor a re-import of the flow.
  */
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { SyncReader } from '../artifacts/sync-reader.ts';
 import { deserializeError, serializeUnknownError, TributaryError } from '../errors.ts';
 import { FlowSpec } from '../flow/flow-spec.ts';
 import { buildGraph } from '../graph/build-graph.ts';
@@ -37,7 +38,9 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     throw new TributaryError('FLOW_LOAD', `Module ${msg.flowModule} has no exported FlowSpec subclass named ${msg.flowExport}. Export the flow class.`);
   }
   const datastore = await openAdapter<Datastore>(msg.datastore);
-  ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph: buildGraph(flowClass), store: new ArtifactStore(datastore, msg.flow) };
+  const store = new ArtifactStore(datastore, msg.flow);
+  if (!datastore.readSync) store.syncReader = new SyncReader(msg.datastore);
+  ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph: buildGraph(flowClass), store };
 }
 
 process.on('message', (raw) => {

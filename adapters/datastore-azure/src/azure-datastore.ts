@@ -1,0 +1,236 @@
+import { Readable } from 'node:stream';
+import { BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
+import {
+  TributaryError,
+  validateKey,
+  type AdapterLocator,
+  type Datastore,
+  type DatastoreCapabilities,
+  type GetOptions,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type PutOptions,
+  type PutResult,
+} from '@tributary/core';
+
+/** @public */
+export interface AzureDatastoreOptions {
+  container: string;
+  /** Blob name prefix inside the container. */
+  prefix?: string;
+  /** Storage account name (with `accountKey` or the AZURE_STORAGE_KEY environment variable). */
+  account?: string;
+  /** Blob endpoint; default `https://<account>.blob.core.windows.net`. */
+  endpoint?: string;
+  /**
+   * Secrets are never part of the options that travel to task workers: a worker reads
+   * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY from its environment.
+   */
+  connectionString?: string;
+  accountKey?: string;
+  /** Block size of uploads and chunk of parallel downloads, bytes. Default 8 MiB. */
+  blockSize?: number;
+  /** Blocks uploaded / ranges downloaded at once. Default 4. */
+  concurrency?: number;
+  /** Tries per request (exponential backoff between them). Default 6. */
+  maxTries?: number;
+}
+
+/** Parse `azure://account/container/prefix?endpoint=…`. @public */
+export function azureOptionsFromUrl(url: URL): AzureDatastoreOptions {
+  const [container, ...rest] = decodeURIComponent(url.pathname).replace(/^\/+/, '').split('/');
+  const q = url.searchParams;
+  const num = (v: string | null) => (v === null ? undefined : Number(v));
+  return {
+    account: url.hostname,
+    container: container ?? '',
+    prefix: rest.join('/').replace(/\/+$/, ''),
+    ...(q.get('endpoint') ? { endpoint: q.get('endpoint')! } : {}),
+    ...(num(q.get('blockSize')) ? { blockSize: num(q.get('blockSize'))! } : {}),
+    ...(num(q.get('concurrency')) ? { concurrency: num(q.get('concurrency'))! } : {}),
+  };
+}
+
+/**
+ * A Datastore on Azure Blob Storage (block blobs). Put-if-absent is a real conditional write
+ * (`If-None-Match: *`); large blobs are uploaded as parallel blocks and downloaded as parallel
+ * ranges. Azure limits written here: a block is at most 4,000 MiB, at most 50,000 blocks per blob;
+ * a list page holds at most 5,000 names.
+ * @public
+ */
+export class AzureDatastore implements Datastore {
+  readonly name = 'azure';
+  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: false, maxListPage: 5000, readProgress: false, atomicOverwrite: true, prefixObjects: true };
+  readonly locator: AdapterLocator;
+  private client?: ContainerClient;
+  private closed = false;
+  private readonly prefix: string;
+  private readonly blockSize: number;
+  private readonly concurrency: number;
+
+  constructor(private readonly options: AzureDatastoreOptions) {
+    if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(options.container)) {
+      throw new TributaryError('CONFIG', `Invalid Azure container name ${JSON.stringify(options.container)}: 3-63 lowercase letters, digits and single '-'.`);
+    }
+    const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (p) validateKey(p);
+    this.prefix = p ? `${p}/` : '';
+    this.blockSize = options.blockSize ?? 8 * 1024 * 1024;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    const { connectionString: _c, accountKey: _k, ...shareable } = options;
+    this.locator = { module: import.meta.url, factory: 'createAzureDatastore', options: shareable };
+  }
+
+  private where(): string {
+    return `azure container ${this.options.container}/${this.prefix}`;
+  }
+
+  private container(): ContainerClient {
+    if (this.closed) throw new TributaryError('CLOSED', `${this.where()} is closed.`, { context: { adapter: 'azure' } });
+    if (!this.client) {
+      const retryOptions = { maxTries: this.options.maxTries ?? 6, retryDelayInMs: 100, maxRetryDelayInMs: 4000 };
+      const cs = this.options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+      let service: BlobServiceClient;
+      if (cs && !this.options.accountKey) service = BlobServiceClient.fromConnectionString(cs, { retryOptions });
+      else {
+        const account = this.options.account;
+        const key = this.options.accountKey ?? process.env.AZURE_STORAGE_KEY;
+        if (!account || !key) throw new TributaryError('CONFIG', 'Azure datastore needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or an account with AZURE_STORAGE_KEY.');
+        service = new BlobServiceClient(this.options.endpoint ?? `https://${account}.blob.core.windows.net`, new StorageSharedKeyCredential(account, key), { retryOptions });
+      }
+      this.client = service.getContainerClient(this.options.container);
+    }
+    return this.client;
+  }
+
+  private blob(key: string, signal?: AbortSignal) {
+    const c = this.container();
+    if (signal?.aborted) throw new TributaryError('ABORTED', `Aborted before using ${key}.`, { context: { adapter: 'azure', key } });
+    return c.getBlockBlobClient(this.prefix + validateKey(key));
+  }
+
+  private map(err: unknown, key?: string): Error {
+    if (TributaryError.is(err)) return err;
+    const context = { adapter: 'azure', ...(key ? { key } : {}) };
+    const e = err as RestError & { name?: string };
+    if (e.name === 'AbortError') return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
+    const code = e.code ?? '';
+    if (code === 'BlobNotFound' || (e.statusCode === 404 && code !== 'ContainerNotFound')) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.where()}.`, { context });
+    if (code === 'ContainerNotFound') return new TributaryError('CONFIG', `Container ${this.options.container} does not exist. Create it, or fix the datastore URL.`, { context });
+    if (e.statusCode === 403 || code === 'AuthenticationFailed' || code === 'AuthorizationFailure') {
+      return new TributaryError('CONFIG', `Azure rejected the credentials or denied access to ${this.where()} (${code || e.statusCode}). Check AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY.`, { context });
+    }
+    const retryable = e.statusCode === undefined || e.statusCode >= 500 || e.statusCode === 429;
+    return new TributaryError('INFRASTRUCTURE', `Azure request failed for ${key ?? this.where()} (${code || e.message}) after retrying.`, { context, retryable });
+  }
+
+  async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const b = this.blob(key, options.signal);
+    try {
+      await b.uploadData(body, {
+        blockSize: this.blockSize,
+        concurrency: this.concurrency,
+        ...(options.ifAbsent ? { conditions: { ifNoneMatch: '*' } } : {}),
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
+      return { created: true };
+    } catch (err) {
+      const e = err as RestError;
+      if (options.ifAbsent && (e.statusCode === 409 || e.statusCode === 412)) return { created: false };
+      throw this.map(err, key);
+    }
+  }
+
+  async putStream(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    const b = this.blob(key, options.signal);
+    try {
+      await b.uploadStream(Readable.from(body), this.blockSize, this.concurrency, {
+        ...(options.ifAbsent ? { conditions: { ifNoneMatch: '*' } } : {}),
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
+      return { created: true };
+    } catch (err) {
+      const e = err as RestError;
+      if (options.ifAbsent && (e.statusCode === 409 || e.statusCode === 412)) return { created: false };
+      throw this.map(err, key);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
+    const b = this.blob(key, options.signal);
+    try {
+      if (options.range) {
+        if (options.range.length <= 0) {
+          await b.getProperties();
+          return new Uint8Array(0);
+        }
+        const size = (await b.getProperties()).contentLength ?? 0;
+        const len = Math.max(0, Math.min(options.range.length, size - options.range.offset));
+        if (len === 0) return new Uint8Array(0);
+        return await b.downloadToBuffer(options.range.offset, len, { concurrency: this.concurrency, blockSize: this.blockSize, ...(options.signal ? { abortSignal: options.signal } : {}) });
+      }
+      // downloadToBuffer reads the size, then parallel ranged downloads into one buffer.
+      return await b.downloadToBuffer(0, undefined, { concurrency: this.concurrency, blockSize: this.blockSize, ...(options.signal ? { abortSignal: options.signal } : {}) });
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  async getStream(key: string, options: GetOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const b = this.blob(key, options.signal);
+    try {
+      const r = options.range ? await b.download(options.range.offset, Math.max(options.range.length, 1)) : await b.download();
+      return r.readableStreamBody as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
+    const b = this.blob(key, options.signal);
+    try {
+      return { size: (await b.getProperties()).contentLength ?? 0 };
+    } catch (err) {
+      const e = err as RestError;
+      if (e.statusCode === 404 && e.code !== 'ContainerNotFound') return undefined;
+      throw this.map(err, key);
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const c = this.container();
+    if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'azure' } });
+    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    const limit = Math.max(1, Math.min(options.limit ?? 1000, 5000));
+    try {
+      const page = await c
+        .listBlobsFlat({ prefix: this.prefix + prefix })
+        .byPage({ maxPageSize: limit, ...(options.cursor ? { continuationToken: options.cursor } : {}) })
+        .next();
+      if (page.done) return { keys: [] };
+      const keys = page.value.segment.blobItems.map((b) => b.name.slice(this.prefix.length));
+      return page.value.continuationToken ? { keys, cursor: page.value.continuationToken } : { keys };
+    } catch (err) {
+      throw this.map(err);
+    }
+  }
+
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const b = this.blob(key, options.signal);
+    try {
+      await b.deleteIfExists(options.signal ? { abortSignal: options.signal } : {});
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** @public */
+export function createAzureDatastore(options: AzureDatastoreOptions): AzureDatastore {
+  return new AzureDatastore(options);
+}

@@ -1,0 +1,1 @@
+export { AzureDatastore, createAzureDatastore, azureOptionsFromUrl, type AzureDatastoreOptions } from './azure-datastore.ts';

@@ -1,0 +1,1 @@
+export { S3Datastore, createS3Datastore, s3OptionsFromUrl, type S3DatastoreOptions } from './s3-datastore.ts';
