@@ -24,6 +24,7 @@ const packages = [
   ['metadata-postgres', 'adapters/metadata-postgres'],
   ['datastore-s3', 'adapters/datastore-s3'],
   ['datastore-azure', 'adapters/datastore-azure'],
+  ['datastore-gcs', 'adapters/datastore-gcs'],
 ];
 // Each package's declarations go to <package>/dist/types, where its `tributary-dts` export
 // condition points: so one package's report sees the others as external packages.

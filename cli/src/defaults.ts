@@ -44,3 +44,7 @@ registerAdapter('datastore', 'azure', async (url) => {
   const { createAzureDatastore, azureOptionsFromUrl } = await optional<typeof import('@tributary/datastore-azure')>('@tributary/datastore-azure', 'An azure:// datastore URL');
   return createAzureDatastore(azureOptionsFromUrl(url));
 });
+registerAdapter('datastore', 'gs', async (url) => {
+  const { createGcsDatastore, gcsOptionsFromUrl } = await optional<typeof import('@tributary/datastore-gcs')>('@tributary/datastore-gcs', 'A gs:// datastore URL');
+  return createGcsDatastore(gcsOptionsFromUrl(url));
+});

@@ -1,0 +1,204 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { IdempotencyStrategy, Storage, type Bucket } from '@google-cloud/storage';
+import {
+  TributaryError,
+  validateKey,
+  type AdapterLocator,
+  type Datastore,
+  type DatastoreCapabilities,
+  type GetOptions,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type PutOptions,
+  type PutResult,
+} from '@tributary/core';
+
+/** @public */
+export interface GcsDatastoreOptions {
+  bucket: string;
+  prefix?: string;
+  projectId?: string;
+  /** For emulators, e.g. `http://127.0.0.1:9199`. */
+  apiEndpoint?: string;
+  /** Service account key file; default: the SDK's application default credentials. */
+  keyFilename?: string;
+  /**
+   * The server honours `ifGenerationMatch: 0` (real GCS does; the firebase emulator does not).
+   * When false, put-if-absent costs an existence check first. Default true.
+   */
+  conditionalPut?: boolean;
+  /** Objects larger than this go as a resumable upload (in one request). Default 8 MiB. */
+  resumableThreshold?: number;
+  /** Attempts per request (exponential backoff between them). Default 6. */
+  maxRetries?: number;
+}
+
+/** Parse `gs://bucket/prefix?apiEndpoint=…&conditionalPut=false`. @public */
+export function gcsOptionsFromUrl(url: URL): GcsDatastoreOptions {
+  const q = url.searchParams;
+  return {
+    bucket: url.hostname,
+    prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, ''),
+    ...(q.get('apiEndpoint') ? { apiEndpoint: q.get('apiEndpoint')! } : {}),
+    ...(q.get('projectId') ? { projectId: q.get('projectId')! } : {}),
+    ...(q.get('conditionalPut') !== null ? { conditionalPut: q.get('conditionalPut') === 'true' } : {}),
+  };
+}
+
+const codeOf = (err: unknown) => (err as { code?: number | string }).code;
+
+/**
+ * A Datastore on Google Cloud Storage. Small objects: one multipart request; large ones: a
+ * resumable upload sent in one request (no chunkSize). Content addressing, dedupe and integrity
+ * stay in the core. GCS limits written here: an object is at most 5 TiB; a list page at most
+ * 1,000 names.
+ * @public
+ */
+export class GcsDatastore implements Datastore {
+  readonly name = 'gcs';
+  readonly capabilities: DatastoreCapabilities;
+  readonly locator: AdapterLocator;
+  private bucketClient?: Bucket;
+  private closed = false;
+  private readonly prefix: string;
+
+  constructor(private readonly options: GcsDatastoreOptions) {
+    if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(options.bucket)) throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
+    const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (p) validateKey(p);
+    this.prefix = p ? `${p}/` : '';
+    this.capabilities = { rangeReads: true, conditionalPut: options.conditionalPut !== false, streaming: true, syncRead: false, maxListPage: 1000, readProgress: false, atomicOverwrite: true, prefixObjects: true };
+    this.locator = { module: import.meta.url, factory: 'createGcsDatastore', options: { ...options } };
+  }
+
+  private bucket(): Bucket {
+    if (this.closed) throw new TributaryError('CLOSED', `GCS datastore gs://${this.options.bucket}/${this.prefix} is closed.`, { context: { adapter: 'gcs' } });
+    this.bucketClient ??= new Storage({
+      ...(this.options.apiEndpoint ? { apiEndpoint: this.options.apiEndpoint } : {}),
+      ...(this.options.projectId ? { projectId: this.options.projectId } : this.options.apiEndpoint ? { projectId: 'emulator' } : {}),
+      ...(this.options.keyFilename ? { keyFilename: this.options.keyFilename } : {}),
+      // Content-addressed writes are idempotent, so every request may be retried.
+      retryOptions: { autoRetry: true, maxRetries: this.options.maxRetries ?? 6, retryDelayMultiplier: 1.5, maxRetryDelay: 2, idempotencyStrategy: IdempotencyStrategy.RetryAlways },
+    }).bucket(this.options.bucket);
+    return this.bucketClient;
+  }
+
+  private file(key: string, signal?: AbortSignal) {
+    const b = this.bucket();
+    if (signal?.aborted) throw new TributaryError('ABORTED', `Aborted before using ${key}.`, { context: { adapter: 'gcs', key } });
+    return b.file(this.prefix + validateKey(key));
+  }
+
+  private map(err: unknown, key?: string): Error {
+    if (TributaryError.is(err)) return err;
+    const context = { adapter: 'gcs', ...(key ? { key } : {}) };
+    const code = codeOf(err);
+    const msg = (err as Error).message ?? '';
+    const where = `gs://${this.options.bucket}/${this.prefix}`;
+    if (code === 404 && /bucket/i.test(msg) && !/object|No such object/i.test(msg)) return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, { context });
+    if (code === 404) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${where}.`, { context });
+    if (code === 401 || code === 403) return new TributaryError('CONFIG', `GCS rejected the credentials or denied access to ${where} (${code}). Check GOOGLE_APPLICATION_CREDENTIALS.`, { context });
+    const retryable = typeof code !== 'number' || code >= 500 || code === 429;
+    return new TributaryError('INFRASTRUCTURE', `GCS request failed for ${key ?? where} (${code ?? msg}) after retrying.`, { context, retryable });
+  }
+
+  async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const f = this.file(key, options.signal);
+    try {
+      if (options.ifAbsent && !this.capabilities.conditionalPut && (await this.head(key))) return { created: false };
+      await f.save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
+        resumable: body.byteLength > (this.options.resumableThreshold ?? 8 * 1024 * 1024),
+        validation: false, // the core verifies every read by SHA-256
+        ...(options.ifAbsent && this.capabilities.conditionalPut ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+      });
+      return { created: true };
+    } catch (err) {
+      if (options.ifAbsent && codeOf(err) === 412) return { created: false };
+      throw this.map(err, key);
+    }
+  }
+
+  async putStream(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    const f = this.file(key, options.signal);
+    try {
+      if (options.ifAbsent && (await this.head(key))) return { created: false };
+      // No chunkSize: the whole stream goes in one resumable request.
+      await pipeline(Readable.from(body), f.createWriteStream({ resumable: true, validation: false }), ...(options.signal ? [{ signal: options.signal }] : []));
+      return { created: true };
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
+    const f = this.file(key, options.signal);
+    try {
+      if (options.range) {
+        if (options.range.length <= 0) {
+          await f.getMetadata();
+          return new Uint8Array(0);
+        }
+        const [bytes] = await f.download({ start: options.range.offset, end: options.range.offset + options.range.length - 1, validation: false });
+        return bytes.byteLength > options.range.length ? bytes.subarray(0, options.range.length) : bytes;
+      }
+      const [bytes] = await f.download({ validation: false });
+      return bytes;
+    } catch (err) {
+      if (codeOf(err) === 416) return new Uint8Array(0);
+      throw this.map(err, key);
+    }
+  }
+
+  async getStream(key: string, options: GetOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const f = this.file(key, options.signal);
+    if (!(await this.head(key))) throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: 'gcs', key } });
+    const r = options.range;
+    return f.createReadStream({ validation: false, ...(r ? { start: r.offset, end: r.offset + Math.max(r.length, 1) - 1 } : {}) });
+  }
+
+  async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
+    const f = this.file(key, options.signal);
+    try {
+      const [meta] = await f.getMetadata();
+      return { size: Number(meta.size ?? 0) };
+    } catch (err) {
+      if (codeOf(err) === 404) return undefined;
+      throw this.map(err, key);
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const b = this.bucket();
+    if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'gcs' } });
+    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    const limit = Math.max(1, Math.min(options.limit ?? 1000, 1000));
+    try {
+      const [files, next] = await b.getFiles({ prefix: this.prefix + prefix, maxResults: limit, autoPaginate: false, ...(options.cursor ? { pageToken: options.cursor } : {}) });
+      const keys = files.map((f) => f.name.slice(this.prefix.length));
+      const token = (next as { pageToken?: string } | null)?.pageToken;
+      return token ? { keys, cursor: token } : { keys };
+    } catch (err) {
+      throw this.map(err);
+    }
+  }
+
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const f = this.file(key, options.signal);
+    try {
+      await f.delete({ ignoreNotFound: true });
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** @public */
+export function createGcsDatastore(options: GcsDatastoreOptions): GcsDatastore {
+  return new GcsDatastore(options);
+}

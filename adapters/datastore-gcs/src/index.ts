@@ -1,0 +1,1 @@
+export { GcsDatastore, createGcsDatastore, gcsOptionsFromUrl, type GcsDatastoreOptions } from './gcs-datastore.ts';
