@@ -18,6 +18,9 @@ import { ArtifactStore, type Datastore } from '@tributary/core';
 import { createAzureDatastore } from '@tributary/datastore-azure';
 import { startAzurite } from '@tributary/datastore-azure/testing';
 import { createFsDatastore } from '@tributary/datastore-fs';
+import { createGcsDatastore } from '@tributary/datastore-gcs';
+import { startGcsEmulator } from '@tributary/datastore-gcs/testing';
+import { Storage } from '@google-cloud/storage';
 import { createS3Datastore } from '@tributary/datastore-s3';
 import { startS3Emulator } from '@tributary/datastore-s3/testing';
 import { percentile, printTable } from './table.ts';
@@ -125,6 +128,19 @@ try {
       await backend('Azure (azurite)', createAzureDatastore({ container: 'bench', prefix: 'tributary', connectionString: azurite.connectionString }), raw, rows);
     } finally {
       await azurite.stop();
+    }
+  }
+  {
+    const emu = await startGcsEmulator();
+    try {
+      const bucket = new Storage({ apiEndpoint: emu.endpoint, projectId: 'demo-test' }).bucket('bench');
+      const raw: Raw = {
+        put: (k, b) => bucket.file(k).save(Buffer.from(b), { resumable: b.byteLength > 8 * 1024 * 1024, validation: false }),
+        get: async (k) => (await bucket.file(k).download({ validation: false }))[0],
+      };
+      await backend('GCS (firebase emulator)', createGcsDatastore({ bucket: 'bench', prefix: 'tributary', apiEndpoint: emu.endpoint, conditionalPut: false }), raw, rows);
+    } finally {
+      await emu.stop();
     }
   }
 } finally {
