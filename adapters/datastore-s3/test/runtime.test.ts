@@ -66,3 +66,14 @@ test('a missing bucket and bad credentials are typed CONFIG errors that name the
   expect(err.message).not.toContain('hunter2');
   await bad.close();
 });
+
+test('the CLI selects the S3 datastore for a whole run with --datastore', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const url = `s3://flows/cli?endpoint=${emu.endpoint}&${LIMITS}`;
+  const r = spawnSync(process.execPath, ['cli/bin/tributary.js', 'run', 'examples/hello.ts', '--datastore', url, '--name', 'S3'], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const logs = spawnSync(process.execPath, ['cli/bin/tributary.js', 'logs', `${r.stdout.trim().split('\n').pop()}/shout`, '--datastore', url], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  expect(logs.stdout).toBe('HELLO, S3!\n');
+});
