@@ -20,7 +20,7 @@ export type { FlowGraph, GraphNode, StepType } from './graph/ir.ts';
 export { ArtifactStore, type ItemRef } from './artifacts/artifact-store.ts';
 export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
-export { validateKey, validateName } from './util/keys.ts';
+export { validateKey, validateName, validatePrefix } from './util/keys.ts';
 
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';

@@ -3,6 +3,7 @@ import { BlobServiceClient, RestError, StorageSharedKeyCredential, type Containe
 import {
   TributaryError,
   validateKey,
+  validatePrefix,
   type AdapterLocator,
   type Datastore,
   type DatastoreCapabilities,
@@ -201,7 +202,7 @@ export class AzureDatastore implements Datastore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const c = this.container();
     if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'azure' } });
-    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    validatePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? 1000, 5000));
     try {
       const page = await c

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import {
   TributaryError,
   validateKey,
+  validatePrefix,
   type ByteRange,
   type Datastore,
   type DatastoreCapabilities,
@@ -230,7 +231,7 @@ export class FsDatastore implements Datastore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     if (this.closed) throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`);
     if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'fs' }, cause: options.signal.reason });
-    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    validatePrefix(prefix);
     const limit = Math.min(options.limit ?? 1000, this.capabilities.maxListPage);
     // Walk only the folder the prefix pins down, then filter by the rest of the prefix.
     const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';

@@ -4,6 +4,7 @@ import { IdempotencyStrategy, Storage, type Bucket } from '@google-cloud/storage
 import {
   TributaryError,
   validateKey,
+  validatePrefix,
   type AdapterLocator,
   type Datastore,
   type DatastoreCapabilities,
@@ -172,7 +173,7 @@ export class GcsDatastore implements Datastore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const b = this.bucket();
     if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'gcs' } });
-    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    validatePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? 1000, 1000));
     try {
       const [files, next] = await b.getFiles({ prefix: this.prefix + prefix, maxResults: limit, autoPaginate: false, ...(options.cursor ? { pageToken: options.cursor } : {}) });

@@ -12,6 +12,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   TributaryError,
   validateKey,
+  validatePrefix,
   type AdapterLocator,
   type Datastore,
   type DatastoreCapabilities,
@@ -274,7 +275,7 @@ export class S3Datastore implements Datastore {
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     this.s3();
     if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 's3' } });
-    if (prefix !== '' && !/^[A-Za-z0-9._=\-/]*$/.test(prefix)) throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}.`);
+    validatePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? 1000, 1000));
     try {
       // The cursor is S3's continuation token (opaque, as the port allows).

@@ -34,3 +34,14 @@ export function validateName(kind: string, name: string): string {
   }
   return name;
 }
+
+/**
+ * Validate a list prefix: key characters only (it may end mid-segment or with '/').
+ * @public
+ */
+export function validatePrefix(prefix: string): string {
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9._=\-/]*$/.test(prefix) || prefix.startsWith('/') || prefix.split('/').includes('..')) {
+    throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}: use key characters (letters, digits, '.', '_', '=', '-', '/').`);
+  }
+  return prefix;
+}
