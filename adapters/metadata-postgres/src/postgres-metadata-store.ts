@@ -344,8 +344,31 @@ export class PostgresMetadataStore implements MetadataStore {
     await this.mutateTags(flow, runId, tags, false);
   }
 
+  /** One task (the common case while a run goes): a plain insert, its parents in one more statement only if it has any. */
   async registerTask(task: NewTask): Promise<TaskRecord> {
-    return (await this.registerTasks([task]))[0]!;
+    if (task.parents.length > 0) return (await this.registerTasks([task]))[0]!;
+    const now = Date.now();
+    await this.init();
+    const rows = await this.retry(async (retrying) => {
+      try {
+        return (
+          await this.pool.query<{ task_id: string }>({
+            name: 'register_task',
+            text: `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at)
+                   SELECT run_id, flow, $3, $4, 'pending', $5, $6 FROM runs WHERE run_id = $1 AND flow = $2
+                   RETURNING task_id::text`,
+            values: [id('run', task.runId), task.flow, task.step, task.key, task.originPathspec ?? null, now],
+          })
+        ).rows;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') throw err;
+        // After an ambiguous failure (the first try may have committed), the key is ours.
+        if (retrying) return [{ task_id: (await this.findByKeys([task]))[0]!.taskId }];
+        throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`, { cause: err });
+      }
+    });
+    if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${task.flow}/${task.runId} to add task ${task.key} to.`);
+    return { ...task, parents: [], taskId: rows[0].task_id, status: 'pending', attempts: 0, createdAt: now };
   }
 
   /**
