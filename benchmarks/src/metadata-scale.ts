@@ -62,7 +62,7 @@ try {
     ['one task', () => store.getTask(ref), `SELECT * FROM tasks t WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3`, [taskId, runId, 'ScaleFlow']],
     ['artifacts of a task', () => store.listArtifacts(ref), `SELECT a.* FROM tasks t LEFT JOIN artifacts a ON a.task_id = t.task_id AND a.attempt = (SELECT max(attempt) FROM attempts WHERE task_id = t.task_id AND status = 'succeeded') WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3`, [taskId, runId, 'ScaleFlow']],
     ['metadata of a task', () => store.getMetadata(ref), `SELECT field, value FROM task_metadata WHERE task_id = $1 ORDER BY id`, [taskId]],
-    ['lineage: children of a task', () => pool.query(`SELECT task_id FROM task_parents WHERE parent_id = $1 LIMIT 100`, [startTask]), `SELECT task_id FROM task_parents WHERE parent_id = $1 LIMIT 100`, [startTask]],
+    ['lineage: children of a task (999 rows)', () => store.listChildren({ flow: 'ScaleFlow', runId, taskId: startTask }), `SELECT task_id FROM task_parents WHERE parent_id = $1`, [startTask]],
   ];
   const rows: Array<Array<string | number>> = [];
   const plans: string[] = [];

@@ -470,6 +470,17 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
   }
 
+  async listChildren(ref: TaskRef): Promise<TaskRecord[]> {
+    const rows = await this.q<TaskRow & { exists: boolean }>(
+      `SELECT c.* FROM (SELECT task_id FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3) me
+       LEFT JOIN LATERAL (${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = me.task_id)) c ON true
+       ORDER BY c.task_id`,
+      [id('task', ref.taskId), id('run', ref.runId), ref.flow],
+    );
+    if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    return rows.filter((r) => r.task_id !== null).map(taskRecord);
+  }
+
   async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
     const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now()];
     const rows = await this.q<{ status: string; attempts: number; done: boolean }>(

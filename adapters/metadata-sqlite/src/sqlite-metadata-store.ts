@@ -350,6 +350,12 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
   }
 
+  async listChildren(ref: TaskRef): Promise<TaskRecord[]> {
+    const t = this.taskState(ref);
+    const rows = this.db.prepare(`${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = ?) ORDER BY t.task_id`).all(t.id) as TaskRow[];
+    return rows.map(taskRecord);
+  }
+
   private taskState(ref: TaskRef): { status: string; attempts: number; id: number } {
     this.live();
     const id = toInt('task', ref.taskId);

@@ -198,7 +198,7 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect((await s.listTasks({ flow: run.flow, runId: run.runId, step: 'odd', limit: 10_000 })).items).toHaveLength(Math.floor(n / 2));
         }));
 
-      test('lineage: parents are kept in order', ({ expect }) =>
+      test('lineage: parents are kept in order, children are found', ({ expect }) =>
         withStore(async (s) => {
           const run = await s.createRun(newRun());
           const parents = await s.registerTasks([0, 1, 2].map((i) => ({ flow: run.flow, runId: run.runId, step: 'body', key: `body[${i}]`, parents: [] })));
@@ -206,6 +206,10 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           const join = await s.registerTask({ flow: run.flow, runId: run.runId, step: 'join', key: 'join', parents: ids });
           expect((await s.getTask({ flow: run.flow, runId: run.runId, taskId: join.taskId })).parents).toEqual(ids);
           await rejectsWith(s.getTask({ flow: run.flow, runId: run.runId, taskId: '999999' }), 'NOT_FOUND');
+          // and downwards: each split's child is the join; the join has none
+          for (const p of parents) expect((await s.listChildren({ flow: run.flow, runId: run.runId, taskId: p.taskId })).map((c) => c.taskId)).toEqual([join.taskId]);
+          expect(await s.listChildren({ flow: run.flow, runId: run.runId, taskId: join.taskId })).toEqual([]);
+          await rejectsWith(s.listChildren({ flow: run.flow, runId: run.runId, taskId: '999999' }), 'NOT_FOUND');
         }));
     });
 

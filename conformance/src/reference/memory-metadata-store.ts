@@ -172,6 +172,16 @@ export class MemoryMetadataStore implements MetadataStore {
     return all.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
   }
 
+  async listChildren(ref: TaskRef): Promise<TaskRecord[]> {
+    this.live();
+    const t = this.task(ref);
+    return [...this.tasks.values()]
+      .map((x) => x.record)
+      .filter((r) => r.runId === t.record.runId && r.parents.includes(t.record.taskId))
+      .sort((a, b) => Number(a.taskId) - Number(b.taskId))
+      .map(clone);
+  }
+
   async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
     this.live();
     const t = this.task(ref);

@@ -190,6 +190,8 @@ export interface MetadataStore {
   getTask(ref: TaskRef): Promise<TaskRecord>;
   /** In creation order. */
   listTasks(query: TaskQuery): Promise<Page<TaskRecord>>;
+  /** Lineage downwards: the tasks that take this task's outputs as inputs, in creation order. */
+  listChildren(ref: TaskRef): Promise<TaskRecord[]>;
 
   /** Record that attempt `attempt` (0-based) of a task started. */
   startAttempt(ref: TaskRef, attempt: number): Promise<void>;
