@@ -123,12 +123,8 @@ async function cmdRun(p: Parsed): Promise<number> {
   take(p, 'echo-logs');
   const params: Record<string, string> = {};
   for (const [k, v] of p.options) params[k] = v[v.length - 1]!;
-  const display = new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !noProgress, quiet);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted (SIGINT)'));
-  process.once('SIGINT', onSigint);
-  try {
-    const run = await runFlow(flowClass, {
+  return runWithDisplay(quiet, noProgress, (ui) =>
+    runFlow(flowClass, {
       params,
       flowModule: module,
       flowExport: exportName,
@@ -139,15 +135,9 @@ async function cmdRun(p: Parsed): Promise<number> {
       ...(maxNumSplits ? { maxNumSplits } : {}),
       tags,
       echoLogs,
-      signal: abort.signal,
-      onEvent: display.handle,
-      onTaskOutput: display.output,
-    });
-    await run.close();
-    return reportRun(run);
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+      ...ui,
+    }),
+  );
 }
 
 async function cmdResume(p: Parsed): Promise<number> {
@@ -180,12 +170,8 @@ async function cmdResume(p: Parsed): Promise<number> {
     process.stdout.write(`${formatResumePlan(await planResume(flowClass, common))}\n`);
     return 0;
   }
-  const display = new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !noProgress, quiet);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort(new Error('interrupted (SIGINT)'));
-  process.once('SIGINT', onSigint);
-  try {
-    const run = await resumeFlow(flowClass, {
+  return runWithDisplay(quiet, noProgress, (ui) =>
+    resumeFlow(flowClass, {
       ...common,
       flowModule: module,
       flowExport: exportName,
@@ -194,10 +180,23 @@ async function cmdResume(p: Parsed): Promise<number> {
       ...(maxNumSplits ? { maxNumSplits } : {}),
       ...(tags ? { tags } : {}),
       echoLogs: !quiet,
-      signal: abort.signal,
-      onEvent: display.handle,
-      onTaskOutput: display.output,
-    });
+      ...ui,
+    }),
+  );
+}
+
+/** Run (or resume) with the progress display and Ctrl-C wired in; report the outcome as an exit code. */
+async function runWithDisplay(
+  quiet: boolean,
+  noProgress: boolean,
+  start: (ui: { signal: AbortSignal; onEvent: ProgressDisplay['handle']; onTaskOutput: ProgressDisplay['output'] }) => Promise<Run>,
+): Promise<number> {
+  const display = new ProgressDisplay(process.stderr, process.stderr.isTTY === true && !noProgress, quiet);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSigint);
+  try {
+    const run = await start({ signal: abort.signal, onEvent: display.handle, onTaskOutput: display.output });
     await run.close();
     return reportRun(run);
   } finally {
