@@ -39,7 +39,8 @@ export class ResumeFlow extends FlowSpec {
   }
 
   @retry({ times: 1 })
-  @step async train() {
+  @step
+  async train() {
     const saved = await this.checkpoint.latest<{ epoch: number; weights: number[] }>();
     let weights = saved?.weights ?? [0, 0, 0];
     this.startedAtEpoch = saved ? saved.epoch + 1 : 0;

@@ -38,14 +38,21 @@ let failed = false;
 for (const [name, entry] of packages) {
   const base = ExtractorConfig.loadFile(join(root, 'api-extractor.json'));
   const config = ExtractorConfig.prepare({
-    configObject: { ...base, projectFolder: root, mainEntryPointFilePath: join(root, entry, 'dist/types/index.d.ts'), apiReport: { ...base.apiReport, reportFileName: `${name}.api.md` } },
+    configObject: {
+      ...base,
+      projectFolder: root,
+      mainEntryPointFilePath: join(root, entry, 'dist/types/index.d.ts'),
+      apiReport: { ...base.apiReport, reportFileName: `${name}.api.md` },
+    },
     configObjectFullPath: join(root, 'api-extractor.json'),
     packageJsonFullPath: join(root, entry, 'package.json'),
   });
   const result = Extractor.invoke(config, { localBuild: !ci, showVerboseMessages: false });
   if (!result.succeeded) {
     failed = true;
-    console.error(`api-extractor: ${name}: ${result.errorCount} errors, ${result.warningCount} warnings${result.apiReportChanged ? ' (API report changed: run `pnpm api` and commit etc/api/)' : ''}`);
+    console.error(
+      `api-extractor: ${name}: ${result.errorCount} errors, ${result.warningCount} warnings${result.apiReportChanged ? ' (API report changed: run `pnpm api` and commit etc/api/)' : ''}`,
+    );
   } else console.log(`api-extractor: ${name} ok (${result.warningCount} warnings)${result.apiReportChanged ? ' — report updated' : ''}`);
 }
 process.exit(failed ? 1 : 0);

@@ -38,10 +38,17 @@ function progress(label: string, done: number, total: number): void {
   if (!process.stderr.isTTY && done !== total && done % Math.max(1, Math.floor(total / 10)) !== 0) return;
   const width = 30;
   const filled = Math.round((done / total) * width);
-  process.stderr.write(`\r  ${label.padEnd(44)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
+  process.stderr.write(
+    `\r  ${label.padEnd(44)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`,
+  );
 }
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>, label: string): Promise<{ seconds: number; lat: number[] }> {
+async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+  label: string,
+): Promise<{ seconds: number; lat: number[] }> {
   const lat: number[] = [];
   let next = 0;
   let done = 0;
@@ -74,11 +81,18 @@ async function backend(name: string, ds: Datastore, raw: Raw, rows: Array<Array<
     const save = await pool(payloads, conc, async (p) => void refs.push(await store.save('a', p)), `${name} ${label} save`);
     const load = await pool(refs, conc, async (r) => void (await store.load(r)), `${name} ${label} load`);
     const keys = payloads.map((_, i) => `raw/${label.replace(/\W+/g, '')}/${i}`);
-    const rawPut = await pool(keys.map((k, i) => [k, payloads[i]!] as const), conc, async ([k, p]) => void (await raw.put(k, p)), `${name} ${label} raw put`);
+    const rawPut = await pool(
+      keys.map((k, i) => [k, payloads[i]!] as const),
+      conc,
+      async ([k, p]) => void (await raw.put(k, p)),
+      `${name} ${label} raw put`,
+    );
     const rawGet = await pool(keys, conc, async (k) => void (await raw.get(k)), `${name} ${label} raw get`);
     const mb = (count * size) / 1e6;
-    const fmt = (s: { seconds: number }) => (count > 1 ? `${(count / s.seconds).toFixed(0)} ops/s, ` : '') + `${(mb / s.seconds).toFixed(0)} MB/s`;
-    const lat = (s: { lat: number[] }) => (count >= 1000 && size <= 1024 ? `${percentile(s.lat, 50).toFixed(1)} / ${percentile(s.lat, 99).toFixed(1)}` : '');
+    const fmt = (s: { seconds: number }) =>
+      (count > 1 ? `${(count / s.seconds).toFixed(0)} ops/s, ` : '') + `${(mb / s.seconds).toFixed(0)} MB/s`;
+    const lat = (s: { lat: number[] }) =>
+      count >= 1000 && size <= 1024 ? `${percentile(s.lat, 50).toFixed(1)} / ${percentile(s.lat, 99).toFixed(1)}` : '';
     rows.push([name, label, 'save', fmt(save), lat(save), fmt(rawPut), (rawPut.seconds / save.seconds).toFixed(2)]);
     rows.push([name, label, 'load', fmt(load), lat(load), fmt(rawGet), (rawGet.seconds / load.seconds).toFixed(2)]);
   }
@@ -101,7 +115,14 @@ try {
     const emu = await startS3Emulator();
     try {
       await emu.createBucket('bench');
-      const client = new S3Client({ endpoint: emu.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: emu.credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+      const client = new S3Client({
+        endpoint: emu.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: emu.credentials,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
       const raw: Raw = {
         put: (k, b) =>
           b.byteLength > 8 * 1024 * 1024
@@ -109,7 +130,16 @@ try {
             : client.send(new PutObjectCommand({ Bucket: 'bench', Key: k, Body: b })),
         get: async (k) => (await client.send(new GetObjectCommand({ Bucket: 'bench', Key: k }))).Body!.transformToByteArray(),
       };
-      const ds = createS3Datastore({ bucket: 'bench', prefix: 'tributary', endpoint: emu.endpoint, forcePathStyle: true, credentials: emu.credentials, conditionalPut: false, atomicOverwrite: false, prefixObjects: false });
+      const ds = createS3Datastore({
+        bucket: 'bench',
+        prefix: 'tributary',
+        endpoint: emu.endpoint,
+        forcePathStyle: true,
+        credentials: emu.credentials,
+        conditionalPut: false,
+        atomicOverwrite: false,
+        prefixObjects: false,
+      });
       await backend('S3 (s3rver)', ds, raw, rows);
       client.destroy();
     } finally {
@@ -125,7 +155,12 @@ try {
         put: (k, b) => container.getBlockBlobClient(k).uploadData(b, { blockSize: 8 * 1024 * 1024, concurrency: 4 }),
         get: (k) => container.getBlockBlobClient(k).downloadToBuffer(0, undefined, { blockSize: 8 * 1024 * 1024, concurrency: 4 }),
       };
-      await backend('Azure (azurite)', createAzureDatastore({ container: 'bench', prefix: 'tributary', connectionString: azurite.connectionString }), raw, rows);
+      await backend(
+        'Azure (azurite)',
+        createAzureDatastore({ container: 'bench', prefix: 'tributary', connectionString: azurite.connectionString }),
+        raw,
+        rows,
+      );
     } finally {
       await azurite.stop();
     }
@@ -138,7 +173,12 @@ try {
         put: (k, b) => bucket.file(k).save(Buffer.from(b), { resumable: b.byteLength > 8 * 1024 * 1024, validation: false }),
         get: async (k) => (await bucket.file(k).download({ validation: false }))[0],
       };
-      await backend('GCS (firebase emulator)', createGcsDatastore({ bucket: 'bench', prefix: 'tributary', apiEndpoint: emu.endpoint, conditionalPut: false }), raw, rows);
+      await backend(
+        'GCS (firebase emulator)',
+        createGcsDatastore({ bucket: 'bench', prefix: 'tributary', apiEndpoint: emu.endpoint, conditionalPut: false }),
+        raw,
+        rows,
+      );
     } finally {
       await emu.stop();
     }

@@ -47,20 +47,41 @@ async function flows(): Promise<void> {
       }
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }
-    rows.push([`${splits}-split foreach + join (${splits + 3} tasks)`, median(times).toFixed(0), Math.min(...times).toFixed(0), (median(times) / (splits + 3)).toFixed(2)]);
+    rows.push([
+      `${splits}-split foreach + join (${splits + 3} tasks)`,
+      median(times).toFixed(0),
+      Math.min(...times).toFixed(0),
+      (median(times) / (splits + 3)).toFixed(2),
+    ]);
   }
   const linear: number[] = [];
   for (let i = 0; i < RUNS; i++) linear.push((await timed(() => runFlow(FiveStepFlow, { home }))).ms);
   rows.push(['5-step linear flow', median(linear).toFixed(0), Math.min(...linear).toFixed(0), (median(linear) / 5).toFixed(2)]);
-  printTable(`Flow wall time (embedded default, ${workers} workers, median of ${RUNS}; includes worker start-up)`, ['flow', 'median ms', 'best ms', 'ms / task'], rows);
+  printTable(
+    `Flow wall time (embedded default, ${workers} workers, median of ${RUNS}; includes worker start-up)`,
+    ['flow', 'median ms', 'best ms', 'ms / task'],
+    rows,
+  );
 
   latencies.sort((a, b) => a - b);
   waits.sort((a, b) => a - b);
-  const row = (name: string, xs: number[], target: string) => [name, xs.length, percentile(xs, 50).toFixed(2), percentile(xs, 95).toFixed(2), percentile(xs, 99).toFixed(2), xs[xs.length - 1]!.toFixed(2), target];
-  printTable('Task start-up (1000-split foreach runs)', ['measure', 'tasks', 'P50 ms', 'P95 ms', 'P99 ms', 'max ms', 'target'], [
-    row('dispatch: handed to a free worker -> user code entered', latencies, 'P50 <= 10 (aim 2), P99 <= 50'),
-    row('queue wait: ready -> a worker is free (1000 tasks, 2 workers)', waits, 'informational'),
-  ]);
+  const row = (name: string, xs: number[], target: string) => [
+    name,
+    xs.length,
+    percentile(xs, 50).toFixed(2),
+    percentile(xs, 95).toFixed(2),
+    percentile(xs, 99).toFixed(2),
+    xs[xs.length - 1]!.toFixed(2),
+    target,
+  ];
+  printTable(
+    'Task start-up (1000-split foreach runs)',
+    ['measure', 'tasks', 'P50 ms', 'P95 ms', 'P99 ms', 'max ms', 'target'],
+    [
+      row('dispatch: handed to a free worker -> user code entered', latencies, 'P50 <= 10 (aim 2), P99 <= 50'),
+      row('queue wait: ready -> a worker is free (1000 tasks, 2 workers)', waits, 'informational'),
+    ],
+  );
   console.log(`orchestrator peak RSS during the foreach runs: ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 }
 
@@ -104,13 +125,37 @@ async function artifacts(): Promise<void> {
     touchMs.push(performance.now() - t);
   }
   rows.push(['SHA-256 of the bytes (physical reference)', median(hashMs).toFixed(0), rate(hashMs), '1.00']);
-  rows.push(['first touch of a fresh 256 MiB buffer (reference: VM page faults)', median(touchMs).toFixed(0), rate(touchMs), (median(hashMs) / median(touchMs)).toFixed(2)]);
-  rows.push(['save (encode + SHA-256 + atomic write)', median(saveMs).toFixed(0), rate(saveMs), (median(hashMs) / median(saveMs)).toFixed(2)]);
-  rows.push(['load right after save (read + verify SHA-256 + decode)', median(loadMs).toFixed(0), rate(loadMs), (median(hashMs) / median(loadMs)).toFixed(2)]);
-  rows.push(['load again (e.g. a second downstream task)', median(reloadMs).toFixed(0), rate(reloadMs), (median(hashMs) / median(reloadMs)).toFixed(2)]);
+  rows.push([
+    'first touch of a fresh 256 MiB buffer (reference: VM page faults)',
+    median(touchMs).toFixed(0),
+    rate(touchMs),
+    (median(hashMs) / median(touchMs)).toFixed(2),
+  ]);
+  rows.push([
+    'save (encode + SHA-256 + atomic write)',
+    median(saveMs).toFixed(0),
+    rate(saveMs),
+    (median(hashMs) / median(saveMs)).toFixed(2),
+  ]);
+  rows.push([
+    'load right after save (read + verify SHA-256 + decode)',
+    median(loadMs).toFixed(0),
+    rate(loadMs),
+    (median(hashMs) / median(loadMs)).toFixed(2),
+  ]);
+  rows.push([
+    'load again (e.g. a second downstream task)',
+    median(reloadMs).toFixed(0),
+    rate(reloadMs),
+    (median(hashMs) / median(reloadMs)).toFixed(2),
+  ]);
   const both = saveMs.map((s, i) => s + loadMs[i]!);
   rows.push(['save + load (round trip, bytes moved twice)', median(both).toFixed(0), ((2 * mb) / (median(both) / 1000)).toFixed(0), '']);
-  printTable(`256 MiB binary artifact through the core's artifact store on the fs datastore (median of ${RUNS})`, ['operation', 'ms', 'MB/s', 'vs SHA-256'], rows);
+  printTable(
+    `256 MiB binary artifact through the core's artifact store on the fs datastore (median of ${RUNS})`,
+    ['operation', 'ms', 'MB/s', 'vs SHA-256'],
+    rows,
+  );
 }
 
 try {

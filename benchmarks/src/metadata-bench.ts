@@ -20,17 +20,39 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const sha = (i: number) => i.toString(16).padStart(64, '0');
 
 async function seedReads(store: MetadataStore): Promise<{ flow: string; runId: string; taskIds: string[] }> {
-  const run = await store.createRun({ flow: 'BenchFlow', user: 'bench', params: {}, tags: ['bench'], systemTags: [], codeHash: '', graph: null });
-  const tasks = await store.registerTasks(Array.from({ length: 2000 }, (_, i) => ({ flow: run.flow, runId: run.runId, step: i % 2 ? 'fit' : 'eval', key: `t[${i}]`, parents: [] })));
+  const run = await store.createRun({
+    flow: 'BenchFlow',
+    user: 'bench',
+    params: {},
+    tags: ['bench'],
+    systemTags: [],
+    codeHash: '',
+    graph: null,
+  });
+  const tasks = await store.registerTasks(
+    Array.from({ length: 2000 }, (_, i) => ({
+      flow: run.flow,
+      runId: run.runId,
+      step: i % 2 ? 'fit' : 'eval',
+      key: `t[${i}]`,
+      parents: [],
+    })),
+  );
   for (const t of tasks) {
     const ref = { flow: run.flow, runId: run.runId, taskId: t.taskId };
     await store.startAttempt(ref, 0);
-    await store.finishAttempt(ref, 0, { status: 'succeeded', artifacts: [0, 1, 2].map((k) => ({ name: `a${k}`, sha: sha(k), size: 100, type: 'number', encoding: 'msgpack' })) });
+    await store.finishAttempt(ref, 0, {
+      status: 'succeeded',
+      artifacts: [0, 1, 2].map((k) => ({ name: `a${k}`, sha: sha(k), size: 100, type: 'number', encoding: 'msgpack' })),
+    });
   }
   return { flow: run.flow, runId: run.runId, taskIds: tasks.map((t) => t.taskId) };
 }
 
-async function measure(concurrency: number, op: (worker: number, i: number) => Promise<number>): Promise<{ perSecond: number; lat: number[] }> {
+async function measure(
+  concurrency: number,
+  op: (worker: number, i: number) => Promise<number>,
+): Promise<{ perSecond: number; lat: number[] }> {
   const lat: number[] = [];
   let ops = 0;
   const deadline = performance.now() + SECONDS * 1000;
@@ -49,19 +71,38 @@ async function measure(concurrency: number, op: (worker: number, i: number) => P
   return { perSecond: ops / ((performance.now() - t0) / 1000), lat: lat.sort((a, b) => a - b) };
 }
 
-const READS: Array<[string, (s: MetadataStore, seeded: Awaited<ReturnType<typeof seedReads>>, w: number, i: number) => Promise<unknown>]> = [
-  ['getTask', (s, d, w, i) => s.getTask({ flow: d.flow, runId: d.runId, taskId: d.taskIds[(w * 7919 + i * 104729) % d.taskIds.length]! })],
-  ['listArtifacts (3 rows)', (s, d, w, i) => s.listArtifacts({ flow: d.flow, runId: d.runId, taskId: d.taskIds[(w * 7919 + i * 104729) % d.taskIds.length]! })],
-  ['latestRun', (s, d) => s.latestRun(d.flow)],
-  ['listTasks (page of 100)', (s, d, _w, i) => s.listTasks({ flow: d.flow, runId: d.runId, step: 'fit', limit: 100, cursor: String(Number(d.taskIds[0]) + (i % 1500)) })],
-];
+const READS: Array<[string, (s: MetadataStore, seeded: Awaited<ReturnType<typeof seedReads>>, w: number, i: number) => Promise<unknown>]> =
+  [
+    [
+      'getTask',
+      (s, d, w, i) => s.getTask({ flow: d.flow, runId: d.runId, taskId: d.taskIds[(w * 7919 + i * 104729) % d.taskIds.length]! }),
+    ],
+    [
+      'listArtifacts (3 rows)',
+      (s, d, w, i) => s.listArtifacts({ flow: d.flow, runId: d.runId, taskId: d.taskIds[(w * 7919 + i * 104729) % d.taskIds.length]! }),
+    ],
+    ['latestRun', (s, d) => s.latestRun(d.flow)],
+    [
+      'listTasks (page of 100)',
+      (s, d, _w, i) =>
+        s.listTasks({ flow: d.flow, runId: d.runId, step: 'fit', limit: 100, cursor: String(Number(d.taskIds[0]) + (i % 1500)) }),
+    ],
+  ];
 
 async function bench(name: string, store: MetadataStore, rows: Array<Array<string | number>>): Promise<void> {
   const seeded = await seedReads(store);
   let runSeq = 0;
   const p = (xs: number[], q: number) => percentile(xs, q).toFixed(2);
   for (const c of [1, 16, 64]) {
-    const run = await store.createRun({ flow: 'WriteFlow', user: 'bench', params: {}, tags: [], systemTags: [], codeHash: '', graph: null });
+    const run = await store.createRun({
+      flow: 'WriteFlow',
+      user: 'bench',
+      params: {},
+      tags: [],
+      systemTags: [],
+      codeHash: '',
+      graph: null,
+    });
     // What each task costs the runtime: register, start the attempt, complete it with 3 artifact
     // references and 3 metadata fields: 3 statements writing 8 records (task, attempt, 3 + 3).
     const w = await measure(c, async (worker, i) => {
@@ -76,14 +117,32 @@ async function bench(name: string, store: MetadataStore, rows: Array<Array<strin
       return 3;
     });
     runSeq++;
-    rows.push([name, c, 'write: register + start + complete', w.perSecond.toFixed(0), (w.perSecond * (8 / 3)).toFixed(0), p(w.lat, 50), p(w.lat, 95), p(w.lat, 99)]);
+    rows.push([
+      name,
+      c,
+      'write: register + start + complete',
+      w.perSecond.toFixed(0),
+      (w.perSecond * (8 / 3)).toFixed(0),
+      p(w.lat, 50),
+      p(w.lat, 95),
+      p(w.lat, 99),
+    ]);
     for (const [op, fn] of READS) {
       const r = await measure(c, async (worker, i) => {
         await fn(store, seeded, worker, i);
         return 1;
       });
       const perOp = op.startsWith('listTasks') ? 100 : op.startsWith('listArtifacts') ? 3 : 1;
-      rows.push([name, c, `read: ${op}`, r.perSecond.toFixed(0), (r.perSecond * perOp).toFixed(0), p(r.lat, 50), p(r.lat, 95), p(r.lat, 99)]);
+      rows.push([
+        name,
+        c,
+        `read: ${op}`,
+        r.perSecond.toFixed(0),
+        (r.perSecond * perOp).toFixed(0),
+        p(r.lat, 50),
+        p(r.lat, 95),
+        p(r.lat, 99),
+      ]);
     }
   }
 }

@@ -44,9 +44,18 @@ export interface TributaryContainerOptions {
 export function createTributaryContainer(options: TributaryContainerOptions = {}): Container {
   const container = new Container();
   const home = tributaryHome(options.home);
-  container.bind<Datastore>(TRIBUTARY.Datastore).toDynamicValue(async () => (await openConfiguredAdapter('datastore', options.datastore, home)).adapter).inSingletonScope();
-  container.bind<MetadataStore>(TRIBUTARY.MetadataStore).toDynamicValue(async () => (await openConfiguredAdapter('metadata', options.metadata, home)).adapter).inSingletonScope();
-  container.bind<ComputeBackend>(TRIBUTARY.ComputeBackend).toDynamicValue(async () => (await openConfiguredAdapter('compute', options.compute, home)).adapter).inSingletonScope();
+  container
+    .bind<Datastore>(TRIBUTARY.Datastore)
+    .toDynamicValue(async () => (await openConfiguredAdapter('datastore', options.datastore, home)).adapter)
+    .inSingletonScope();
+  container
+    .bind<MetadataStore>(TRIBUTARY.MetadataStore)
+    .toDynamicValue(async () => (await openConfiguredAdapter('metadata', options.metadata, home)).adapter)
+    .inSingletonScope();
+  container
+    .bind<ComputeBackend>(TRIBUTARY.ComputeBackend)
+    .toDynamicValue(async () => (await openConfiguredAdapter('compute', options.compute, home)).adapter)
+    .inSingletonScope();
   return container;
 }
 
@@ -59,11 +68,19 @@ async function adapters(container: Container) {
 }
 
 /** Run a flow with the container's adapters (the container keeps them open). @public */
-export async function runFlowIn(container: Container, flowClass: new () => FlowSpec, options: Omit<RunFlowOptions, 'datastore' | 'metadata' | 'compute'> = {}): Promise<Run> {
+export async function runFlowIn(
+  container: Container,
+  flowClass: new () => FlowSpec,
+  options: Omit<RunFlowOptions, 'datastore' | 'metadata' | 'compute'> = {},
+): Promise<Run> {
   return runFlow(flowClass, { ...options, ...(await adapters(container)) });
 }
 
 /** Resume a run with the container's adapters. @public */
-export async function resumeFlowIn(container: Container, flowClass: new () => FlowSpec, options: Omit<ResumeFlowOptions, 'datastore' | 'metadata' | 'compute'> = {}): Promise<Run> {
+export async function resumeFlowIn(
+  container: Container,
+  flowClass: new () => FlowSpec,
+  options: Omit<ResumeFlowOptions, 'datastore' | 'metadata' | 'compute'> = {},
+): Promise<Run> {
   return resumeFlow(flowClass, { ...options, ...(await adapters(container)) });
 }

@@ -31,20 +31,32 @@ async function optional<T>(pkg: string, what: string): Promise<T> {
 
 for (const scheme of ['postgres', 'postgresql']) {
   registerAdapter('metadata', scheme, async (url) => {
-    const { createPostgresMetadataStore } = await optional<typeof import('@tributary/metadata-postgres')>('@tributary/metadata-postgres', 'A postgres:// metadata URL');
+    const { createPostgresMetadataStore } = await optional<typeof import('@tributary/metadata-postgres')>(
+      '@tributary/metadata-postgres',
+      'A postgres:// metadata URL',
+    );
     return createPostgresMetadataStore({ url: url.toString() });
   });
 }
 
 registerAdapter('datastore', 's3', async (url) => {
-  const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>('@tributary/datastore-s3', 'An s3:// datastore URL');
+  const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>(
+    '@tributary/datastore-s3',
+    'An s3:// datastore URL',
+  );
   return createS3Datastore(s3OptionsFromUrl(url));
 });
 registerAdapter('datastore', 'azure', async (url) => {
-  const { createAzureDatastore, azureOptionsFromUrl } = await optional<typeof import('@tributary/datastore-azure')>('@tributary/datastore-azure', 'An azure:// datastore URL');
+  const { createAzureDatastore, azureOptionsFromUrl } = await optional<typeof import('@tributary/datastore-azure')>(
+    '@tributary/datastore-azure',
+    'An azure:// datastore URL',
+  );
   return createAzureDatastore(azureOptionsFromUrl(url));
 });
 registerAdapter('datastore', 'gs', async (url) => {
-  const { createGcsDatastore, gcsOptionsFromUrl } = await optional<typeof import('@tributary/datastore-gcs')>('@tributary/datastore-gcs', 'A gs:// datastore URL');
+  const { createGcsDatastore, gcsOptionsFromUrl } = await optional<typeof import('@tributary/datastore-gcs')>(
+    '@tributary/datastore-gcs',
+    'A gs:// datastore URL',
+  );
   return createGcsDatastore(gcsOptionsFromUrl(url));
 });

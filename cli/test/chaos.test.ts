@@ -12,7 +12,11 @@ afterAll(cleanup);
 
 function childPids(): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -21,7 +25,7 @@ function childPids(): number[] {
 test('chaos: workers SIGKILLed at random during a 200-task foreach with @retry; the run succeeds with every artifact right', async () => {
   let kills = 0;
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let started = false;
   const killer = setInterval(() => {
     const pids = childPids();
@@ -67,11 +71,30 @@ test('chaos: workers SIGKILLed at random during a 200-task foreach with @retry; 
 test('the orchestrator SIGKILLed mid-run: the run is retired as failed and resume finishes it, cloning every finished task', async () => {
   const bin = fileURLToPath(new URL('../bin/tributary.js', import.meta.url));
   const log = join(home, 'orchestrator-kill.log');
-  const child = spawn(process.execPath, [bin, 'run', 'cli/test/fixtures/resumable.ts', '--flow', 'SlowForeach', '--n', '60', '--ms', '40', '--max-num-splits', '60', '--max-workers', '2', '--quiet'], {
-    cwd: fileURLToPath(new URL('../../', import.meta.url)),
-    env: { ...process.env, TRIBUTARY_HOME: home, TRIB_LOG: log },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'run',
+      'cli/test/fixtures/resumable.ts',
+      '--flow',
+      'SlowForeach',
+      '--n',
+      '60',
+      '--ms',
+      '40',
+      '--max-num-splits',
+      '60',
+      '--max-workers',
+      '2',
+      '--quiet',
+    ],
+    {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { ...process.env, TRIBUTARY_HOME: home, TRIB_LOG: log },
+      stdio: 'ignore',
+    },
+  );
   // Let about a third of the splits finish, then kill the orchestrator outright.
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
@@ -89,7 +112,9 @@ test('the orchestrator SIGKILLed mid-run: the run is retired as failed and resum
   const origin = (await metadata.latestRun('SlowForeach'))!;
   expect(origin.status).toBe('running'); // nobody was left to record the end
   expect(await runLiveness(metadata, origin)).toMatchObject({ alive: false }); // `tributary runs` shows it stale
-  const finished = (await metadata.listTasks({ flow: 'SlowForeach', runId: origin.runId, status: 'succeeded', limit: 10_000 })).items.filter((t) => t.step !== '_parameters');
+  const finished = (
+    await metadata.listTasks({ flow: 'SlowForeach', runId: origin.runId, status: 'succeeded', limit: 10_000 })
+  ).items.filter((t) => t.step !== '_parameters');
   expect(finished.length).toBeGreaterThan(5);
   await metadata.close();
 

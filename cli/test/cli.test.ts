@@ -9,7 +9,12 @@ const { home, cleanup } = tempHome();
 afterAll(cleanup);
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, TRIBUTARY_HOME: home },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

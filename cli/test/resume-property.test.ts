@@ -10,7 +10,12 @@ import { tempHome } from './helpers.ts';
 // step bodies that fold everything upstream into one artifact `v`, a log of executions, and a
 // failure injected by step name through the environment.
 
-type Block = { kind: 'linear' } | { kind: 'branch'; arms: Block[][] } | { kind: 'foreach'; body: Block[] } | { kind: 'switch'; arms: [Block[], Block[]] } | { kind: 'loop' };
+type Block =
+  | { kind: 'linear' }
+  | { kind: 'branch'; arms: Block[][] }
+  | { kind: 'foreach'; body: Block[] }
+  | { kind: 'switch'; arms: [Block[], Block[]] }
+  | { kind: 'loop' };
 
 const blocks: fc.Arbitrary<Block[]> = fc.letrec<{ block: Block; seq: Block[] }>((tie) => ({
   block: fc.oneof(
@@ -48,13 +53,21 @@ function compileBlock(b: Block, next: string, out: Src[], n: { i: number }): str
     case 'loop': {
       const s = id('loop');
       const exit = compileBlock({ kind: 'linear' }, next, out, n);
-      out.push({ name: s, params: '', body: `this.rounds = (this.rounds ?? 0) + 1; this.more = this.rounds % 3 !== 0; ${fold(s)} this.next({ true: this.${s}, false: this.${exit} }, { condition: 'more' });` });
+      out.push({
+        name: s,
+        params: '',
+        body: `this.rounds = (this.rounds ?? 0) + 1; this.more = this.rounds % 3 !== 0; ${fold(s)} this.next({ true: this.${s}, false: this.${exit} }, { condition: 'more' });`,
+      });
       return s;
     }
     case 'branch': {
       const split = id('split');
       const join = id('join');
-      out.push({ name: join, params: 'inputs', body: `this.v = mix(inputs.map((i) => i.v).join(','), '${join}'); work(this); this.next(this.${next});` });
+      out.push({
+        name: join,
+        params: 'inputs',
+        body: `this.v = mix(inputs.map((i) => i.v).join(','), '${join}'); work(this); this.next(this.${next});`,
+      });
       const entries = b.arms.map((arm) => compile(arm, join, out, n));
       out.push({ name: split, params: '', body: `${fold(split)} this.next(${entries.map((e) => `this.${e}`).join(', ')});` });
       return split;
@@ -62,7 +75,11 @@ function compileBlock(b: Block, next: string, out: Src[], n: { i: number }): str
     case 'foreach': {
       const fan = id('fan');
       const join = id('gather');
-      out.push({ name: join, params: 'inputs', body: `this.v = mix(inputs.map((i) => i.v).join(','), '${join}'); work(this); this.next(this.${next});` });
+      out.push({
+        name: join,
+        params: 'inputs',
+        body: `this.v = mix(inputs.map((i) => i.v).join(','), '${join}'); work(this); this.next(this.${next});`,
+      });
       const entry = compile(b.body, join, out, n);
       out.push({ name: fan, params: '', body: `this.items = [1, 2, 3]; ${fold(fan)} this.next(this.${entry}, { foreach: 'items' });` });
       return fan;
@@ -72,7 +89,11 @@ function compileBlock(b: Block, next: string, out: Src[], n: { i: number }): str
       const merge = id('merge');
       out.push({ name: merge, params: '', body: `${fold(merge)} this.next(this.${next});` });
       const [a, c] = b.arms.map((arm) => compile([{ kind: 'linear' }, ...arm], merge, out, n));
-      out.push({ name: sw, params: '', body: `${fold(sw)} this.route = this.v % 2 ? 'a' : 'b'; this.next({ a: this.${a}, b: this.${c} }, { condition: 'route' });` });
+      out.push({
+        name: sw,
+        params: '',
+        body: `${fold(sw)} this.route = this.v % 2 ? 'a' : 'b'; this.next({ a: this.${a}, b: this.${c} }, { condition: 'route' });`,
+      });
       return sw;
     }
   }
@@ -126,7 +147,9 @@ function take(runId: string): string[] {
 
 async function endShas(run: Run): Promise<Record<string, string>> {
   const end = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'end' })).items[0]!;
-  return Object.fromEntries((await run.metadata.listArtifacts({ flow: run.flow, runId: run.runId, taskId: end.taskId })).map((a) => [a.name, a.sha]));
+  return Object.fromEntries(
+    (await run.metadata.listArtifacts({ flow: run.flow, runId: run.runId, taskId: end.taskId })).map((a) => [a.name, a.sha]),
+  );
 }
 
 test('property: run + resume after a random failure gives the same end artifacts as an uninterrupted run, re-running nothing that succeeded', async () => {

@@ -105,7 +105,15 @@ test('resume --dry-run plan: clone vs re-run, and why', async () => {
   const plan = await planResume(r.ResumeForeach, { home });
   expect(plan.originRunId).toBe(failed.runId);
   const act = Object.fromEntries(plan.entries.map((e) => [e.key ?? `${e.step}:never`, e.action]));
-  expect(act).toMatchObject({ _parameters: 'clone', start: 'clone', 'body[0]': 'clone', 'body[2]': 'clone', 'body[3]': 're-run', 'join:never': 'run', 'end:never': 'run' });
+  expect(act).toMatchObject({
+    _parameters: 'clone',
+    start: 'clone',
+    'body[0]': 'clone',
+    'body[2]': 'clone',
+    'body[3]': 're-run',
+    'join:never': 'run',
+    'end:never': 'run',
+  });
   const text = formatResumePlan(plan);
   expect(text).toContain(`re-run  body[3] ← ResumeForeach/${failed.runId}/body/`);
   expect(text).toContain('failed in run');

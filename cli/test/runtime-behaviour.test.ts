@@ -59,7 +59,12 @@ describe('content-addressed artifacts', () => {
     expect(run.status).toBe('succeeded');
     const data = await run.data();
     expect(data.checks).toEqual(['map', 'set', 'date', 'bigint', 'f64', 'buffer', 'nested-map']);
-    expect(data.map).toEqual(new Map<unknown, unknown>([[1, 'one'], ['k', { deep: [1, 2] }]]));
+    expect(data.map).toEqual(
+      new Map<unknown, unknown>([
+        [1, 'one'],
+        ['k', { deep: [1, 2] }],
+      ]),
+    );
     expect(data.big).toBe(2n ** 70n + 1n);
     expect(data.vec).toEqual(Float64Array.from([0.5, 1.5, -2]));
     expect(Buffer.isBuffer(data.raw) && data.raw.toString()).toBe('raw bytes');
@@ -80,9 +85,14 @@ describe('content-addressed artifacts', () => {
     expect(run.status).toBe('succeeded');
     expect((await run.data()).lengths).toEqual([200_000, 200_001, 200_002, 200_003, 200_004, 200_005, 200_006, 200_007]);
     const start = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'start' })).items[0]!;
-    const chunks = (await run.metadata.listArtifacts({ flow: run.flow, runId: run.runId, taskId: start.taskId })).find((r) => r.name === 'chunks')!;
+    const chunks = (await run.metadata.listArtifacts({ flow: run.flow, runId: run.runId, taskId: start.taskId })).find(
+      (r) => r.name === 'chunks',
+    )!;
     expect(chunks.size).toBeGreaterThan(1_600_000);
-    const reads = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; range: { length: number } | null });
+    const reads = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; range: { length: number } | null });
     const ofList = reads.filter((r) => r.key.endsWith(chunks.sha));
     expect(ofList).toHaveLength(8);
     for (const r of ofList) expect(r.range!.length).toBeLessThan(200_010); // one item, never the list
@@ -113,7 +123,9 @@ describe('failures are typed and say what to do', () => {
     expect(attempts).toMatchObject([{ attempt: 0, status: 'failed', error: { code: 'USER_CODE' } }]);
     const prefix = join(home, 'datastore', run.flow, run.runId, 'boom', boom.taskId);
     expect(readFileSync(join(prefix, '0.stdout.log~'), 'utf8')).toBe('about to fail\n');
-    expect(readFileSync(join(prefix, '0.stderr.log~'), 'utf8')).toMatch(/RangeError: the model diverged\n\s+at Proxy.boom \(.*behaviours.ts:\d+:\d+\)/);
+    expect(readFileSync(join(prefix, '0.stderr.log~'), 'utf8')).toMatch(
+      /RangeError: the model diverged\n\s+at Proxy.boom \(.*behaviours.ts:\d+:\d+\)/,
+    );
     expect((await run.metadata.getRun(run.flow, run.runId)).status).toBe('failed');
     await run.close();
   });
@@ -128,7 +140,9 @@ describe('failures are typed and say what to do', () => {
   test('a switch value outside the cases fails the task', async () => {
     const run = await runFlow(b.BadCaseFlow, { home });
     expect(run.status).toBe('failed');
-    expect((run.error!.cause as Error).message).toBe(`Switch condition variable 'mode' has value "sideways" in step start, which is not one of the cases: "up", "down".`);
+    expect((run.error!.cause as Error).message).toBe(
+      `Switch condition variable 'mode' has value "sideways" in step start, which is not one of the cases: "up", "down".`,
+    );
     await run.close();
   });
 
@@ -167,7 +181,9 @@ describe('failures are typed and say what to do', () => {
     const run = await runFlow(b.SystemRetryFlow, { home });
     expect(run.status).toBe('failed');
     const start = (await run.metadata.listTasks({ flow: run.flow, runId: run.runId, step: 'start' })).items[0]!;
-    expect(await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: start.taskId })).toMatchObject([{ status: 'failed', error: { code: 'USER_CODE' } }]);
+    expect(await run.metadata.listAttempts({ flow: run.flow, runId: run.runId, taskId: start.taskId })).toMatchObject([
+      { status: 'failed', error: { code: 'USER_CODE' } },
+    ]);
     await run.close();
   });
 
@@ -197,15 +213,26 @@ describe('failures are typed and say what to do', () => {
   });
 
   test('unknown and ill-typed parameters are rejected before a run exists', async () => {
-    await expect(runFlow(b.ManySplitsFlow, { home, params: { size: 3 } })).rejects.toThrow('Unknown parameter --size for ManySplitsFlow. Its parameters are: --n.');
-    await expect(runFlow(b.ManySplitsFlow, { home, params: { n: 'lots' } })).rejects.toThrow('Parameter --n of ManySplitsFlow must be a number, got "lots".');
-    await expect(runFlow(b.CrashOnceFlow, { home })).rejects.toThrow('Missing required parameter --marker for CrashOnceFlow. (marker file: crash while it does not exist)');
+    await expect(runFlow(b.ManySplitsFlow, { home, params: { size: 3 } })).rejects.toThrow(
+      'Unknown parameter --size for ManySplitsFlow. Its parameters are: --n.',
+    );
+    await expect(runFlow(b.ManySplitsFlow, { home, params: { n: 'lots' } })).rejects.toThrow(
+      'Parameter --n of ManySplitsFlow must be a number, got "lots".',
+    );
+    await expect(runFlow(b.CrashOnceFlow, { home })).rejects.toThrow(
+      'Missing required parameter --marker for CrashOnceFlow. (marker file: crash while it does not exist)',
+    );
   });
 
   test('an aborted run stops its tasks and is recorded as aborted', async () => {
     const ac = new AbortController();
     const started = Date.now();
-    const runP = runFlow(b.ManySplitsFlow, { home, params: { n: 100 }, signal: ac.signal, onEvent: (e) => e.type === 'task-started' && e.step === 'body' && ac.abort() });
+    const runP = runFlow(b.ManySplitsFlow, {
+      home,
+      params: { n: 100 },
+      signal: ac.signal,
+      onEvent: (e) => e.type === 'task-started' && e.step === 'body' && ac.abort(),
+    });
     const run = await runP;
     expect(run.status).toBe('aborted');
     expect(Date.now() - started).toBeLessThan(20_000);

@@ -18,7 +18,10 @@ export function propertyParams(settings: PropertySettings | undefined, defaultRu
 }
 
 /** Run a fast-check property; on failure the error names the seed to replay it with. @internal */
-export async function checkProperty(property: fc.IAsyncProperty<any> | fc.IProperty<any>, params: { seed: number; numRuns: number }): Promise<void> {
+export async function checkProperty(
+  property: fc.IAsyncProperty<any> | fc.IProperty<any>,
+  params: { seed: number; numRuns: number },
+): Promise<void> {
   try {
     await fc.assert(property as fc.IAsyncProperty<unknown>, params);
   } catch (err) {
@@ -34,7 +37,8 @@ export async function rejectsWith(promise: Promise<unknown> | (() => unknown), c
   try {
     value = await (typeof promise === 'function' ? promise() : promise);
   } catch (err) {
-    if (!TributaryError.is(err)) throw new Error(`expected a TributaryError ${code}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    if (!TributaryError.is(err))
+      throw new Error(`expected a TributaryError ${code}, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
     if (err.code !== code) throw new Error(`expected error code ${code}, got ${err.code}: ${err.message}`);
     return err;
   }

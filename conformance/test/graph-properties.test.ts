@@ -49,7 +49,11 @@ function compileBlock(b: Block, next: string, out: StepSrc[], counter: { n: numb
       // A switch's case may not lead straight into a join, so the loop exits through a linear step.
       const s = name('loop');
       const exit = compileBlock({ kind: 'linear' }, next, out, counter);
-      out.push({ name: s, params: '', body: `this.more = false; this.next({ again: this.${s}, done: this.${exit} }, { condition: 'more' });` });
+      out.push({
+        name: s,
+        params: '',
+        body: `this.more = false; this.next({ again: this.${s}, done: this.${exit} }, { condition: 'more' });`,
+      });
       return s;
     }
     case 'branch': {
@@ -91,7 +95,15 @@ function makeFlow(steps: StepSrc[]): Function {
   const src = `return class Generated${flowCounter++} extends FlowSpec {\n${steps.map((s) => `  ${s.name}(${s.params}) { ${s.body} }`).join('\n')}\n}`;
   const cls = new Function('FlowSpec', src)(FlowSpec) as Function;
   for (const s of steps) {
-    const ctx = { kind: 'method', name: s.name, static: false, private: false, metadata: {}, addInitializer() {}, access: { has: () => true, get: () => undefined } };
+    const ctx = {
+      kind: 'method',
+      name: s.name,
+      static: false,
+      private: false,
+      metadata: {},
+      addInitializer() {},
+      access: { has: () => true, get: () => undefined },
+    };
     step(cls.prototype[s.name], ctx as unknown as ClassMethodDecoratorContext);
   }
   return cls;
@@ -101,7 +113,14 @@ type Mutation = { rule: GraphRule; apply: (steps: StepSrc[]) => StepSrc[] | unde
 
 const linear = (steps: StepSrc[]) => steps.filter((s) => s.name.startsWith('lin'));
 const rename = (steps: StepSrc[], from: string, to: string) =>
-  steps.map((s) => ({ ...s, name: s.name === from ? to : s.name, body: s.body.replaceAll(`this.${from})`, `this.${to})`).replaceAll(`this.${from},`, `this.${to},`).replaceAll(`this.${from} }`, `this.${to} }`) }));
+  steps.map((s) => ({
+    ...s,
+    name: s.name === from ? to : s.name,
+    body: s.body
+      .replaceAll(`this.${from})`, `this.${to})`)
+      .replaceAll(`this.${from},`, `this.${to},`)
+      .replaceAll(`this.${from} }`, `this.${to} }`),
+  }));
 const targetOf = (s: StepSrc) => /this\.next\(this\.(\w+)\)/.exec(s.body)?.[1];
 
 const MUTATIONS: Mutation[] = [
@@ -151,7 +170,9 @@ const MUTATIONS: Mutation[] = [
     rule: 'foreach-var',
     apply: (steps) => {
       const f = steps.find((s) => s.name.startsWith('fan'));
-      return f && steps.map((s) => (s === f ? { ...s, body: s.body.replace(`{ foreach: 'items' }`, `{ foreach: ['it', 'ems'].join('') }`) } : s));
+      return (
+        f && steps.map((s) => (s === f ? { ...s, body: s.body.replace(`{ foreach: 'items' }`, `{ foreach: ['it', 'ems'].join('') }`) } : s))
+      );
     },
   },
 ];

@@ -1,4 +1,11 @@
-import { datastoreConformance, environmentResolverConformance, metadataStoreConformance, MemoryDatastore, MemoryEnvironmentResolver, MemoryMetadataStore } from '../src/index.ts';
+import {
+  datastoreConformance,
+  environmentResolverConformance,
+  metadataStoreConformance,
+  MemoryDatastore,
+  MemoryEnvironmentResolver,
+  MemoryMetadataStore,
+} from '../src/index.ts';
 
 // The reference adapters define the contract; they must pass their own suites.
 datastoreConformance({ name: 'memory (reference)', factory: () => new MemoryDatastore() });

@@ -15,13 +15,27 @@ function runBroken(file: string): Map<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-broken-'));
   try {
     const out = join(dir, 'report.json');
-    spawnSync(process.execPath, [vitestBin, 'run', '--config', 'conformance/test/broken/vitest.broken.config.ts', `conformance/test/broken/${file}`, '--reporter=json', `--outputFile=${out}`], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, CI: 'true' },
-    });
-    const report = JSON.parse(readFileSync(out, 'utf8')) as { testResults: Array<{ assertionResults: Array<{ title: string; status: string }> }> };
+    spawnSync(
+      process.execPath,
+      [
+        vitestBin,
+        'run',
+        '--config',
+        'conformance/test/broken/vitest.broken.config.ts',
+        `conformance/test/broken/${file}`,
+        '--reporter=json',
+        `--outputFile=${out}`,
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, CI: 'true' },
+      },
+    );
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      testResults: Array<{ assertionResults: Array<{ title: string; status: string }> }>;
+    };
     return new Map(report.testResults.flatMap((f) => f.assertionResults.map((a) => [a.title, a.status] as [string, string])));
   } finally {
     rmSync(dir, { recursive: true, force: true });

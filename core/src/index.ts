@@ -9,7 +9,15 @@ export type * from './ports/index.ts';
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
 export { step, param, retry, catchFailure, timeout, resources, type StepOptions, type StepDecorator } from './flow/decorators.ts';
-export type { RetryOptions, CatchOptions, TimeoutOptions, ResourcesOptions, ParamOptions, ParamType, StepDecorations } from './flow/registry.ts';
+export type {
+  RetryOptions,
+  CatchOptions,
+  TimeoutOptions,
+  ResourcesOptions,
+  ParamOptions,
+  ParamType,
+  StepDecorations,
+} from './flow/registry.ts';
 export { resolveParams, describeParams } from './flow/params.ts';
 
 export { buildGraph } from './graph/build-graph.ts';
@@ -26,5 +34,10 @@ export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOption
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
 export type { CheckpointRecord } from './runtime/protocol.ts';
 export type { TaskCheckpoints, CheckpointOptions } from './flow/checkpoints.ts';
-export { registerAdapter, openConfigured as openConfiguredAdapter, type AdapterFactory, type AdapterKinds } from './runtime/adapter-registry.ts';
+export {
+  registerAdapter,
+  openConfigured as openConfiguredAdapter,
+  type AdapterFactory,
+  type AdapterKinds,
+} from './runtime/adapter-registry.ts';
 export type { RunEvent } from './runtime/events.ts';

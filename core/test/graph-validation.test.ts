@@ -32,7 +32,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step finish() {}
     }
-    expect(rejection(NoEnd).message).toBe("Your flow must have exactly one end step. Either name a step 'end' or use @step({ end: true }).");
+    expect(rejection(NoEnd).message).toBe(
+      "Your flow must have exactly one end step. Either name a step 'end' or use @step({ end: true }).",
+    );
   });
 
   test('missing this.next', () => {
@@ -43,7 +45,9 @@ describe('malformed flows fail validation before anything runs', () => {
       @step middle() {}
       @step end() {}
     }
-    expect(rejection(MissingNext).message).toBe('Step *middle* is missing a this.next() transition to the next step. Add a this.next() call at the end of the method.');
+    expect(rejection(MissingNext).message).toBe(
+      'Step *middle* is missing a this.next() transition to the next step. Add a this.next() call at the end of the method.',
+    );
   });
 
   test('transition to an unknown step', () => {
@@ -53,7 +57,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step end() {}
     }
-    expect(rejection(Unknown).message).toBe('Step *start* specifies a transition to an unknown step, *nowhere*. Define it as a @step method or fix the name.');
+    expect(rejection(Unknown).message).toBe(
+      'Step *start* specifies a transition to an unknown step, *nowhere*. Define it as a @step method or fix the name.',
+    );
   });
 
   test('a loop that is not a switch', () => {
@@ -69,7 +75,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step end() {}
     }
-    expect(rejection(Loop).message).toBe('There is a loop in your flow: *a->b->a*. Break the loop; the only loop allowed is a switch step that lists itself as a case.');
+    expect(rejection(Loop).message).toBe(
+      'There is a loop in your flow: *a->b->a*. Break the loop; the only loop allowed is a switch step that lists itself as a case.',
+    );
   });
 
   test('unreachable step', () => {
@@ -82,7 +90,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step end() {}
     }
-    expect(rejection(Orphan).message).toBe('Step *orphan* is unreachable from the start step *start*. Add this.next(this.orphan) in another step or remove *orphan*.');
+    expect(rejection(Orphan).message).toBe(
+      'Step *orphan* is unreachable from the start step *start*. Add this.next(this.orphan) in another step or remove *orphan*.',
+    );
   });
 
   test('split never joined before end', () => {
@@ -96,7 +106,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step end() {}
     }
-    expect(rejection(Unjoined).message).toBe('The terminal step *end* was reached before a split started at step(s) *body* were joined. Add a join step before *end*.');
+    expect(rejection(Unjoined).message).toBe(
+      'The terminal step *end* was reached before a split started at step(s) *body* were joined. Add a join step before *end*.',
+    );
   });
 
   test('foreach with no children', () => {
@@ -199,7 +211,9 @@ describe('malformed flows fail validation before anything runs', () => {
         void inputs;
       }
     }
-    expect(rejection(JoinEnd).message).toBe('The terminal step *end* should not be a join step (it takes inputs). Add a join step before it.');
+    expect(rejection(JoinEnd).message).toBe(
+      'The terminal step *end* should not be a join step (it takes inputs). Add a join step before it.',
+    );
   });
 
   test('step reached from two branches without inputs', () => {
@@ -321,7 +335,9 @@ describe('malformed flows fail validation before anything runs', () => {
       }
       @step end() {}
     }
-    expect(rejection(BackToStart).message).toBe('The start step *start* cannot have incoming transitions (from *a*). Point them at another step.');
+    expect(rejection(BackToStart).message).toBe(
+      'The start step *start* cannot have incoming transitions (from *a*). Point them at another step.',
+    );
   });
 
   test('parameter named like a step', () => {
@@ -360,7 +376,8 @@ describe('malformed flows fail validation before anything runs', () => {
     class CatchForeach extends FlowSpec {
       items = [1];
       @catchFailure({ var: 'err' })
-      @step start() {
+      @step
+      start() {
         this.next(this.body, { foreach: 'items' });
       }
       @step body() {

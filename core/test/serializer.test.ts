@@ -8,7 +8,10 @@ const site = { step: 'train', artifact: 'model' };
 describe('serializer', () => {
   test('structured values round-trip with their types', () => {
     const v = {
-      m: new Map<unknown, unknown>([[1, 'a'], ['k', { z: new Map([[2n, 3]]) }]]),
+      m: new Map<unknown, unknown>([
+        [1, 'a'],
+        ['k', { z: new Map([[2n, 3]]) }],
+      ]),
       s: new Set([1, 2]),
       d: new Date(5),
       b: 12345678901234567890123n,
@@ -46,7 +49,9 @@ describe('serializer', () => {
     class Model {}
     const cyc: Record<string, unknown> = { a: 1 };
     cyc.self = cyc;
-    expect(() => encodeValue({ layers: [1, { fn: () => 1 }] }, site)).toThrow("Artifact 'model' of step train cannot be stored: a function (fn) at model.layers[1].fn.");
+    expect(() => encodeValue({ layers: [1, { fn: () => 1 }] }, site)).toThrow(
+      "Artifact 'model' of step train cannot be stored: a function (fn) at model.layers[1].fn.",
+    );
     expect(() => encodeValue({ m: new Model() }, site)).toThrow('an instance of class Model at model.m.');
     expect(() => encodeValue(cyc, site)).toThrow('a circular reference at model.self.');
     expect(() => encodeValue(new Map([['k', Symbol('s')]]), site)).toThrow('a symbol at model.get("k").');

@@ -7,7 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TributaryError, validateKey, type Datastore, type GetOptions, type ListOptions, type ListPage, type PutOptions, type PutResult } from '@tributary/core';
+import {
+  TributaryError,
+  validateKey,
+  type Datastore,
+  type GetOptions,
+  type ListOptions,
+  type ListPage,
+  type PutOptions,
+  type PutResult,
+} from '@tributary/core';
 
 const fileOf = (key: string) => Buffer.from(key).toString('base64url');
 const keyOf = (file: string) => Buffer.from(file, 'base64url').toString();
@@ -15,7 +24,14 @@ const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 export class FlatDirDatastore implements Datastore {
   readonly name = 'flat-dir';
-  readonly capabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: false, maxListPage: 1000, readProgress: false };
+  readonly capabilities = {
+    rangeReads: true,
+    conditionalPut: true,
+    streaming: true,
+    syncRead: false,
+    maxListPage: 1000,
+    readProgress: false,
+  };
   private closed = false;
 
   constructor(private readonly dir: string) {}
@@ -32,7 +48,8 @@ export class FlatDirDatastore implements Datastore {
     const tmp = join(this.dir, '.tmp', randomBytes(8).toString('hex'));
     await writeFile(tmp, body);
     try {
-      if (options.ifAbsent) await link(tmp, path); // fails with EEXIST: atomic put-if-absent
+      if (options.ifAbsent)
+        await link(tmp, path); // fails with EEXIST: atomic put-if-absent
       else await rename(tmp, path);
       return { created: true };
     } catch (err) {
@@ -56,7 +73,8 @@ export class FlatDirDatastore implements Datastore {
       const bytes = await readFile(path);
       return options.range ? bytes.subarray(options.range.offset, options.range.offset + options.range.length) : bytes;
     } catch (err) {
-      if (code(err) === 'ENOENT') throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: this.name, key } });
+      if (code(err) === 'ENOENT')
+        throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: this.name, key } });
       throw err;
     }
   }
@@ -81,7 +99,11 @@ export class FlatDirDatastore implements Datastore {
     if (this.closed) throw new TributaryError('CLOSED', `flat-dir datastore ${this.dir} is closed.`);
     if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted.');
     const files = await readdir(this.dir).catch(() => [] as string[]);
-    const keys = files.filter((f) => f !== '.tmp').map(keyOf).filter((k) => k.startsWith(prefix) && (!options.cursor || k > options.cursor)).sort();
+    const keys = files
+      .filter((f) => f !== '.tmp')
+      .map(keyOf)
+      .filter((k) => k.startsWith(prefix) && (!options.cursor || k > options.cursor))
+      .sort();
     const limit = options.limit ?? 1000;
     return keys.length > limit ? { keys: keys.slice(0, limit), cursor: keys[limit - 1]! } : { keys };
   }

@@ -43,7 +43,10 @@ export class LocalCompute implements ComputeBackend {
         serialization: 'advanced',
       });
     } catch (err) {
-      throw new TributaryError('COMPUTE_FAILED', `Cannot start ${spec.command}: ${(err as Error).message}`, { cause: err, context: { adapter: 'local' } });
+      throw new TributaryError('COMPUTE_FAILED', `Cannot start ${spec.command}: ${(err as Error).message}`, {
+        cause: err,
+        context: { adapter: 'local' },
+      });
     }
     const job = new LocalJob(`local-${process.pid}-${++nextId}`, child, spec, this.options.killGraceMs ?? 2000);
     // A spawn error (ENOENT) is reported asynchronously: surface it as a launch failure.
@@ -53,7 +56,9 @@ export class LocalCompute implements ComputeBackend {
     });
     if (!launched) {
       const r = await job.result;
-      throw new TributaryError('COMPUTE_FAILED', `Cannot start ${spec.command}: ${r.failure?.message ?? 'spawn failed'}`, { context: { adapter: 'local' } });
+      throw new TributaryError('COMPUTE_FAILED', `Cannot start ${spec.command}: ${r.failure?.message ?? 'spawn failed'}`, {
+        context: { adapter: 'local' },
+      });
     }
     this.running.add(job);
     void job.result.then(() => this.running.delete(job));
@@ -107,7 +112,8 @@ class LocalJob implements ComputeJob {
       let spawnError: Error | undefined;
       child.once('error', (err) => {
         spawnError = err;
-        if (child.pid === undefined) resolve({ status: 'failed', exitCode: null, signal: null, failure: { kind: 'LAUNCH_FAILED', message: err.message } });
+        if (child.pid === undefined)
+          resolve({ status: 'failed', exitCode: null, signal: null, failure: { kind: 'LAUNCH_FAILED', message: err.message } });
       });
       child.once('close', (code, signal) => {
         this.exited = true;

@@ -62,7 +62,16 @@ export function azureOptionsFromUrl(url: URL): AzureDatastoreOptions {
  */
 export class AzureDatastore implements Datastore {
   readonly name = 'azure';
-  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: false, maxListPage: 5000, readProgress: false, atomicOverwrite: true, prefixObjects: true };
+  readonly capabilities: DatastoreCapabilities = {
+    rangeReads: true,
+    conditionalPut: true,
+    streaming: true,
+    syncRead: false,
+    maxListPage: 5000,
+    readProgress: false,
+    atomicOverwrite: true,
+    prefixObjects: true,
+  };
   readonly locator: AdapterLocator;
   private client?: ContainerClient;
   private closed = false;
@@ -72,7 +81,10 @@ export class AzureDatastore implements Datastore {
 
   constructor(private readonly options: AzureDatastoreOptions) {
     if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(options.container)) {
-      throw new TributaryError('CONFIG', `Invalid Azure container name ${JSON.stringify(options.container)}: 3-63 lowercase letters, digits and single '-'.`);
+      throw new TributaryError(
+        'CONFIG',
+        `Invalid Azure container name ${JSON.stringify(options.container)}: 3-63 lowercase letters, digits and single '-'.`,
+      );
     }
     const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (p) validateKey(p);
@@ -97,8 +109,16 @@ export class AzureDatastore implements Datastore {
       else {
         const account = this.options.account;
         const key = this.options.accountKey ?? process.env.AZURE_STORAGE_KEY;
-        if (!account || !key) throw new TributaryError('CONFIG', 'Azure datastore needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or an account with AZURE_STORAGE_KEY.');
-        service = new BlobServiceClient(this.options.endpoint ?? `https://${account}.blob.core.windows.net`, new StorageSharedKeyCredential(account, key), { retryOptions });
+        if (!account || !key)
+          throw new TributaryError(
+            'CONFIG',
+            'Azure datastore needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or an account with AZURE_STORAGE_KEY.',
+          );
+        service = new BlobServiceClient(
+          this.options.endpoint ?? `https://${account}.blob.core.windows.net`,
+          new StorageSharedKeyCredential(account, key),
+          { retryOptions },
+        );
       }
       this.client = service.getContainerClient(this.options.container);
     }
@@ -117,13 +137,24 @@ export class AzureDatastore implements Datastore {
     const e = err as RestError & { name?: string };
     if (e.name === 'AbortError') return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
     const code = e.code ?? '';
-    if (code === 'BlobNotFound' || (e.statusCode === 404 && code !== 'ContainerNotFound')) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.where()}.`, { context });
-    if (code === 'ContainerNotFound') return new TributaryError('CONFIG', `Container ${this.options.container} does not exist. Create it, or fix the datastore URL.`, { context });
+    if (code === 'BlobNotFound' || (e.statusCode === 404 && code !== 'ContainerNotFound'))
+      return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.where()}.`, { context });
+    if (code === 'ContainerNotFound')
+      return new TributaryError('CONFIG', `Container ${this.options.container} does not exist. Create it, or fix the datastore URL.`, {
+        context,
+      });
     if (e.statusCode === 403 || code === 'AuthenticationFailed' || code === 'AuthorizationFailure') {
-      return new TributaryError('CONFIG', `Azure rejected the credentials or denied access to ${this.where()} (${code || e.statusCode}). Check AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY.`, { context });
+      return new TributaryError(
+        'CONFIG',
+        `Azure rejected the credentials or denied access to ${this.where()} (${code || e.statusCode}). Check AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY.`,
+        { context },
+      );
     }
     const retryable = e.statusCode === undefined || e.statusCode >= 500 || e.statusCode === 429;
-    return new TributaryError('INFRASTRUCTURE', `Azure request failed for ${key ?? this.where()} (${code || e.message}) after retrying.`, { context, retryable });
+    return new TributaryError('INFRASTRUCTURE', `Azure request failed for ${key ?? this.where()} (${code || e.message}) after retrying.`, {
+      context,
+      retryable,
+    });
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -169,10 +200,18 @@ export class AzureDatastore implements Datastore {
         const size = (await b.getProperties()).contentLength ?? 0;
         const len = Math.max(0, Math.min(options.range.length, size - options.range.offset));
         if (len === 0) return new Uint8Array(0);
-        return await b.downloadToBuffer(options.range.offset, len, { concurrency: this.concurrency, blockSize: this.blockSize, ...(options.signal ? { abortSignal: options.signal } : {}) });
+        return await b.downloadToBuffer(options.range.offset, len, {
+          concurrency: this.concurrency,
+          blockSize: this.blockSize,
+          ...(options.signal ? { abortSignal: options.signal } : {}),
+        });
       }
       // downloadToBuffer reads the size, then parallel ranged downloads into one buffer.
-      return await b.downloadToBuffer(0, undefined, { concurrency: this.concurrency, blockSize: this.blockSize, ...(options.signal ? { abortSignal: options.signal } : {}) });
+      return await b.downloadToBuffer(0, undefined, {
+        concurrency: this.concurrency,
+        blockSize: this.blockSize,
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
     } catch (err) {
       throw this.map(err, key);
     }

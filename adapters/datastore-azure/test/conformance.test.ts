@@ -20,7 +20,12 @@ datastoreConformance({
   name: 'azure (azurite)',
   factory: () => {
     const prefix = `t-${randomBytes(6).toString('hex')}`;
-    const ds = createAzureDatastore({ container: 'conformance', prefix, connectionString: azurite.connectionString, blockSize: 4 * 1024 * 1024 });
+    const ds = createAzureDatastore({
+      container: 'conformance',
+      prefix,
+      connectionString: azurite.connectionString,
+      blockSize: 4 * 1024 * 1024,
+    });
     prefixes.set(ds, prefix);
     return ds;
   },
@@ -29,7 +34,9 @@ datastoreConformance({
   // Raw read through the SDK, not the adapter.
   inspect: {
     async read(ds, key) {
-      const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('conformance').getBlobClient(`${prefixes.get(ds as AzureDatastore)}/${key}`);
+      const blob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+        .getContainerClient('conformance')
+        .getBlobClient(`${prefixes.get(ds as AzureDatastore)}/${key}`);
       return (await blob.exists()) ? blob.downloadToBuffer() : undefined;
     },
   },

@@ -46,18 +46,34 @@ function isErr(err: unknown, code: string): boolean {
  */
 export class FsDatastore implements Datastore {
   readonly name = 'fs';
-  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: true, maxListPage: 10_000, readProgress: true };
+  readonly capabilities: DatastoreCapabilities = {
+    rangeReads: true,
+    conditionalPut: true,
+    streaming: true,
+    syncRead: true,
+    maxListPage: 10_000,
+    readProgress: true,
+  };
   readonly locator: AdapterLocator;
   private closed = false;
   private readonly madeDirs = new Set<string>();
 
   constructor(private readonly options: FsDatastoreOptions) {
-    this.locator = { module: import.meta.url, factory: 'createFsDatastore', options: { root: options.root, fsync: options.fsync ?? false } };
+    this.locator = {
+      module: import.meta.url,
+      factory: 'createFsDatastore',
+      options: { root: options.root, fsync: options.fsync ?? false },
+    };
   }
 
   private check(key: string, signal?: AbortSignal): string {
-    if (this.closed) throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`, { context: { adapter: 'fs', key } });
-    if (signal?.aborted) throw new TributaryError('ABORTED', `Aborted before reading or writing ${key}.`, { context: { adapter: 'fs', key }, cause: signal.reason });
+    if (this.closed)
+      throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`, { context: { adapter: 'fs', key } });
+    if (signal?.aborted)
+      throw new TributaryError('ABORTED', `Aborted before reading or writing ${key}.`, {
+        context: { adapter: 'fs', key },
+        cause: signal.reason,
+      });
     validateKey(key);
     return `${join(this.options.root, ...key.split('/'))}${FILE_SUFFIX}`;
   }
@@ -136,7 +152,8 @@ export class FsDatastore implements Datastore {
       await pipeline(Readable.from(body), createWriteStream(tmp), ...(options.signal ? [{ signal: options.signal }] : []));
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      if (options.signal?.aborted) throw new TributaryError('ABORTED', `Aborted while writing ${key}.`, { context: { adapter: 'fs', key } });
+      if (options.signal?.aborted)
+        throw new TributaryError('ABORTED', `Aborted while writing ${key}.`, { context: { adapter: 'fs', key } });
       throw this.mapError(err, key);
     }
     return this.publish(tmp, path, options.ifAbsent === true);
@@ -214,7 +231,14 @@ export class FsDatastore implements Datastore {
       throw this.mapError(err, key);
     }
     const r = options.range;
-    return createReadStream(path, r ? { start: r.offset, end: r.offset + r.length - 1, ...(options.signal ? { signal: options.signal } : {}) } : options.signal ? { signal: options.signal } : {});
+    return createReadStream(
+      path,
+      r
+        ? { start: r.offset, end: r.offset + r.length - 1, ...(options.signal ? { signal: options.signal } : {}) }
+        : options.signal
+          ? { signal: options.signal }
+          : {},
+    );
   }
 
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -230,7 +254,8 @@ export class FsDatastore implements Datastore {
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     if (this.closed) throw new TributaryError('CLOSED', `Datastore fs at ${this.options.root} is closed.`);
-    if (options.signal?.aborted) throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'fs' }, cause: options.signal.reason });
+    if (options.signal?.aborted)
+      throw new TributaryError('ABORTED', 'Aborted before listing.', { context: { adapter: 'fs' }, cause: options.signal.reason });
     validatePrefix(prefix);
     const limit = Math.min(options.limit ?? 1000, this.capabilities.maxListPage);
     // Walk only the folder the prefix pins down, then filter by the rest of the prefix.
@@ -279,10 +304,24 @@ export class FsDatastore implements Datastore {
   private mapError(err: unknown, key: string): Error {
     if (TributaryError.is(err)) return err;
     const context = { adapter: 'fs', key };
-    if (isErr(err, 'ENOENT') || isErr(err, 'ENOTDIR') || isErr(err, 'EISDIR')) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.options.root}.`, { context });
-    if (isErr(err, 'EACCES') || isErr(err, 'EPERM')) return new TributaryError('CONFIG', `Permission denied on ${this.options.root} for key ${key}: check the folder's owner and mode.`, { context, cause: err });
-    if (isErr(err, 'ENOSPC')) return new TributaryError('INFRASTRUCTURE', `Disk full while writing ${key} under ${this.options.root}.`, { context, cause: err, retryable: true });
-    return new TributaryError('INFRASTRUCTURE', `Filesystem error on ${key}: ${(err as Error).message}`, { context, cause: err, retryable: true });
+    if (isErr(err, 'ENOENT') || isErr(err, 'ENOTDIR') || isErr(err, 'EISDIR'))
+      return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.options.root}.`, { context });
+    if (isErr(err, 'EACCES') || isErr(err, 'EPERM'))
+      return new TributaryError('CONFIG', `Permission denied on ${this.options.root} for key ${key}: check the folder's owner and mode.`, {
+        context,
+        cause: err,
+      });
+    if (isErr(err, 'ENOSPC'))
+      return new TributaryError('INFRASTRUCTURE', `Disk full while writing ${key} under ${this.options.root}.`, {
+        context,
+        cause: err,
+        retryable: true,
+      });
+    return new TributaryError('INFRASTRUCTURE', `Filesystem error on ${key}: ${(err as Error).message}`, {
+      context,
+      cause: err,
+      retryable: true,
+    });
   }
 }
 

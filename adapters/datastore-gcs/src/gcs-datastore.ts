@@ -70,22 +70,41 @@ export class GcsDatastore implements Datastore {
   private readonly prefix: string;
 
   constructor(private readonly options: GcsDatastoreOptions) {
-    if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(options.bucket)) throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
+    if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(options.bucket))
+      throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
     const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (p) validateKey(p);
     this.prefix = p ? `${p}/` : '';
-    this.capabilities = { rangeReads: true, conditionalPut: options.conditionalPut !== false, streaming: true, syncRead: false, maxListPage: 1000, readProgress: false, atomicOverwrite: true, prefixObjects: true };
+    this.capabilities = {
+      rangeReads: true,
+      conditionalPut: options.conditionalPut !== false,
+      streaming: true,
+      syncRead: false,
+      maxListPage: 1000,
+      readProgress: false,
+      atomicOverwrite: true,
+      prefixObjects: true,
+    };
     this.locator = { module: import.meta.url, factory: 'createGcsDatastore', options: { ...options } };
   }
 
   private bucket(): Bucket {
-    if (this.closed) throw new TributaryError('CLOSED', `GCS datastore gs://${this.options.bucket}/${this.prefix} is closed.`, { context: { adapter: 'gcs' } });
+    if (this.closed)
+      throw new TributaryError('CLOSED', `GCS datastore gs://${this.options.bucket}/${this.prefix} is closed.`, {
+        context: { adapter: 'gcs' },
+      });
     this.bucketClient ??= new Storage({
       ...(this.options.apiEndpoint ? { apiEndpoint: this.options.apiEndpoint } : {}),
       ...(this.options.projectId ? { projectId: this.options.projectId } : this.options.apiEndpoint ? { projectId: 'emulator' } : {}),
       ...(this.options.keyFilename ? { keyFilename: this.options.keyFilename } : {}),
       // Content-addressed writes are idempotent, so every request may be retried.
-      retryOptions: { autoRetry: true, maxRetries: this.options.maxRetries ?? 6, retryDelayMultiplier: 1.5, maxRetryDelay: 2, idempotencyStrategy: IdempotencyStrategy.RetryAlways },
+      retryOptions: {
+        autoRetry: true,
+        maxRetries: this.options.maxRetries ?? 6,
+        retryDelayMultiplier: 1.5,
+        maxRetryDelay: 2,
+        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      },
     }).bucket(this.options.bucket);
     return this.bucketClient;
   }
@@ -102,11 +121,22 @@ export class GcsDatastore implements Datastore {
     const code = codeOf(err);
     const msg = (err as Error).message ?? '';
     const where = `gs://${this.options.bucket}/${this.prefix}`;
-    if (code === 404 && /bucket/i.test(msg) && !/object|No such object/i.test(msg)) return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, { context });
+    if (code === 404 && /bucket/i.test(msg) && !/object|No such object/i.test(msg))
+      return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, {
+        context,
+      });
     if (code === 404) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${where}.`, { context });
-    if (code === 401 || code === 403) return new TributaryError('CONFIG', `GCS rejected the credentials or denied access to ${where} (${code}). Check GOOGLE_APPLICATION_CREDENTIALS.`, { context });
+    if (code === 401 || code === 403)
+      return new TributaryError(
+        'CONFIG',
+        `GCS rejected the credentials or denied access to ${where} (${code}). Check GOOGLE_APPLICATION_CREDENTIALS.`,
+        { context },
+      );
     const retryable = typeof code !== 'number' || code >= 500 || code === 429;
-    return new TributaryError('INFRASTRUCTURE', `GCS request failed for ${key ?? where} (${code ?? msg}) after retrying.`, { context, retryable });
+    return new TributaryError('INFRASTRUCTURE', `GCS request failed for ${key ?? where} (${code ?? msg}) after retrying.`, {
+      context,
+      retryable,
+    });
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -130,7 +160,11 @@ export class GcsDatastore implements Datastore {
     try {
       if (options.ifAbsent && (await this.head(key))) return { created: false };
       // No chunkSize: the whole stream goes in one resumable request.
-      await pipeline(Readable.from(body), f.createWriteStream({ resumable: true, validation: false }), ...(options.signal ? [{ signal: options.signal }] : []));
+      await pipeline(
+        Readable.from(body),
+        f.createWriteStream({ resumable: true, validation: false }),
+        ...(options.signal ? [{ signal: options.signal }] : []),
+      );
       return { created: true };
     } catch (err) {
       throw this.map(err, key);
@@ -145,7 +179,11 @@ export class GcsDatastore implements Datastore {
           await f.getMetadata();
           return new Uint8Array(0);
         }
-        const [bytes] = await f.download({ start: options.range.offset, end: options.range.offset + options.range.length - 1, validation: false });
+        const [bytes] = await f.download({
+          start: options.range.offset,
+          end: options.range.offset + options.range.length - 1,
+          validation: false,
+        });
         return bytes.byteLength > options.range.length ? bytes.subarray(0, options.range.length) : bytes;
       }
       // First part by range: a small object comes back whole (one request). A full part means
@@ -201,7 +239,12 @@ export class GcsDatastore implements Datastore {
     validatePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? 1000, 1000));
     try {
-      const [files, next] = await b.getFiles({ prefix: this.prefix + prefix, maxResults: limit, autoPaginate: false, ...(options.cursor ? { pageToken: options.cursor } : {}) });
+      const [files, next] = await b.getFiles({
+        prefix: this.prefix + prefix,
+        maxResults: limit,
+        autoPaginate: false,
+        ...(options.cursor ? { pageToken: options.cursor } : {}),
+      });
       const keys = files.map((f) => f.name.slice(this.prefix.length));
       const token = (next as { pageToken?: string } | null)?.pageToken;
       return token ? { keys, cursor: token } : { keys };

@@ -28,7 +28,9 @@ datastoreConformance({
   properties: { numRuns: 10 },
   inspect: {
     async read(ds, key) {
-      const file = new Storage({ apiEndpoint: emu.endpoint, projectId: 'demo-test' }).bucket('conformance').file(`${prefixes.get(ds as GcsDatastore)}/${key}`);
+      const file = new Storage({ apiEndpoint: emu.endpoint, projectId: 'demo-test' })
+        .bucket('conformance')
+        .file(`${prefixes.get(ds as GcsDatastore)}/${key}`);
       return (await file.exists())[0] ? (await file.download())[0] : undefined;
     },
   },

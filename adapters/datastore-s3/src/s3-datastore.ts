@@ -99,7 +99,10 @@ export class S3Datastore implements Datastore {
 
   constructor(private readonly options: S3DatastoreOptions) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
-      throw new TributaryError('CONFIG', `Invalid S3 bucket name ${JSON.stringify(options.bucket)}: 3-63 lowercase letters, digits, '.' and '-'.`);
+      throw new TributaryError(
+        'CONFIG',
+        `Invalid S3 bucket name ${JSON.stringify(options.bucket)}: 3-63 lowercase letters, digits, '.' and '-'.`,
+      );
     }
     const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (p) validateKey(p);
@@ -122,7 +125,10 @@ export class S3Datastore implements Datastore {
 
   /** The SDK client, created on first use. */
   private s3(): S3Client {
-    if (this.closed) throw new TributaryError('CLOSED', `S3 datastore s3://${this.options.bucket}/${this.prefix} is closed.`, { context: { adapter: 's3' } });
+    if (this.closed)
+      throw new TributaryError('CLOSED', `S3 datastore s3://${this.options.bucket}/${this.prefix} is closed.`, {
+        context: { adapter: 's3' },
+      });
     this.client ??= new S3Client({
       ...(this.options.region ? { region: this.options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
@@ -149,14 +155,34 @@ export class S3Datastore implements Datastore {
     const code = status(err);
     const where = `s3://${this.options.bucket}/${this.prefix}${this.options.endpoint ? ` at ${this.options.endpoint}` : ''}`;
     if (name === 'AbortError') return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
-    if (name === 'NoSuchKey' || name === 'NotFound' || (code === 404 && name !== 'NoSuchBucket')) return new TributaryError('NOT_FOUND', `No object at key ${key} in ${where}.`, { context });
-    if (name === 'NoSuchBucket') return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, { context });
-    if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'ExpiredToken' || name === 'CredentialsProviderError') {
-      return new TributaryError('CONFIG', `S3 rejected the credentials for ${where} (${name}). Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or your profile.`, { context });
+    if (name === 'NoSuchKey' || name === 'NotFound' || (code === 404 && name !== 'NoSuchBucket'))
+      return new TributaryError('NOT_FOUND', `No object at key ${key} in ${where}.`, { context });
+    if (name === 'NoSuchBucket')
+      return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, {
+        context,
+      });
+    if (
+      name === 'InvalidAccessKeyId' ||
+      name === 'SignatureDoesNotMatch' ||
+      name === 'ExpiredToken' ||
+      name === 'CredentialsProviderError'
+    ) {
+      return new TributaryError(
+        'CONFIG',
+        `S3 rejected the credentials for ${where} (${name}). Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or your profile.`,
+        { context },
+      );
     }
-    if (name === 'AccessDenied' || code === 403) return new TributaryError('CONFIG', `Access denied to ${where}. The credentials lack permission for this bucket or prefix.`, { context });
+    if (name === 'AccessDenied' || code === 403)
+      return new TributaryError('CONFIG', `Access denied to ${where}. The credentials lack permission for this bucket or prefix.`, {
+        context,
+      });
     const retryable = code === undefined || code >= 500 || code === 429;
-    return new TributaryError('INFRASTRUCTURE', `S3 request failed for ${key ?? where} (${name}${code ? ` ${code}` : ''}) after retrying.`, { context, retryable, cause: err instanceof S3ServiceException ? undefined : err });
+    return new TributaryError(
+      'INFRASTRUCTURE',
+      `S3 request failed for ${key ?? where} (${name}${code ? ` ${code}` : ''}) after retrying.`,
+      { context, retryable, cause: err instanceof S3ServiceException ? undefined : err },
+    );
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -169,7 +195,13 @@ export class S3Datastore implements Datastore {
         return { created: true };
       }
       await this.s3().send(
-        new PutObjectCommand({ Bucket: this.options.bucket, Key: k, Body: body, ContentLength: body.byteLength, ...(options.ifAbsent && this.capabilities.conditionalPut ? { IfNoneMatch: '*' } : {}) }),
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: k,
+          Body: body,
+          ContentLength: body.byteLength,
+          ...(options.ifAbsent && this.capabilities.conditionalPut ? { IfNoneMatch: '*' } : {}),
+        }),
         options.signal ? { abortSignal: options.signal } : {},
       );
       return { created: true };
@@ -181,7 +213,13 @@ export class S3Datastore implements Datastore {
   }
 
   private async upload(k: string, body: Uint8Array | Readable, signal?: AbortSignal): Promise<void> {
-    const upload = new Upload({ client: this.s3(), params: { Bucket: this.options.bucket, Key: k, Body: body }, partSize: this.partSize, queueSize: this.concurrency, leavePartsOnError: false });
+    const upload = new Upload({
+      client: this.s3(),
+      params: { Bucket: this.options.bucket, Key: k, Body: body },
+      partSize: this.partSize,
+      queueSize: this.concurrency,
+      leavePartsOnError: false,
+    });
     const onAbort = () => void upload.abort().catch(() => undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -204,7 +242,10 @@ export class S3Datastore implements Datastore {
 
   private async getRange(k: string, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     if (length <= 0) return new Uint8Array(0);
-    const r = await this.s3().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: k, Range: `bytes=${offset}-${offset + length - 1}` }), signal ? { abortSignal: signal } : {});
+    const r = await this.s3().send(
+      new GetObjectCommand({ Bucket: this.options.bucket, Key: k, Range: `bytes=${offset}-${offset + length - 1}` }),
+      signal ? { abortSignal: signal } : {},
+    );
     const bytes = await r.Body!.transformToByteArray();
     // A server that ignored the range (s3rver does for bytes=0-0) sent the whole object.
     return bytes.byteLength > length ? bytes.subarray(offset, offset + length) : bytes;
@@ -221,7 +262,10 @@ export class S3Datastore implements Datastore {
         return Buffer.from(await this.getRange(k, options.range.offset, end - options.range.offset, options.signal));
       }
       // One request for small objects; a large one is fetched again as parallel ranges.
-      const first = await this.s3().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: k }), options.signal ? { abortSignal: options.signal } : {});
+      const first = await this.s3().send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: k }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
       const total = Number(first.ContentLength ?? 0);
       if (total <= 2 * this.partSize) {
         const bytes = await first.Body!.transformToByteArray();
@@ -253,8 +297,17 @@ export class S3Datastore implements Datastore {
     const k = this.key(key, options.signal);
     try {
       const r = options.range
-        ? await this.s3().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: k, Range: `bytes=${options.range.offset}-${options.range.offset + Math.max(options.range.length, 1) - 1}` }))
-        : await this.s3().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: k }), options.signal ? { abortSignal: options.signal } : {});
+        ? await this.s3().send(
+            new GetObjectCommand({
+              Bucket: this.options.bucket,
+              Key: k,
+              Range: `bytes=${options.range.offset}-${options.range.offset + Math.max(options.range.length, 1) - 1}`,
+            }),
+          )
+        : await this.s3().send(
+            new GetObjectCommand({ Bucket: this.options.bucket, Key: k }),
+            options.signal ? { abortSignal: options.signal } : {},
+          );
       return r.Body as unknown as AsyncIterable<Uint8Array>;
     } catch (err) {
       throw this.map(err, key);
@@ -264,7 +317,10 @@ export class S3Datastore implements Datastore {
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
     const k = this.key(key, options.signal);
     try {
-      const r = await this.s3().send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: k }), options.signal ? { abortSignal: options.signal } : {});
+      const r = await this.s3().send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: k }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
       return { size: Number(r.ContentLength ?? 0) };
     } catch (err) {
       if (status(err) === 404 && (err as { name?: string }).name !== 'NoSuchBucket') return undefined;
@@ -280,7 +336,12 @@ export class S3Datastore implements Datastore {
     try {
       // The cursor is S3's continuation token (opaque, as the port allows).
       const r = await this.s3().send(
-        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.prefix + prefix, MaxKeys: limit, ...(options.cursor ? { ContinuationToken: options.cursor } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: this.prefix + prefix,
+          MaxKeys: limit,
+          ...(options.cursor ? { ContinuationToken: options.cursor } : {}),
+        }),
         options.signal ? { abortSignal: options.signal } : {},
       );
       const keys = (r.Contents ?? []).map((o) => o.Key!.slice(this.prefix.length));
@@ -293,7 +354,10 @@ export class S3Datastore implements Datastore {
   async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const k = this.key(key, options.signal);
     try {
-      await this.s3().send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: k }), options.signal ? { abortSignal: options.signal } : {});
+      await this.s3().send(
+        new DeleteObjectCommand({ Bucket: this.options.bucket, Key: k }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
     } catch (err) {
       if (status(err) === 404) return;
       throw this.map(err, key);

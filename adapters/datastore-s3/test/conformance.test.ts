@@ -10,7 +10,14 @@ let raw: S3Client;
 beforeAll(async () => {
   emu = await startS3Emulator();
   await emu.createBucket('conformance');
-  raw = new S3Client({ endpoint: emu.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: emu.credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  raw = new S3Client({
+    endpoint: emu.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: emu.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 });
 afterAll(async () => {
   raw?.destroy();
@@ -27,7 +34,14 @@ datastoreConformance({
   // s3rver ignores If-None-Match, so the adapter is told so: put-if-absent falls back to HEAD + PUT.
   factory: () => {
     const prefix = `t-${randomBytes(6).toString('hex')}`;
-    const ds = createS3Datastore({ ...S3RVER, bucket: 'conformance', prefix, endpoint: emu.endpoint, credentials: emu.credentials, partSize: 5 * 1024 * 1024 });
+    const ds = createS3Datastore({
+      ...S3RVER,
+      bucket: 'conformance',
+      prefix,
+      endpoint: emu.endpoint,
+      credentials: emu.credentials,
+      partSize: 5 * 1024 * 1024,
+    });
     prefixes.set(ds, prefix);
     return ds;
   },

@@ -43,7 +43,12 @@ test('an artifact read under a name the source never spells out is fetched synch
 test('a 100-task flow with 10% injected faults (500s, resets, slow responses) completes with every artifact intact', async () => {
   const proxy = await startFaultProxy({ target: emu.endpoint, failureRate: 0.1, seed: 3, slowMs: 400 });
   try {
-    const run = await runFlow(SlowForeach, { home, params: { n: 96, ms: 0 }, maxNumSplits: 96, datastore: `s3://flows/faults?endpoint=${proxy.url}&${LIMITS}` });
+    const run = await runFlow(SlowForeach, {
+      home,
+      params: { n: 96, ms: 0 },
+      maxNumSplits: 96,
+      datastore: `s3://flows/faults?endpoint=${proxy.url}&${LIMITS}`,
+    });
     expect(run.error?.message).toBeUndefined();
     expect(run.status).toBe('succeeded');
     expect(run.tasks).toBeGreaterThanOrEqual(99);
@@ -56,10 +61,25 @@ test('a 100-task flow with 10% injected faults (500s, resets, slow responses) co
 });
 
 test('a missing bucket and bad credentials are typed CONFIG errors that name the bucket, never the secret', async () => {
-  const missing = createS3Datastore({ bucket: 'no-such-bucket', endpoint: emu.endpoint, forcePathStyle: true, credentials: emu.credentials, maxAttempts: 1 });
-  await expect(missing.put('k', new Uint8Array([1]))).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('Bucket no-such-bucket does not exist') });
+  const missing = createS3Datastore({
+    bucket: 'no-such-bucket',
+    endpoint: emu.endpoint,
+    forcePathStyle: true,
+    credentials: emu.credentials,
+    maxAttempts: 1,
+  });
+  await expect(missing.put('k', new Uint8Array([1]))).rejects.toMatchObject({
+    code: 'CONFIG',
+    message: expect.stringContaining('Bucket no-such-bucket does not exist'),
+  });
   await missing.close();
-  const bad = createS3Datastore({ bucket: 'flows', endpoint: emu.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'WRONG', secretAccessKey: 'hunter2-secret' }, maxAttempts: 1 });
+  const bad = createS3Datastore({
+    bucket: 'flows',
+    endpoint: emu.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'WRONG', secretAccessKey: 'hunter2-secret' },
+    maxAttempts: 1,
+  });
   const err = (await bad.get('k').catch((e: unknown) => e)) as Error & { code: string };
   expect(err.code).toBe('CONFIG');
   expect(err.message).toMatch(/rejected the credentials/);
@@ -72,8 +92,16 @@ test('the CLI selects the S3 datastore for a whole run with --datastore', async 
   const { fileURLToPath } = await import('node:url');
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const url = `s3://flows/cli?endpoint=${emu.endpoint}&${LIMITS}`;
-  const r = spawnSync(process.execPath, ['cli/bin/tributary.js', 'run', 'examples/hello.ts', '--datastore', url, '--name', 'S3'], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['cli/bin/tributary.js', 'run', 'examples/hello.ts', '--datastore', url, '--name', 'S3'], {
+    cwd: root,
+    env: { ...process.env, TRIBUTARY_HOME: home },
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(0);
-  const logs = spawnSync(process.execPath, ['cli/bin/tributary.js', 'logs', `${r.stdout.trim().split('\n').pop()}/shout`, '--datastore', url], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  const logs = spawnSync(
+    process.execPath,
+    ['cli/bin/tributary.js', 'logs', `${r.stdout.trim().split('\n').pop()}/shout`, '--datastore', url],
+    { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' },
+  );
   expect(logs.stdout).toBe('HELLO, S3!\n');
 });

@@ -33,7 +33,20 @@ export interface PostgresMetadataStoreOptions {
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
 
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', '25P03']);
+const TRANSIENT_SQLSTATES = new Set([
+  '40001',
+  '40P01',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '25P03',
+]);
 const TRANSIENT_NODE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
 
 function isTransient(err: unknown): boolean {
@@ -119,7 +132,8 @@ const REGISTER_TASKS = `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND
 const TASK_SELECT = `SELECT t.task_id, t.run_id, t.flow, t.step, t.key, t.status, t.attempts, t.origin_pathspec, t.created_at, t.finished_at, t.parents::text[] AS parents FROM tasks t`;
 
 function id(kind: string, value: string): string {
-  if (!/^\d{1,18}$/.test(value)) throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
+  if (!/^\d{1,18}$/.test(value))
+    throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
   return value;
 }
 
@@ -142,7 +156,11 @@ export class PostgresMetadataStore implements MetadataStore {
   constructor(private readonly options: PostgresMetadataStoreOptions = {}) {
     const url = new URL(options.url ?? process.env.TRIBUTARY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
     this.schema = options.schema ?? url.searchParams.get('schema') ?? 'tributary';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new TributaryError('CONFIG', `Invalid Postgres schema name ${JSON.stringify(this.schema)}: use lowercase letters, digits and _.`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema))
+      throw new TributaryError(
+        'CONFIG',
+        `Invalid Postgres schema name ${JSON.stringify(this.schema)}: use lowercase letters, digits and _.`,
+      );
     url.searchParams.delete('schema');
     // Never show the password: errors name user@host:port/db only.
     this.where = `${decodeURIComponent(url.username || process.env.PGUSER || 'postgres')}@${url.hostname}:${url.port || 5432}${url.pathname}`;
@@ -168,7 +186,10 @@ export class PostgresMetadataStore implements MetadataStore {
         const { rows } = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${this.schema}.tributary_schema`);
         const version = rows[0]?.v ?? 0;
         if (version > MIGRATIONS.length) {
-          throw new TributaryError('CONFIG', `Postgres schema ${this.schema} is at version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`);
+          throw new TributaryError(
+            'CONFIG',
+            `Postgres schema ${this.schema} is at version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`,
+          );
         }
         for (let v = version; v < MIGRATIONS.length; v++) {
           await c.query(MIGRATIONS[v]!);
@@ -185,7 +206,8 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private async init(): Promise<void> {
-    if (this.closed) throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
+    if (this.closed)
+      throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
     if (this.options.migrate === false) return;
     this.ready ??= this.migrate().catch((err) => {
       this.ready = undefined;
@@ -216,11 +238,23 @@ export class PostgresMetadataStore implements MetadataStore {
     const e = err as { code?: string; message?: string };
     const context = { adapter: 'postgres' };
     if (this.closed) return new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context });
-    if (e.code === '28P01' || e.code === '28000') return new TributaryError('CONFIG', `Postgres rejected the credentials for ${this.where}. Check the user and password in the URL (or PGUSER/PGPASSWORD).`, { context });
-    if (e.code === '3D000') return new TributaryError('CONFIG', `Database in ${this.where} does not exist. Create it, or point the URL at an existing one.`, { context });
+    if (e.code === '28P01' || e.code === '28000')
+      return new TributaryError(
+        'CONFIG',
+        `Postgres rejected the credentials for ${this.where}. Check the user and password in the URL (or PGUSER/PGPASSWORD).`,
+        { context },
+      );
+    if (e.code === '3D000')
+      return new TributaryError('CONFIG', `Database in ${this.where} does not exist. Create it, or point the URL at an existing one.`, {
+        context,
+      });
     if (e.code === '23505') return new TributaryError('ALREADY_EXISTS', `Already recorded: ${e.message}`, { context, cause: err });
     if (isTransient(err)) {
-      return new TributaryError('INFRASTRUCTURE', `Cannot reach Postgres at ${this.where} (${e.code ?? e.message}) after retrying. Is the server running and reachable?`, { context, retryable: true });
+      return new TributaryError(
+        'INFRASTRUCTURE',
+        `Cannot reach Postgres at ${this.where} (${e.code ?? e.message}) after retrying. Is the server running and reachable?`,
+        { context, retryable: true },
+      );
     }
     return new TributaryError('INFRASTRUCTURE', `Postgres error on ${this.where}: ${e.message}`, { context, cause: err });
   }
@@ -279,7 +313,10 @@ export class PostgresMetadataStore implements MetadataStore {
     if (query.status) where.push(`r.status = ${arg(query.status)}`);
     if (query.cursor) where.push(`r.run_id < ${arg(id('cursor', query.cursor))}`);
     for (const tag of query.tags ?? []) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ${arg(tag)})`);
-    const rows = await this.q<RunRow>(`SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ${arg(limit + 1)}`, args);
+    const rows = await this.q<RunRow>(
+      `SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ${arg(limit + 1)}`,
+      args,
+    );
     const items = rows.slice(0, limit).map(runRecord);
     return rows.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
   }
@@ -299,7 +336,8 @@ export class PostgresMetadataStore implements MetadataStore {
       [id('run', runId), flow, status, Date.now()],
     );
     if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
-    if (!rows[0].changed && rows[0].status !== status) throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}; it cannot become ${status}.`);
+    if (!rows[0].changed && rows[0].status !== status)
+      throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}; it cannot become ${status}.`);
     if (!rows[0].changed) throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}.`);
   }
 
@@ -308,13 +346,18 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private async mutateTags(flow: string, runId: string, tags: string[], add: boolean): Promise<void> {
-    for (const t of tags) if (typeof t !== 'string' || t.length === 0 || t.length > 500) throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+    for (const t of tags)
+      if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+        throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
     await this.init();
     await this.retry(async () => {
       const c = await this.pool.connect();
       try {
         await c.query('BEGIN');
-        const { rows } = await c.query<{ tags: string[]; system_tags: string[] }>('SELECT tags, system_tags FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE', [id('run', runId), flow]);
+        const { rows } = await c.query<{ tags: string[]; system_tags: string[] }>(
+          'SELECT tags, system_tags FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE',
+          [id('run', runId), flow],
+        );
         if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
         const system = new Set(rows[0].system_tags);
         const current = new Set(rows[0].tags);
@@ -323,7 +366,11 @@ export class PostgresMetadataStore implements MetadataStore {
           if (add) current.add(t);
           else current.delete(t);
         }
-        if (add) await c.query('INSERT INTO run_tags (run_id, tag, system) SELECT $1, unnest($2::text[]), false ON CONFLICT DO NOTHING', [runId, tags]);
+        if (add)
+          await c.query('INSERT INTO run_tags (run_id, tag, system) SELECT $1, unnest($2::text[]), false ON CONFLICT DO NOTHING', [
+            runId,
+            tags,
+          ]);
         else await c.query('DELETE FROM run_tags WHERE run_id = $1 AND tag = ANY($2::text[]) AND NOT system', [runId, tags]);
         await c.query('UPDATE runs SET tags = $1 WHERE run_id = $2', [JSON.stringify([...current]), runId]);
         await c.query('COMMIT');
@@ -424,11 +471,19 @@ export class PostgresMetadataStore implements MetadataStore {
             if (!single) await c.query('ROLLBACK');
             // After an ambiguous failure (the first try may have committed), the keys are ours.
             if (retrying) return this.findByKeys(tasks);
-            throw new TributaryError('ALREADY_EXISTS', `Run ${flow}/${runId} already has a task with one of the keys ${group.map((t) => t.key).slice(0, 5).join(', ')}.`, { cause: err });
+            throw new TributaryError(
+              'ALREADY_EXISTS',
+              `Run ${flow}/${runId} already has a task with one of the keys ${group
+                .map((t) => t.key)
+                .slice(0, 5)
+                .join(', ')}.`,
+              { cause: err },
+            );
           }
           if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId} to add tasks to.`);
           const idByKey = new Map(rows.map((r) => [r.key, r.task_id]));
-          for (const t of group) out.set(t, { ...t, parents: [...t.parents], taskId: idByKey.get(t.key)!, status: 'pending', attempts: 0, createdAt: now });
+          for (const t of group)
+            out.set(t, { ...t, parents: [...t.parents], taskId: idByKey.get(t.key)!, status: 'pending', attempts: 0, createdAt: now });
         }
         if (!single) await c.query('COMMIT');
         return tasks.map((t) => out.get(t)!);
@@ -452,7 +507,11 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getTask(ref: TaskRef): Promise<TaskRecord> {
-    const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3`, [id('task', ref.taskId), id('run', ref.runId), ref.flow]);
+    const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3`, [
+      id('task', ref.taskId),
+      id('run', ref.runId),
+      ref.flow,
+    ]);
     if (!rows[0]) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
     return taskRecord(rows[0]);
   }
@@ -495,9 +554,14 @@ export class PostgresMetadataStore implements MetadataStore {
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
     if (r.done) return;
-    if (r.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
-    if (r.status === 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${r.attempts - 1} running; finish it before starting another.`);
-    throw new TributaryError('CONFLICT', `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${r.attempts}, got ${attempt}.`);
+    if (r.status === 'succeeded')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
+    if (r.status === 'running')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${r.attempts - 1} running; finish it before starting another.`);
+    throw new TributaryError(
+      'CONFLICT',
+      `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${r.attempts}, got ${attempt}.`,
+    );
   }
 
   async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
@@ -536,22 +600,31 @@ export class PostgresMetadataStore implements MetadataStore {
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
     if (r.done) return;
-    if (r.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
+    if (r.status === 'succeeded')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
     throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
   }
 
   private async taskId(ref: TaskRef): Promise<string> {
-    const rows = await this.q<{ task_id: string }>('SELECT task_id FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3', [id('task', ref.taskId), id('run', ref.runId), ref.flow]);
+    const rows = await this.q<{ task_id: string }>('SELECT task_id FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3', [
+      id('task', ref.taskId),
+      id('run', ref.runId),
+      ref.flow,
+    ]);
     if (!rows[0]) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
     return rows[0].task_id;
   }
 
   async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
     const tid = await this.taskId(ref);
-    const rows = await this.q<{ attempt: number; status: AttemptRecord['status']; started_at: string; finished_at: string | null; error_code: string | null; error_message: string | null }>(
-      'SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt',
-      [tid],
-    );
+    const rows = await this.q<{
+      attempt: number;
+      status: AttemptRecord['status'];
+      started_at: string;
+      finished_at: string | null;
+      error_code: string | null;
+      error_message: string | null;
+    }>('SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt', [tid]);
     return rows.map((r) => ({
       attempt: r.attempt,
       status: r.status,
@@ -571,19 +644,26 @@ export class PostgresMetadataStore implements MetadataStore {
       [id('task', ref.taskId), id('run', ref.runId), ref.flow, options.attempt ?? null],
     );
     if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    return rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
+    return rows
+      .filter((r) => r.name !== null)
+      .map((r) => ({ name: r.name!, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
   }
 
   async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
     const tid = await this.taskId(ref);
-    const rows = await this.q<{ field: string; value: string }>('SELECT field, value FROM task_metadata WHERE task_id = $1 ORDER BY id', [tid]);
+    const rows = await this.q<{ field: string; value: string }>('SELECT field, value FROM task_metadata WHERE task_id = $1 ORDER BY id', [
+      tid,
+    ]);
     return Object.fromEntries(rows.map((r) => [r.field, r.value]));
   }
 
   async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {
     const tid = await this.taskId(ref);
     const e = Object.entries(entries);
-    await this.q('INSERT INTO task_metadata (task_id, field, value, ts) SELECT $1, f, v, $4 FROM unnest($2::text[], $3::text[]) AS x(f, v)', [tid, e.map(([k]) => k), e.map(([, v]) => v), Date.now()]);
+    await this.q(
+      'INSERT INTO task_metadata (task_id, field, value, ts) SELECT $1, f, v, $4 FROM unnest($2::text[], $3::text[]) AS x(f, v)',
+      [tid, e.map(([k]) => k), e.map(([, v]) => v), Date.now()],
+    );
   }
 
   async close(): Promise<void> {

@@ -28,13 +28,28 @@ metadataStoreConformance({
   properties: { numRuns: 15 },
   inspect: {
     async run(s, flow, runId) {
-      return (await sql<{ status: string }>(s as PostgresMetadataStore, 'SELECT status FROM {schema}.runs WHERE flow = $1 AND run_id = $2', [flow, runId]))[0];
+      return (
+        await sql<{ status: string }>(s as PostgresMetadataStore, 'SELECT status FROM {schema}.runs WHERE flow = $1 AND run_id = $2', [
+          flow,
+          runId,
+        ])
+      )[0];
     },
     async task(s, ref) {
-      return (await sql<{ status: string; attempts: number }>(s as PostgresMetadataStore, 'SELECT status, attempts FROM {schema}.tasks WHERE task_id = $1', [ref.taskId]))[0];
+      return (
+        await sql<{ status: string; attempts: number }>(
+          s as PostgresMetadataStore,
+          'SELECT status, attempts FROM {schema}.tasks WHERE task_id = $1',
+          [ref.taskId],
+        )
+      )[0];
     },
     async artifacts(s, ref) {
-      return sql<{ name: string; sha: string; attempt: number }>(s as PostgresMetadataStore, 'SELECT name, sha, attempt FROM {schema}.artifacts WHERE task_id = $1 ORDER BY name', [ref.taskId]);
+      return sql<{ name: string; sha: string; attempt: number }>(
+        s as PostgresMetadataStore,
+        'SELECT name, sha, attempt FROM {schema}.artifacts WHERE task_id = $1 ORDER BY name',
+        [ref.taskId],
+      );
     },
   },
 });

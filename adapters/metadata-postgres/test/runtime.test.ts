@@ -28,10 +28,18 @@ test('examples/train.ts runs end to end with metadata in Postgres (library and C
   await run.close();
 
   const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const r = spawnSync(process.execPath, ['cli/bin/tributary.js', 'run', 'examples/train.ts', '--metadata', url], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['cli/bin/tributary.js', 'run', 'examples/train.ts', '--metadata', url], {
+    cwd: root,
+    env: { ...process.env, TRIBUTARY_HOME: home },
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(0);
   expect(r.stdout).toContain('best alpha: 10');
-  const dump = spawnSync(process.execPath, ['cli/bin/tributary.js', 'dump', r.stdout.trim().split('\n').pop()!, '--json', '--metadata', url], { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' });
+  const dump = spawnSync(
+    process.execPath,
+    ['cli/bin/tributary.js', 'dump', r.stdout.trim().split('\n').pop()!, '--json', '--metadata', url],
+    { cwd: root, env: { ...process.env, TRIBUTARY_HOME: home }, encoding: 'utf8' },
+  );
   expect(JSON.parse(dump.stdout).artifacts.bestAlpha.value).toBe(10);
 });
 

@@ -133,19 +133,25 @@ export class SqliteMetadataStore implements MetadataStore {
       latestStatus: db.prepare(`SELECT * FROM runs WHERE flow = ? AND status = ? ORDER BY run_id DESC LIMIT 1`),
       finishRun: db.prepare(`UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND flow = ? AND status = 'running'`),
       heartbeat: db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND flow = ?`),
-      insertTask: db.prepare(`INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`),
+      insertTask: db.prepare(
+        `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+      ),
       insertParent: db.prepare(`INSERT OR IGNORE INTO task_parents (task_id, parent_id, position) VALUES (?, ?, ?)`),
       getTask: db.prepare(`${TASK_SELECT} WHERE t.task_id = ? AND t.run_id = ? AND t.flow = ?`),
       taskRow: db.prepare(`SELECT status, attempts FROM tasks WHERE task_id = ? AND run_id = ? AND flow = ?`),
       insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)`),
       setTaskRunning: db.prepare(`UPDATE tasks SET status = 'running', attempts = ? WHERE task_id = ?`),
       attemptRow: db.prepare(`SELECT status FROM attempts WHERE task_id = ? AND attempt = ?`),
-      finishAttempt: db.prepare(`UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`),
+      finishAttempt: db.prepare(
+        `UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`,
+      ),
       setTaskStatus: db.prepare(`UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?`),
       insertArtifact: db.prepare(`INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding) VALUES (?, ?, ?, ?, ?, ?, ?)`),
       insertMeta: db.prepare(`INSERT INTO task_metadata (task_id, field, value, ts) VALUES (?, ?, ?, ?)`),
       attempts: db.prepare(`SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt`),
-      successfulAttempt: db.prepare(`SELECT attempt FROM attempts WHERE task_id = ? AND status = 'succeeded' ORDER BY attempt DESC LIMIT 1`),
+      successfulAttempt: db.prepare(
+        `SELECT attempt FROM attempts WHERE task_id = ? AND status = 'succeeded' ORDER BY attempt DESC LIMIT 1`,
+      ),
       artifacts: db.prepare(`SELECT * FROM artifacts WHERE task_id = ? AND attempt = ? ORDER BY name`),
       metadata: db.prepare(`SELECT field, value FROM task_metadata WHERE task_id = ? ORDER BY id`),
     };
@@ -154,18 +160,24 @@ export class SqliteMetadataStore implements MetadataStore {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
-      throw new TributaryError('CONFIG', `SQLite database ${this.options.path} has schema version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`);
+      throw new TributaryError(
+        'CONFIG',
+        `SQLite database ${this.options.path} has schema version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`,
+      );
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
     }
   }
 
   private live(): void {
-    if (this.closed) throw new TributaryError('CLOSED', `SQLite metadata store ${this.options.path} is closed.`, { context: { adapter: 'sqlite' } });
+    if (this.closed)
+      throw new TributaryError('CLOSED', `SQLite metadata store ${this.options.path} is closed.`, { context: { adapter: 'sqlite' } });
   }
 
   /** Run `fn` in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
@@ -179,7 +191,11 @@ export class SqliteMetadataStore implements MetadataStore {
       if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new TributaryError('ALREADY_EXISTS', `Already recorded: ${(err as Error).message}`, { cause: err });
       }
-      if (code === 'SQLITE_BUSY') throw new TributaryError('INFRASTRUCTURE', `SQLite database ${this.options.path} stayed locked by another process.`, { cause: err, retryable: true });
+      if (code === 'SQLITE_BUSY')
+        throw new TributaryError('INFRASTRUCTURE', `SQLite database ${this.options.path} stayed locked by another process.`, {
+          cause: err,
+          retryable: true,
+        });
       throw new TributaryError('INFRASTRUCTURE', `SQLite error: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -270,7 +286,8 @@ export class SqliteMetadataStore implements MetadataStore {
       const system = new Set(JSON.parse(row.system_tags) as string[]);
       const current = new Set(JSON.parse(row.tags) as string[]);
       for (const t of tags) {
-        if (typeof t !== 'string' || t.length === 0 || t.length > 500) throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+        if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+          throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
         if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
         if (add) {
           current.add(t);
@@ -345,14 +362,18 @@ export class SqliteMetadataStore implements MetadataStore {
       where.push('t.task_id > ?');
       args.push(toInt('cursor', query.cursor));
     }
-    const rows = this.db.prepare(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ?`).all(...args, limit + 1) as TaskRow[];
+    const rows = this.db
+      .prepare(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ?`)
+      .all(...args, limit + 1) as TaskRow[];
     const items = rows.slice(0, limit).map(taskRecord);
     return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
   }
 
   async listChildren(ref: TaskRef): Promise<TaskRecord[]> {
     const t = this.taskState(ref);
-    const rows = this.db.prepare(`${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = ?) ORDER BY t.task_id`).all(t.id) as TaskRow[];
+    const rows = this.db
+      .prepare(`${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = ?) ORDER BY t.task_id`)
+      .all(t.id) as TaskRow[];
     return rows.map(taskRecord);
   }
 
@@ -367,9 +388,18 @@ export class SqliteMetadataStore implements MetadataStore {
   async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
     this.tx(() => {
       const t = this.taskState(ref);
-      if (t.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
-      if (t.status === 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${t.attempts - 1} running; finish it before starting another.`);
-      if (attempt !== t.attempts) throw new TributaryError('CONFLICT', `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${t.attempts}, got ${attempt}.`);
+      if (t.status === 'succeeded')
+        throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
+      if (t.status === 'running')
+        throw new TributaryError(
+          'CONFLICT',
+          `Task ${ref.taskId} has attempt ${t.attempts - 1} running; finish it before starting another.`,
+        );
+      if (attempt !== t.attempts)
+        throw new TributaryError(
+          'CONFLICT',
+          `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${t.attempts}, got ${attempt}.`,
+        );
       this.stmts.insertAttempt.run(t.id, attempt, Date.now());
       this.stmts.setTaskRunning.run(attempt + 1, t.id);
     });
@@ -378,7 +408,8 @@ export class SqliteMetadataStore implements MetadataStore {
   async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
     this.tx(() => {
       const t = this.taskState(ref);
-      if (t.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
+      if (t.status === 'succeeded')
+        throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
       const now = Date.now();
       const error = outcome.status === 'failed' ? outcome.error : undefined;
       const info = this.stmts.finishAttempt.run(outcome.status, now, error?.code ?? null, error?.message ?? null, t.id, attempt);
@@ -393,7 +424,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
     const t = this.taskState(ref);
-    const rows = this.stmts.attempts.all(t.id) as Array<{ attempt: number; status: AttemptRecord['status']; started_at: number; finished_at: number | null; error_code: string | null; error_message: string | null }>;
+    const rows = this.stmts.attempts.all(t.id) as Array<{
+      attempt: number;
+      status: AttemptRecord['status'];
+      started_at: number;
+      finished_at: number | null;
+      error_code: string | null;
+      error_message: string | null;
+    }>;
     return rows.map((r) => ({
       attempt: r.attempt,
       status: r.status,
@@ -411,7 +449,14 @@ export class SqliteMetadataStore implements MetadataStore {
       if (!row) return [];
       attempt = row.attempt;
     }
-    const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{ attempt: number; name: string; sha: string; size: number; type: string; encoding: string }>;
+    const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{
+      attempt: number;
+      name: string;
+      sha: string;
+      size: number;
+      type: string;
+      encoding: string;
+    }>;
     return rows.map((r) => ({ name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt }));
   }
 

@@ -21,13 +21,26 @@ metadataStoreConformance({
   cleanup: (s) => rmSync(join((s as SqliteMetadataStore).options.path, '..'), { recursive: true, force: true }),
   inspect: {
     async run(s, flow, runId) {
-      return raw<{ status: string }>(s as SqliteMetadataStore, 'SELECT status FROM runs WHERE flow = ? AND run_id = ?', flow, Number(runId))[0];
+      return raw<{ status: string }>(
+        s as SqliteMetadataStore,
+        'SELECT status FROM runs WHERE flow = ? AND run_id = ?',
+        flow,
+        Number(runId),
+      )[0];
     },
     async task(s, ref) {
-      return raw<{ status: string; attempts: number }>(s as SqliteMetadataStore, 'SELECT status, attempts FROM tasks WHERE task_id = ?', Number(ref.taskId))[0];
+      return raw<{ status: string; attempts: number }>(
+        s as SqliteMetadataStore,
+        'SELECT status, attempts FROM tasks WHERE task_id = ?',
+        Number(ref.taskId),
+      )[0];
     },
     async artifacts(s, ref) {
-      return raw<{ name: string; sha: string; attempt: number }>(s as SqliteMetadataStore, 'SELECT name, sha, attempt FROM artifacts WHERE task_id = ? ORDER BY name', Number(ref.taskId));
+      return raw<{ name: string; sha: string; attempt: number }>(
+        s as SqliteMetadataStore,
+        'SELECT name, sha, attempt FROM artifacts WHERE task_id = ? ORDER BY name',
+        Number(ref.taskId),
+      );
     },
   },
 });

@@ -78,7 +78,8 @@ function takeInt(p: Parsed, name: string): number | undefined {
   const v = take(p, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new TributaryError('PARAM_INVALID', `--${name} must be a positive integer, got ${JSON.stringify(v)}.`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new TributaryError('PARAM_INVALID', `--${name} must be a positive integer, got ${JSON.stringify(v)}.`);
   return n;
 }
 
@@ -104,7 +105,9 @@ async function cmdRun(p: Parsed): Promise<number> {
     const params = describeParams(flowClass);
     process.stdout.write(`Usage: tributary run ${file} [options]\n\nParameters of ${flowClass.name}:\n`);
     for (const d of params) {
-      process.stdout.write(`  --${d.name} <${d.type}>${d.required ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}${d.help ? `  ${d.help}` : ''}\n`);
+      process.stdout.write(
+        `  --${d.name} <${d.type}>${d.required ? ' (required)' : ` (default ${JSON.stringify(d.default)})`}${d.help ? `  ${d.help}` : ''}\n`,
+      );
     }
     if (params.length === 0) process.stdout.write('  (none)\n');
     return 0;
@@ -158,7 +161,10 @@ async function cmdResume(p: Parsed): Promise<number> {
   p.options.delete('tag');
   const leftover = [...p.options.keys()];
   if (leftover.length) {
-    throw new TributaryError('PARAM_INVALID', `resume reuses the origin run's parameters; unknown option(s) ${leftover.map((k) => `--${k}`).join(', ')}.`);
+    throw new TributaryError(
+      'PARAM_INVALID',
+      `resume reuses the origin run's parameters; unknown option(s) ${leftover.map((k) => `--${k}`).join(', ')}.`,
+    );
   }
   const common = {
     ...(home ? { home } : {}),
@@ -232,7 +238,9 @@ async function cmdRuns(p: Parsed): Promise<number> {
       }
       const when = new Date(run.createdAt).toISOString().replace('T', ' ').slice(0, 19);
       const took = run.finishedAt ? ` in ${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s` : '';
-      process.stdout.write(`${flow}/${run.runId}  ${when}  ${status}${took}${run.originRunId ? `  (resumed from ${run.originRunId})` : ''}${run.tags.length ? `  tags: ${run.tags.join(', ')}` : ''}\n`);
+      process.stdout.write(
+        `${flow}/${run.runId}  ${when}  ${status}${took}${run.originRunId ? `  (resumed from ${run.originRunId})` : ''}${run.tags.length ? `  tags: ${run.tags.join(', ')}` : ''}\n`,
+      );
     }
     return 0;
   } finally {
@@ -245,7 +253,8 @@ async function cmdShow(p: Parsed): Promise<number> {
   if (!file) throw new TributaryError('PARAM_INVALID', 'Usage: tributary show <flow.ts> [--format text|mermaid|dot|json]');
   const { flowClass } = await loadFlow(file, take(p, 'flow'));
   const format = (take(p, 'format') ?? 'text') as GraphFormat;
-  if (!['text', 'mermaid', 'dot', 'json'].includes(format)) throw new TributaryError('PARAM_INVALID', `--format must be text, mermaid, dot or json; got ${format}.`);
+  if (!['text', 'mermaid', 'dot', 'json'].includes(format))
+    throw new TributaryError('PARAM_INVALID', `--format must be text, mermaid, dot or json; got ${format}.`);
   process.stdout.write(`${renderGraph(buildGraph(flowClass), format)}\n`);
   return 0;
 }
@@ -259,14 +268,19 @@ function splitPathspec(spec: string | undefined, min: number, usage: string): st
 async function resolveTask(metadata: MetadataStore, flow: string, runId: string, step?: string, taskId?: string): Promise<TaskRecord> {
   if (taskId) {
     const t = await metadata.getTask({ flow, runId, taskId });
-    if (step && t.step !== step) throw new TributaryError('NOT_FOUND', `Task ${taskId} of ${flow}/${runId} belongs to step ${t.step}, not ${step}.`);
+    if (step && t.step !== step)
+      throw new TributaryError('NOT_FOUND', `Task ${taskId} of ${flow}/${runId} belongs to step ${t.step}, not ${step}.`);
     return t;
   }
   const run = await metadata.getRun(flow, runId);
   const target = step ?? (run.graph as { end: string }).end;
   const page = await metadata.listTasks({ flow, runId, step: target, limit: 2 });
   if (page.items.length === 0) throw new TributaryError('NOT_FOUND', `Run ${flow}/${runId} has no task of step ${target}.`);
-  if (page.items.length > 1) throw new TributaryError('PARAM_INVALID', `Step ${target} of ${flow}/${runId} has several tasks; name one: ${flow}/${runId}/${target}/<task>.`);
+  if (page.items.length > 1)
+    throw new TributaryError(
+      'PARAM_INVALID',
+      `Step ${target} of ${flow}/${runId} has several tasks; name one: ${flow}/${runId}/${target}/<task>.`,
+    );
   return page.items[0]!;
 }
 
@@ -292,7 +306,11 @@ async function cmdLogs(p: Parsed): Promise<number> {
 }
 
 async function cmdDump(p: Parsed): Promise<number> {
-  const [flow, runId, step, taskId, artifact] = splitPathspec(p.positional[1], 2, 'Usage: tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]');
+  const [flow, runId, step, taskId, artifact] = splitPathspec(
+    p.positional[1],
+    2,
+    'Usage: tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]',
+  );
   const json = take(p, 'json') === 'true';
   const stores = await openStores(p);
   try {
@@ -300,7 +318,11 @@ async function cmdDump(p: Parsed): Promise<number> {
     const refs = await stores.metadata.listArtifacts({ flow: flow!, runId: runId!, taskId: task.taskId });
     const store = new ArtifactStore(stores.datastore, flow!);
     const chosen = artifact ? refs.filter((r) => r.name === artifact) : refs;
-    if (artifact && chosen.length === 0) throw new TributaryError('NOT_FOUND', `Task ${flow}/${runId}/${task.step}/${task.taskId} has no artifact ${artifact}. It has: ${refs.map((r) => r.name).join(', ')}.`);
+    if (artifact && chosen.length === 0)
+      throw new TributaryError(
+        'NOT_FOUND',
+        `Task ${flow}/${runId}/${task.step}/${task.taskId} has no artifact ${artifact}. It has: ${refs.map((r) => r.name).join(', ')}.`,
+      );
     const values: Record<string, unknown> = {};
     for (const ref of chosen) values[ref.name] = await store.load(ref);
     const pathspec = `${flow}/${runId}/${task.step}/${task.taskId}`;
@@ -308,13 +330,17 @@ async function cmdDump(p: Parsed): Promise<number> {
       const out = {
         pathspec,
         status: task.status,
-        artifacts: Object.fromEntries(chosen.map((r) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[r.name]) }])),
+        artifacts: Object.fromEntries(
+          chosen.map((r) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[r.name]) }]),
+        ),
       };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else {
       process.stdout.write(`${pathspec} (${task.status})\n`);
       for (const r of chosen) {
-        process.stdout.write(`  ${r.name}: ${r.type}, ${r.size} bytes, sha256 ${r.sha.slice(0, 12)}\n    ${inspect(values[r.name], { depth: 4, maxArrayLength: 20, breakLength: 100 }).split('\n').join('\n    ')}\n`);
+        process.stdout.write(
+          `  ${r.name}: ${r.type}, ${r.size} bytes, sha256 ${r.sha.slice(0, 12)}\n    ${inspect(values[r.name], { depth: 4, maxArrayLength: 20, breakLength: 100 }).split('\n').join('\n    ')}\n`,
+        );
       }
     }
     return 0;

@@ -13,7 +13,11 @@ interface StepCounts {
 const BAR = 20;
 
 function fmtTime(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  return ms < 1000
+    ? `${Math.round(ms)}ms`
+    : ms < 60_000
+      ? `${(ms / 1000).toFixed(1)}s`
+      : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 /**
@@ -133,10 +137,21 @@ export class ProgressDisplay {
       const total = Math.max(c.queued, 1);
       const filled = c.queued === 0 ? 0 : Math.round((c.done / total) * BAR);
       const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`;
-      const state = c.failed > 0 ? '\x1b[31mfailed\x1b[0m' : c.queued > 0 && c.done === c.queued && c.running === 0 ? '\x1b[32mdone\x1b[0m' : c.running > 0 ? '\x1b[33mrunning\x1b[0m' : c.queued > 0 ? 'queued' : '\x1b[2mwaiting\x1b[0m';
+      const state =
+        c.failed > 0
+          ? '\x1b[31mfailed\x1b[0m'
+          : c.queued > 0 && c.done === c.queued && c.running === 0
+            ? '\x1b[32mdone\x1b[0m'
+            : c.running > 0
+              ? '\x1b[33mrunning\x1b[0m'
+              : c.queued > 0
+                ? 'queued'
+                : '\x1b[2mwaiting\x1b[0m';
       const elapsed = c.firstStart ? fmtTime((c.running > 0 || !c.lastEnd ? Date.now() : c.lastEnd) - c.firstStart) : '';
       const cloned = c.cloned ? `  (${c.cloned} cloned)` : '';
-      lines.push(`  ${step.padEnd(width)} ${bar} ${String(c.done).padStart(5)}/${String(c.queued).padEnd(5)} run ${String(c.running).padStart(3)}  fail ${String(c.failed).padStart(3)}  ${state} ${elapsed}${cloned}`);
+      lines.push(
+        `  ${step.padEnd(width)} ${bar} ${String(c.done).padStart(5)}/${String(c.queued).padEnd(5)} run ${String(c.running).padStart(3)}  fail ${String(c.failed).padStart(3)}  ${state} ${elapsed}${cloned}`,
+      );
     }
     this.clear();
     this.out.write(`${lines.join('\n')}\n`);

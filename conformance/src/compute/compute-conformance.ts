@@ -34,7 +34,12 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
   const suite = `ComputeBackend conformance${options.name ? `: ${options.name}` : ''}`;
   const props = propertyParams(options.properties, 8);
   const node = options.node ?? process.execPath;
-  const script = (name: string, code: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({ name, command: node, args: ['-e', code], ...extra });
+  const script = (name: string, code: string, extra: Partial<LaunchSpec> = {}): LaunchSpec => ({
+    name,
+    command: node,
+    args: ['-e', code],
+    ...extra,
+  });
 
   async function withBackend(fn: (b: ComputeBackend) => Promise<void>): Promise<void> {
     const b = await options.factory();
@@ -103,7 +108,9 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
     test('many concurrent jobs each get their own output and exit code', ({ expect }) =>
       withBackend(async (b) => {
         const n = options.concurrentJobs ?? 20;
-        const jobs = await Promise.all(Array.from({ length: n }, (_, i) => b.launch(script(`job${i}`, `console.log("job ${i}"); process.exit(${i % 4})`))));
+        const jobs = await Promise.all(
+          Array.from({ length: n }, (_, i) => b.launch(script(`job${i}`, `console.log("job ${i}"); process.exit(${i % 4})`))),
+        );
         const results = await Promise.all(jobs.map(finished));
         results.forEach((r, i) => {
           expect(r.stdout).toBe(`job ${i}\n`);
@@ -124,7 +131,9 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
           skipReason(suite, 'ipc', 'capabilities.ipc is false: the backend runs one task per job');
           skip();
         }
-        const job = await b.launch(script('ipc', 'process.on("message", (m) => { process.send({ echo: m }); process.disconnect(); })', { ipc: true }));
+        const job = await b.launch(
+          script('ipc', 'process.on("message", (m) => { process.send({ echo: m }); process.disconnect(); })', { ipc: true }),
+        );
         const reply = new Promise((resolve) => job.channel!.onMessage(resolve));
         expect(job.channel!.send({ hello: [1, 2] })).toBe(true);
         expect(await reply).toEqual({ echo: { hello: [1, 2] } });
@@ -150,9 +159,12 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
       withBackend(async (b) => {
         await checkProperty(
           fc.asyncProperty(fc.integer({ min: 0, max: 255 }), fc.string({ maxLength: 20 }), async (code, msg) => {
-            const { stdout, result } = await finished(await b.launch(script('p', `process.stdout.write(${JSON.stringify(msg)}); process.exitCode = ${code}`)));
+            const { stdout, result } = await finished(
+              await b.launch(script('p', `process.stdout.write(${JSON.stringify(msg)}); process.exitCode = ${code}`)),
+            );
             if (stdout !== msg) throw new Error(`stdout ${JSON.stringify(stdout)} != ${JSON.stringify(msg)}`);
-            if (result.exitCode !== code || (result.status === 'succeeded') !== (code === 0)) throw new Error(`exit ${code} gave ${JSON.stringify(result)}`);
+            if (result.exitCode !== code || (result.status === 'succeeded') !== (code === 0))
+              throw new Error(`exit ${code} gave ${JSON.stringify(result)}`);
           }),
           props,
         );

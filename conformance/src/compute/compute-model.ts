@@ -34,7 +34,11 @@ class Launch implements fc.AsyncCommand<{ launched: number }, Real> {
     return true;
   }
   async run(model: { launched: number }, real: Real) {
-    const job = await real.backend.launch({ name: 'model', command: real.node, args: ['-e', `setTimeout(() => process.exit(${this.exitCode}), ${this.delayMs})`] });
+    const job = await real.backend.launch({
+      name: 'model',
+      command: real.node,
+      args: ['-e', `setTimeout(() => process.exit(${this.exitCode}), ${this.delayMs})`],
+    });
     real.jobs.push({ job, expected: { exitCode: this.exitCode, cancelled: false } });
     model.launched++;
   }
@@ -74,7 +78,11 @@ class Await implements fc.AsyncCommand<{ launched: number }, Real> {
 }
 
 /** Random launch / cancel / await sequences against a model of each job's expected end. @internal */
-export function computeModelProperty(factory: () => ComputeBackend | Promise<ComputeBackend>, node: string, cleanup?: (b: ComputeBackend) => void | Promise<void>) {
+export function computeModelProperty(
+  factory: () => ComputeBackend | Promise<ComputeBackend>,
+  node: string,
+  cleanup?: (b: ComputeBackend) => void | Promise<void>,
+) {
   const commands = [
     fc.tuple(fc.constantFrom(0, 0, 1, 7, 255), fc.constantFrom(0, 30, 150)).map(([c, d]) => new Launch(c, d)),
     fc.nat().map((i) => new Cancel(i)),

@@ -30,7 +30,8 @@ export interface DatastoreConformanceOptions {
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const same = (a: Uint8Array, b: Uint8Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -124,7 +125,11 @@ export function datastoreConformance(options: DatastoreConformanceOptions): void
       test('concurrent puts of one key leave exactly one complete value (when capabilities.atomicOverwrite)', ({ expect, skip }) =>
         withStore(async (ds) => {
           if (ds.capabilities.atomicOverwrite === false) {
-            skipReason(suite, 'concurrent different values', 'capabilities.atomicOverwrite is false: concurrent writers of different bytes may interleave; the identical-bytes case below still runs');
+            skipReason(
+              suite,
+              'concurrent different values',
+              'capabilities.atomicOverwrite is false: concurrent writers of different bytes may interleave; the identical-bytes case below still runs',
+            );
             skip();
           }
           const values = Array.from({ length: 16 }, (_, i) => Buffer.alloc(200_000 + i, i + 1));
@@ -150,11 +155,18 @@ export function datastoreConformance(options: DatastoreConformanceOptions): void
     });
 
     describe('atomic put-if-absent', () => {
-      test('of 12 concurrent ifAbsent puts of one key, exactly one creates it (when capabilities.conditionalPut)', async ({ expect, skip }) => {
+      test('of 12 concurrent ifAbsent puts of one key, exactly one creates it (when capabilities.conditionalPut)', async ({
+        expect,
+        skip,
+      }) => {
         const ds = await options.factory();
         try {
           if (!ds.capabilities.conditionalPut) {
-            skipReason(suite, 'atomic put-if-absent', 'capabilities.conditionalPut is false: the backend ignores conditional writes, so dedupe may write twice (harmless for content-addressed blobs)');
+            skipReason(
+              suite,
+              'atomic put-if-absent',
+              'capabilities.conditionalPut is false: the backend ignores conditional writes, so dedupe may write twice (harmless for content-addressed blobs)',
+            );
             skip();
           }
           const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ds.put('cas', enc(`v${i}`), { ifAbsent: true })));
@@ -186,7 +198,9 @@ export function datastoreConformance(options: DatastoreConformanceOptions): void
             expect(same(await ds.get('r', { range: { offset, length } }), bytes.subarray(offset, offset + length))).toBe(true);
           }
           expect(same(await ds.get('r', { range: { offset: 99_990, length: 100 } }), bytes.subarray(99_990))).toBe(true);
-          expect(same(await collect(await ds.getStream('r', { range: { offset: 10, length: 70_000 } })), bytes.subarray(10, 70_010))).toBe(true);
+          expect(same(await collect(await ds.getStream('r', { range: { offset: 10, length: 70_000 } })), bytes.subarray(10, 70_010))).toBe(
+            true,
+          );
         } finally {
           await ds.close().catch(() => undefined);
           await options.cleanup?.(ds);

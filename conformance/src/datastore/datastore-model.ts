@@ -14,7 +14,8 @@ const LEAF_KEYS = ['a/x', 'a/y', 'b/z', 'ab', 'b_q/1', 'c'];
 const PREFIXES = ['', 'a', 'a/', 'a/x', 'b', 'zz'];
 
 function equalOutcome(a: Outcome<unknown>, b: Outcome<unknown>, what: string): void {
-  const norm = (o: Outcome<unknown>) => (o.ok ? { ok: true, value: o.value instanceof Uint8Array ? Buffer.from(o.value).toString('hex') : o.value } : o);
+  const norm = (o: Outcome<unknown>) =>
+    o.ok ? { ok: true, value: o.value instanceof Uint8Array ? Buffer.from(o.value).toString('hex') : o.value } : o;
   const x = JSON.stringify(norm(a));
   const y = JSON.stringify(norm(b));
   if (x !== y) throw new Error(`${what}: the reference gave ${x} but the adapter gave ${y}`);
@@ -37,7 +38,11 @@ class Put extends Cmd {
   }
   override async run(model: MemoryDatastore, real: Real) {
     const opts = this.ifAbsent ? { ifAbsent: true } : {};
-    equalOutcome(await outcome(() => model.put(this.key, this.bytes, opts)), await outcome(() => real.ds.put(this.key, this.bytes, opts)), this.toString());
+    equalOutcome(
+      await outcome(() => model.put(this.key, this.bytes, opts)),
+      await outcome(() => real.ds.put(this.key, this.bytes, opts)),
+      this.toString(),
+    );
   }
   override toString() {
     return `put(${this.key}, ${this.bytes.length} bytes${this.ifAbsent ? ', ifAbsent' : ''})`;
@@ -121,7 +126,11 @@ class List extends Cmd {
 }
 
 /** Random operation sequences: the adapter must agree with the reference after every step. @internal */
-export function datastoreModelProperty(factory: () => Datastore | Promise<Datastore>, cleanup?: (ds: Datastore) => void | Promise<void>, prefixObjects = true) {
+export function datastoreModelProperty(
+  factory: () => Datastore | Promise<Datastore>,
+  cleanup?: (ds: Datastore) => void | Promise<void>,
+  prefixObjects = true,
+) {
   const keys = prefixObjects ? KEYS : LEAF_KEYS;
   const key = fc.constantFrom(...keys);
   const commands = [

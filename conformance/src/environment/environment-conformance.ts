@@ -71,7 +71,10 @@ export function environmentResolverConformance(options: EnvironmentConformanceOp
 
     test(`model-based: random resolve sequences agree with the reference resolver (${props.numRuns} runs, seed ${props.seed})`, async () => {
       const reference = new MemoryEnvironmentResolver();
-      const specArb = fc.constantFrom(...options.specs.map((s, i) => [i, s] as const), ...options.specs.map((s, i) => [i, reorder(s)] as const));
+      const specArb = fc.constantFrom(
+        ...options.specs.map((s, i) => [i, s] as const),
+        ...options.specs.map((s, i) => [i, reorder(s)] as const),
+      );
       await checkProperty(
         fc.asyncProperty(fc.array(specArb, { minLength: 1, maxLength: 8 }), async (seq) => {
           const r = await options.factory();
@@ -79,7 +82,10 @@ export function environmentResolverConformance(options: EnvironmentConformanceOp
             const ids: Array<[number, string, string]> = [];
             for (const [i, spec] of seq) ids.push([i, (await r.resolve(spec)).id, (await reference.resolve(spec)).id]);
             // ids are equal for the resolver exactly when they are for the reference (and the specs are the same)
-            for (const [i, a, ra] of ids) for (const [j, b, rb] of ids) if ((a === b) !== (ra === rb) || (a === b) !== (i === j)) throw new Error(`specs #${i} and #${j}: ids ${a}/${b}, reference ${ra}/${rb}`);
+            for (const [i, a, ra] of ids)
+              for (const [j, b, rb] of ids)
+                if ((a === b) !== (ra === rb) || (a === b) !== (i === j))
+                  throw new Error(`specs #${i} and #${j}: ids ${a}/${b}, reference ${ra}/${rb}`);
           } finally {
             await r.close().catch(() => undefined);
             await options.cleanup?.(r);
@@ -96,12 +102,16 @@ export function environmentResolverConformance(options: EnvironmentConformanceOp
           options.arbitrarySpec ??
           fc.record({
             kind: fc.constant(kind),
-            packages: fc.dictionary(fc.constantFrom('left-pad', 'lodash', 'numpy', 'torch', 'zod'), fc.constantFrom('1.0.0', '2.1.3', '^3')),
+            packages: fc.dictionary(
+              fc.constantFrom('left-pad', 'lodash', 'numpy', 'torch', 'zod'),
+              fc.constantFrom('1.0.0', '2.1.3', '^3'),
+            ),
           });
         const canon = (s: EnvironmentSpec) => JSON.stringify([s.kind, s.runtime ?? null, Object.entries(s.packages).sort()]);
         await checkProperty(
           fc.property(spec, spec, (a, b) => {
-            if ((r.identify(a) === r.identify(b)) !== (canon(a) === canon(b))) throw new Error(`ids of ${canon(a)} and ${canon(b)} disagree with spec equality`);
+            if ((r.identify(a) === r.identify(b)) !== (canon(a) === canon(b)))
+              throw new Error(`ids of ${canon(a)} and ${canon(b)} disagree with spec equality`);
           }),
           props,
         );

@@ -109,7 +109,9 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
       test('of concurrent finishRun calls exactly one wins', ({ expect }) =>
         withStore(async (s) => {
           const a = await s.createRun(newRun());
-          const results = await Promise.allSettled((['succeeded', 'failed', 'aborted', 'failed'] as const).map((st) => s.finishRun(a.flow, a.runId, st)));
+          const results = await Promise.allSettled(
+            (['succeeded', 'failed', 'aborted', 'failed'] as const).map((st) => s.finishRun(a.flow, a.runId, st)),
+          );
           expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         }));
 
@@ -137,7 +139,13 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           const odd = await s.listRuns({ flow: 'ConformanceFlow', tags: ['odd'] });
           expect(odd.items).toHaveLength(11);
           expect((await s.listRuns({ flow: 'ConformanceFlow', tags: ['odd', 'user:tester'] })).items).toHaveLength(11);
-          expect((await s.listRuns({ flow: 'ConformanceFlow', status: 'succeeded' })).items.map((r) => r.runId)).toEqual([ids[20], ids[15], ids[10], ids[5], ids[0]]);
+          expect((await s.listRuns({ flow: 'ConformanceFlow', status: 'succeeded' })).items.map((r) => r.runId)).toEqual([
+            ids[20],
+            ids[15],
+            ids[10],
+            ids[5],
+            ids[0],
+          ]);
         }));
 
       test('tags are added and removed; system tags are immutable', ({ expect }) =>
@@ -164,7 +172,10 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
         withStore(async (s) => {
           const { run, task } = await runWithTask(s);
           expect(task).toMatchObject({ step: 'start', key: 'start', status: 'pending', attempts: 0, parents: [] });
-          await rejectsWith(s.registerTask({ flow: run.flow, runId: run.runId, step: 'start', key: 'start', parents: [] }), 'ALREADY_EXISTS');
+          await rejectsWith(
+            s.registerTask({ flow: run.flow, runId: run.runId, step: 'start', key: 'start', parents: [] }),
+            'ALREADY_EXISTS',
+          );
           const other = await s.createRun(newRun());
           const again = await s.registerTask({ flow: other.flow, runId: other.runId, step: 'start', key: 'start', parents: [] });
           expect(again.taskId).not.toBe(task.taskId);
@@ -185,7 +196,11 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
         withStore(async (s) => {
           const n = options.concurrentTasks ?? 1000;
           const run = await s.createRun(newRun());
-          const tasks = await Promise.all(Array.from({ length: n }, (_, i) => s.registerTask({ flow: run.flow, runId: run.runId, step: i % 2 ? 'odd' : 'even', key: `body[${i}]`, parents: [] })));
+          const tasks = await Promise.all(
+            Array.from({ length: n }, (_, i) =>
+              s.registerTask({ flow: run.flow, runId: run.runId, step: i % 2 ? 'odd' : 'even', key: `body[${i}]`, parents: [] }),
+            ),
+          );
           expect(new Set(tasks.map((t) => t.taskId)).size).toBe(n);
           const listed: string[] = [];
           let cursor: string | undefined;
@@ -195,19 +210,26 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
             cursor = page.cursor;
           } while (cursor);
           expect(listed.sort()).toEqual(tasks.map((t) => t.key).sort());
-          expect((await s.listTasks({ flow: run.flow, runId: run.runId, step: 'odd', limit: 10_000 })).items).toHaveLength(Math.floor(n / 2));
+          expect((await s.listTasks({ flow: run.flow, runId: run.runId, step: 'odd', limit: 10_000 })).items).toHaveLength(
+            Math.floor(n / 2),
+          );
         }));
 
       test('lineage: parents are kept in order, children are found', ({ expect }) =>
         withStore(async (s) => {
           const run = await s.createRun(newRun());
-          const parents = await s.registerTasks([0, 1, 2].map((i) => ({ flow: run.flow, runId: run.runId, step: 'body', key: `body[${i}]`, parents: [] })));
+          const parents = await s.registerTasks(
+            [0, 1, 2].map((i) => ({ flow: run.flow, runId: run.runId, step: 'body', key: `body[${i}]`, parents: [] })),
+          );
           const ids = parents.map((p) => p.taskId).reverse();
           const join = await s.registerTask({ flow: run.flow, runId: run.runId, step: 'join', key: 'join', parents: ids });
           expect((await s.getTask({ flow: run.flow, runId: run.runId, taskId: join.taskId })).parents).toEqual(ids);
           await rejectsWith(s.getTask({ flow: run.flow, runId: run.runId, taskId: '999999' }), 'NOT_FOUND');
           // and downwards: each split's child is the join; the join has none
-          for (const p of parents) expect((await s.listChildren({ flow: run.flow, runId: run.runId, taskId: p.taskId })).map((c) => c.taskId)).toEqual([join.taskId]);
+          for (const p of parents)
+            expect((await s.listChildren({ flow: run.flow, runId: run.runId, taskId: p.taskId })).map((c) => c.taskId)).toEqual([
+              join.taskId,
+            ]);
           expect(await s.listChildren({ flow: run.flow, runId: run.runId, taskId: join.taskId })).toEqual([]);
           await rejectsWith(s.listChildren({ flow: run.flow, runId: run.runId, taskId: '999999' }), 'NOT_FOUND');
         }));
@@ -257,7 +279,11 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
         withStore(async (s) => {
           const { ref } = await runWithTask(s);
           await s.startAttempt(ref, 0);
-          const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => s.finishAttempt(ref, 0, { status: 'succeeded', artifacts: [{ ...artifacts[0]!, size: i }] })));
+          const results = await Promise.allSettled(
+            Array.from({ length: 10 }, (_, i) =>
+              s.finishAttempt(ref, 0, { status: 'succeeded', artifacts: [{ ...artifacts[0]!, size: i }] }),
+            ),
+          );
           expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
           expect(await s.listArtifacts(ref)).toHaveLength(1);
           if (options.inspect) expect(await options.inspect.artifacts(s, ref)).toHaveLength(1);
@@ -274,7 +300,10 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           await s.finishAttempt(ref, 1, { status: 'succeeded', artifacts });
           expect(await s.listArtifacts(ref)).toEqual(artifacts.map((a) => ({ ...a, attempt: 1 })));
           expect(await s.listArtifacts(ref, { attempt: 0 })).toEqual([]);
-          if (options.inspect) expect((await options.inspect.artifacts(s, ref)).map((a) => [a.name, a.sha, a.attempt])).toEqual(artifacts.map((a) => [a.name, a.sha, 1]));
+          if (options.inspect)
+            expect((await options.inspect.artifacts(s, ref)).map((a) => [a.name, a.sha, a.attempt])).toEqual(
+              artifacts.map((a) => [a.name, a.sha, 1]),
+            );
         }));
 
       test('finishing an attempt that never started is a CONFLICT', () =>

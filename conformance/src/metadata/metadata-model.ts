@@ -48,7 +48,11 @@ class FinishRun extends Cmd {
   override async run(w: World) {
     const r = w.runs[this.runIndex % Math.max(1, w.runs.length)];
     if (!r) return;
-    compare(await outcome(() => w.model.finishRun(r.flow, r.model, this.status)), await outcome(() => w.real.finishRun(r.flow, r.real, this.status)), this.toString());
+    compare(
+      await outcome(() => w.model.finishRun(r.flow, r.model, this.status)),
+      await outcome(() => w.real.finishRun(r.flow, r.real, this.status)),
+      this.toString(),
+    );
   }
   override toString() {
     return `finishRun(#${this.runIndex}, ${this.status})`;
@@ -69,7 +73,12 @@ class RegisterTask extends Cmd {
     const a = await outcome(() => w.model.registerTask({ ...t, runId: r.model }));
     const b = await outcome(() => w.real.registerTask({ ...t, runId: r.real }));
     compare(a, b, this.toString());
-    if (a.ok && b.ok) w.tasks.push({ model: { flow: r.flow, runId: r.model, taskId: a.value.taskId }, real: { flow: r.flow, runId: r.real, taskId: b.value.taskId }, key: this.key });
+    if (a.ok && b.ok)
+      w.tasks.push({
+        model: { flow: r.flow, runId: r.model, taskId: a.value.taskId },
+        real: { flow: r.flow, runId: r.real, taskId: b.value.taskId },
+        key: this.key,
+      });
   }
   override toString() {
     return `registerTask(run #${this.runIndex}, ${this.key})`;
@@ -86,7 +95,11 @@ class StartAttempt extends Cmd {
   override async run(w: World) {
     const t = w.tasks[this.task % Math.max(1, w.tasks.length)];
     if (!t) return;
-    compare(await outcome(() => w.model.startAttempt(t.model, this.attempt)), await outcome(() => w.real.startAttempt(t.real, this.attempt)), this.toString());
+    compare(
+      await outcome(() => w.model.startAttempt(t.model, this.attempt)),
+      await outcome(() => w.real.startAttempt(t.real, this.attempt)),
+      this.toString(),
+    );
   }
   override toString() {
     return `startAttempt(task #${this.task}, ${this.attempt})`;
@@ -107,7 +120,11 @@ class FinishAttempt extends Cmd {
     const o: AttemptOutcome = this.ok
       ? { status: 'succeeded', artifacts: [{ name: 'x', sha: 'a'.repeat(64), size: 1, type: 'number', encoding: 'msgpack' }] }
       : { status: 'failed', error: { code: 'USER_CODE', message: 'no' } };
-    compare(await outcome(() => w.model.finishAttempt(t.model, this.attempt, o)), await outcome(() => w.real.finishAttempt(t.real, this.attempt, o)), this.toString());
+    compare(
+      await outcome(() => w.model.finishAttempt(t.model, this.attempt, o)),
+      await outcome(() => w.real.finishAttempt(t.real, this.attempt, o)),
+      this.toString(),
+    );
   }
   override toString() {
     return `finishAttempt(task #${this.task}, ${this.attempt}, ${this.ok ? 'ok' : 'failed'})`;
@@ -119,9 +136,11 @@ class Inspect extends Cmd {
     for (const t of w.tasks) {
       const [a, b] = [await w.model.getTask(t.model), await w.real.getTask(t.real)];
       const pick = (x: typeof a) => ({ key: x.key, status: x.status, attempts: x.attempts });
-      if (JSON.stringify(pick(a)) !== JSON.stringify(pick(b))) throw new Error(`task ${t.key}: reference ${JSON.stringify(pick(a))}, adapter ${JSON.stringify(pick(b))}`);
+      if (JSON.stringify(pick(a)) !== JSON.stringify(pick(b)))
+        throw new Error(`task ${t.key}: reference ${JSON.stringify(pick(a))}, adapter ${JSON.stringify(pick(b))}`);
       const [aa, ba] = [await w.model.listArtifacts(t.model), await w.real.listArtifacts(t.real)];
-      if (JSON.stringify(aa) !== JSON.stringify(ba)) throw new Error(`artifacts of ${t.key}: reference ${JSON.stringify(aa)}, adapter ${JSON.stringify(ba)}`);
+      if (JSON.stringify(aa) !== JSON.stringify(ba))
+        throw new Error(`artifacts of ${t.key}: reference ${JSON.stringify(aa)}, adapter ${JSON.stringify(ba)}`);
     }
     for (const r of w.runs) {
       const [a, b] = [await w.model.getRun(r.flow, r.model), await w.real.getRun(r.flow, r.real)];
@@ -136,7 +155,10 @@ class Inspect extends Cmd {
 }
 
 /** Random operation sequences: the adapter must agree with the reference at every step. @internal */
-export function metadataModelProperty(factory: () => MetadataStore | Promise<MetadataStore>, cleanup?: (s: MetadataStore) => void | Promise<void>) {
+export function metadataModelProperty(
+  factory: () => MetadataStore | Promise<MetadataStore>,
+  cleanup?: (s: MetadataStore) => void | Promise<void>,
+) {
   const idx = fc.nat({ max: 5 });
   const commands = [
     fc.constantFrom('FlowA', 'FlowB').map((f) => new CreateRun(f)),

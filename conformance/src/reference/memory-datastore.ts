@@ -13,7 +13,8 @@ import {
 } from '@tributary/core';
 
 function guard(closed: boolean, key: string | undefined, signal: AbortSignal | undefined): void {
-  if (closed) throw new TributaryError('CLOSED', 'Memory datastore is closed.', { context: { adapter: 'memory', ...(key ? { key } : {}) } });
+  if (closed)
+    throw new TributaryError('CLOSED', 'Memory datastore is closed.', { context: { adapter: 'memory', ...(key ? { key } : {}) } });
   if (signal?.aborted) throw new TributaryError('ABORTED', 'Aborted.', { context: { adapter: 'memory' }, cause: signal.reason });
   if (key !== undefined) validateKey(key);
 }
@@ -26,7 +27,14 @@ function guard(closed: boolean, key: string | undefined, signal: AbortSignal | u
  */
 export class MemoryDatastore implements Datastore {
   readonly name = 'memory';
-  readonly capabilities: DatastoreCapabilities = { rangeReads: true, conditionalPut: true, streaming: true, syncRead: true, maxListPage: 1000, readProgress: true };
+  readonly capabilities: DatastoreCapabilities = {
+    rangeReads: true,
+    conditionalPut: true,
+    streaming: true,
+    syncRead: true,
+    maxListPage: 1000,
+    readProgress: true,
+  };
   private readonly objects = new Map<string, Uint8Array>();
   private closed = false;
 

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { TributaryError, type EnvironmentCapabilities, type EnvironmentResolver, type EnvironmentSpec, type ResolvedEnvironment } from '@tributary/core';
+import {
+  TributaryError,
+  type EnvironmentCapabilities,
+  type EnvironmentResolver,
+  type EnvironmentSpec,
+  type ResolvedEnvironment,
+} from '@tributary/core';
 
 /** JSON with object keys sorted, so equal specs serialize identically whatever their key order. */
 function canonical(value: unknown): string {

@@ -26,7 +26,8 @@ interface TaskState {
 const clone = <T>(v: T): T => structuredClone(v);
 
 function id(kind: string, value: string): number {
-  if (!/^\d{1,15}$/.test(value)) throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
+  if (!/^\d{1,15}$/.test(value))
+    throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
   return Number(value);
 }
 
@@ -52,19 +53,27 @@ export class MemoryMetadataStore implements MetadataStore {
 
   private run(flow: string, runId: string): RunRecord {
     const run = this.runs.get(id('run', runId));
-    if (!run || run.flow !== flow) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
+    if (!run || run.flow !== flow)
+      throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
     return run;
   }
 
   private task(ref: TaskRef): TaskState {
     const t = this.tasks.get(id('task', ref.taskId));
-    if (!t || t.record.flow !== ref.flow || t.record.runId !== ref.runId) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+    if (!t || t.record.flow !== ref.flow || t.record.runId !== ref.runId)
+      throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
     return t;
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
     this.live();
-    const rec: RunRecord = { ...clone(run), graph: clone(run.graph ?? null), runId: String(this.nextRun++), status: 'running', createdAt: Date.now() };
+    const rec: RunRecord = {
+      ...clone(run),
+      graph: clone(run.graph ?? null),
+      runId: String(this.nextRun++),
+      status: 'running',
+      createdAt: Date.now(),
+    };
     if (run.originRunId === undefined) delete rec.originRunId;
     this.runs.set(Number(rec.runId), rec);
     return clone(rec);
@@ -95,7 +104,8 @@ export class MemoryMetadataStore implements MetadataStore {
   async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
     this.live();
     const run = this.run(flow, runId);
-    if (run.status !== 'running') throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${run.status}; it cannot become ${status}.`);
+    if (run.status !== 'running')
+      throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${run.status}; it cannot become ${status}.`);
     run.status = status;
     run.finishedAt = Date.now();
   }
@@ -109,11 +119,12 @@ export class MemoryMetadataStore implements MetadataStore {
     this.live();
     const run = this.run(flow, runId);
     for (const t of tags) {
-      if (typeof t !== 'string' || t.length === 0 || t.length > 500) throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+      if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+        throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
       if (run.systemTags.includes(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
     }
     const set = new Set(run.tags);
-    for (const t of tags) (add ? set.add(t) : set.delete(t));
+    for (const t of tags) add ? set.add(t) : set.delete(t);
     run.tags = [...set];
   }
 
@@ -128,7 +139,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private checkNew(task: NewTask, pending: Set<string>): string {
     this.run(task.flow, task.runId);
     const key = `${task.runId}\u0000${task.key}`;
-    if (this.keys.has(key) || pending.has(key)) throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`);
+    if (this.keys.has(key) || pending.has(key))
+      throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`);
     for (const p of task.parents) id('task', p);
     pending.add(key);
     return key;
@@ -166,7 +178,14 @@ export class MemoryMetadataStore implements MetadataStore {
     const cursor = query.cursor === undefined ? 0 : id('cursor', query.cursor);
     const all = [...this.tasks.values()]
       .map((t) => t.record)
-      .filter((r) => Number(r.runId) === runId && r.flow === query.flow && (!query.step || r.step === query.step) && (!query.status || r.status === query.status) && Number(r.taskId) > cursor)
+      .filter(
+        (r) =>
+          Number(r.runId) === runId &&
+          r.flow === query.flow &&
+          (!query.step || r.step === query.step) &&
+          (!query.status || r.status === query.status) &&
+          Number(r.taskId) > cursor,
+      )
       .sort((a, b) => Number(a.taskId) - Number(b.taskId));
     const items = all.slice(0, limit).map(clone);
     return all.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
@@ -186,9 +205,15 @@ export class MemoryMetadataStore implements MetadataStore {
     this.live();
     const t = this.task(ref);
     const r = t.record;
-    if (r.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
-    if (r.status === 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${r.attempts - 1} running; finish it before starting another.`);
-    if (attempt !== r.attempts) throw new TributaryError('CONFLICT', `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${r.attempts}, got ${attempt}.`);
+    if (r.status === 'succeeded')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
+    if (r.status === 'running')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} has attempt ${r.attempts - 1} running; finish it before starting another.`);
+    if (attempt !== r.attempts)
+      throw new TributaryError(
+        'CONFLICT',
+        `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${r.attempts}, got ${attempt}.`,
+      );
     t.attempts.push({ attempt, status: 'running', startedAt: Date.now() });
     r.attempts = attempt + 1;
     r.status = 'running';
@@ -197,16 +222,22 @@ export class MemoryMetadataStore implements MetadataStore {
   async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
     this.live();
     const t = this.task(ref);
-    if (t.record.status === 'succeeded') throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
+    if (t.record.status === 'succeeded')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
     const a = t.attempts.find((x) => x.attempt === attempt);
-    if (!a || a.status !== 'running') throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
+    if (!a || a.status !== 'running')
+      throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
     const now = Date.now();
     a.status = outcome.status;
     a.finishedAt = now;
     if (outcome.status === 'failed') a.error = { ...outcome.error };
     t.record.status = outcome.status;
     t.record.finishedAt = now;
-    if (outcome.status === 'succeeded') t.artifacts.set(attempt, outcome.artifacts.map((x) => ({ ...x, attempt })).sort((x, y) => (x.name < y.name ? -1 : 1)));
+    if (outcome.status === 'succeeded')
+      t.artifacts.set(
+        attempt,
+        outcome.artifacts.map((x) => ({ ...x, attempt })).sort((x, y) => (x.name < y.name ? -1 : 1)),
+      );
     for (const [k, v] of Object.entries(outcome.metadata ?? {})) t.metadata.push([k, v]);
   }
 

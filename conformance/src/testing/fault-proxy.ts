@@ -31,7 +31,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const target = new URL(options.target);
   const faults = options.faults ?? ['500', 'reset', 'slow'];
   let seed = options.seed ?? 1;
-  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const stats = { requests: 0, failed: {} as Record<string, number> };
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const upstream = request(
@@ -61,7 +61,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req.resume();
     req.on('end', () => {
       res.writeHead(Number(fault), { 'content-type': 'application/xml', connection: 'close' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault === '503' ? 'SlowDown' : 'InternalError'}</Code><Message>injected fault</Message></Error>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault === '503' ? 'SlowDown' : 'InternalError'}</Code><Message>injected fault</Message></Error>`,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

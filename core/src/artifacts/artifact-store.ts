@@ -119,7 +119,11 @@ export class ArtifactStore {
   }
 
   /** Store an array so that each item can later be read on its own (foreach splits). */
-  async saveArrayWithItems(name: string, items: readonly unknown[], site: Omit<ValueSite, 'artifact'> = {}): Promise<{ ref: ArtifactRef; items: ItemRef[] }> {
+  async saveArrayWithItems(
+    name: string,
+    items: readonly unknown[],
+    site: Omit<ValueSite, 'artifact'> = {},
+  ): Promise<{ ref: ArtifactRef; items: ItemRef[] }> {
     const enc = encodeArrayItems(items, { ...site, artifact: name });
     const blob = await this.putBlob(enc.bytes);
     const itemRefs = enc.offsets.map((offset, i) => {

@@ -85,7 +85,12 @@ function validate(value: unknown, site: ValueSite): Map<unknown, unknown>[] {
   const visit = (v: unknown, path: string): void => {
     switch (typeof v) {
       case 'function':
-        throw unserializable(site, path, `a function (${(v as Function).name || 'anonymous'})`, 'Store data, not code: compute the value, or keep the function in your module.');
+        throw unserializable(
+          site,
+          path,
+          `a function (${(v as Function).name || 'anonymous'})`,
+          'Store data, not code: compute the value, or keep the function in your module.',
+        );
       case 'symbol':
         throw unserializable(site, path, 'a symbol', 'Use a string instead.');
       case 'object': {
@@ -126,7 +131,11 @@ function validate(value: unknown, site: ValueSite): Map<unknown, unknown>[] {
           let i = 0;
           for (const item of v) visit(item, `${path}.<item ${i++}>`);
         } else if (!(v instanceof Date || v instanceof RegExp || v instanceof Error)) {
-          for (const key of Object.keys(v)) visit((v as Record<string, unknown>)[key], /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+          for (const key of Object.keys(v))
+            visit(
+              (v as Record<string, unknown>)[key],
+              /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+            );
         }
         stack.delete(v);
         return;
@@ -165,7 +174,12 @@ export function encodeArrayItems(items: readonly unknown[], site: ValueSite): { 
   const maps = validate(items, site);
   const parts = withTaggedMaps(maps, () => items.map((item) => packr.pack(item)));
   const n = items.length;
-  const header = n < 16 ? Buffer.from([0x90 | n]) : n < 0x10000 ? Buffer.from([0xdc, n >> 8, n & 0xff]) : Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  const header =
+    n < 16
+      ? Buffer.from([0x90 | n])
+      : n < 0x10000
+        ? Buffer.from([0xdc, n >> 8, n & 0xff])
+        : Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
   const offsets: number[] = [];
   const lengths: number[] = [];
   let pos = header.length;

@@ -17,7 +17,16 @@ port.on('message', async (req) => {
     answer({ id: req.id, bytes });
   } catch (err) {
     const e = err ?? {};
-    answer({ id: req.id, error: { name: e.name ?? 'Error', code: e.code ?? 'INFRASTRUCTURE', message: e.message ?? String(err), retryable: !!e.retryable, context: e.context ?? {} } });
+    answer({
+      id: req.id,
+      error: {
+        name: e.name ?? 'Error',
+        code: e.code ?? 'INFRASTRUCTURE',
+        message: e.message ?? String(err),
+        retryable: !!e.retryable,
+        context: e.context ?? {},
+      },
+    });
   }
 });
 

@@ -68,11 +68,15 @@ export function taskCheckpoints(st: TaskState): TaskCheckpoints {
     save: (state, options) => record(state, 'value', options),
     saveDirectory: async (dir, options) => record(await readTree(resolve(dir)), 'directory', options),
     async latest<T>(options?: CheckpointOptions): Promise<T | undefined> {
-      const last = series(options).filter((c) => c.kind === 'value').at(-1);
+      const last = series(options)
+        .filter((c) => c.kind === 'value')
+        .at(-1);
       return last ? ((await st.store.load(last)) as T) : undefined;
     },
     async restoreDirectory(dir, options) {
-      const last = series(options).filter((c) => c.kind === 'directory').at(-1);
+      const last = series(options)
+        .filter((c) => c.kind === 'directory')
+        .at(-1);
       if (!last) return false;
       const files = (await st.store.load(last)) as Map<string, Uint8Array>;
       const root = resolve(dir);

@@ -39,7 +39,8 @@ export type StepNames<F> = Exclude<
 
 function stateOf(flow: object): TaskState {
   const st = (flow as Record<symbol, TaskState | undefined>)[STATE];
-  if (!st) throw new TributaryError('CONFIG', 'This flow instance is not running a step: steps run through runFlow() or the tributary CLI.');
+  if (!st)
+    throw new TributaryError('CONFIG', 'This flow instance is not running a step: steps run through runFlow() or the tributary CLI.');
   return st;
 }
 
@@ -71,7 +72,9 @@ function inputView(st: TaskState, source: InputSource): Record<string, unknown> 
     has: (_t, key) => typeof key === 'string' && manifest.has(key),
     ownKeys: () => [...manifest.keys()],
     getOwnPropertyDescriptor: (_t, key) =>
-      typeof key === 'string' && manifest.has(key) ? { configurable: true, enumerable: true, writable: false, value: undefined } : undefined,
+      typeof key === 'string' && manifest.has(key)
+        ? { configurable: true, enumerable: true, writable: false, value: undefined }
+        : undefined,
     set(_t, key) {
       throw new TypeError(`Join inputs are read-only: assign this.${String(key)} in the join step instead.`);
     },
@@ -172,7 +175,8 @@ export abstract class FlowSpec {
   get input(): any {
     const st = stateOf(this);
     const frame = [...st.frames].reverse().find((f) => f.kind === 'foreach');
-    if (!frame?.item) throw new TributaryError('CONFIG', `Step ${st.node.name} is not inside a foreach: this.input is only set in foreach splits.`);
+    if (!frame?.item)
+      throw new TributaryError('CONFIG', `Step ${st.node.name} is not inside a foreach: this.input is only set in foreach splits.`);
     st.itemCache ??= { value: st.store.loadItemSync(frame.item) };
     return st.itemCache.value;
   }
@@ -181,7 +185,8 @@ export abstract class FlowSpec {
   get index(): number {
     const st = stateOf(this);
     const frame = [...st.frames].reverse().find((f) => f.kind === 'foreach');
-    if (!frame) throw new TributaryError('CONFIG', `Step ${st.node.name} is not inside a foreach: this.index is only set in foreach splits.`);
+    if (!frame)
+      throw new TributaryError('CONFIG', `Step ${st.node.name} is not inside a foreach: this.index is only set in foreach splits.`);
     return frame.slot;
   }
 
@@ -224,7 +229,9 @@ export abstract class FlowSpec {
     }
     for (const name of options.include ?? []) {
       if (!candidates.has(name) && !st.assigned.has(name)) {
-        throw new TributaryError('CONFLICT', `mergeArtifacts in step ${st.node.name}: include names '${name}', which no input has.`, { context: { step: st.node.name, artifact: name } });
+        throw new TributaryError('CONFLICT', `mergeArtifacts in step ${st.node.name}: include names '${name}', which no input has.`, {
+          context: { step: st.node.name, artifact: name },
+        });
       }
     }
     for (const [name, list] of candidates) {
@@ -256,20 +263,29 @@ function assignArtifact(st: TaskState, target: object, key: string, value: unkno
 function stepName(st: TaskState, value: unknown, where: string): string {
   const rec = stepRecordOf(value);
   if (!rec?.isStep) {
-    throw new TributaryError('TRANSITION_MISMATCH', `Step ${st.node.name}: ${where} of this.next() is not a step of ${st.graph.flow}. Pass a step method, e.g. this.next(this.end).`, { context: { step: st.node.name } });
+    throw new TributaryError(
+      'TRANSITION_MISMATCH',
+      `Step ${st.node.name}: ${where} of this.next() is not a step of ${st.graph.flow}. Pass a step method, e.g. this.next(this.end).`,
+      { context: { step: st.node.name } },
+    );
   }
   return rec.name;
 }
 
 function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void {
   const step = st.node.name;
-  if (st.transition) throw new TributaryError('TRANSITION_MISMATCH', `Step ${step} called this.next() twice. Call it once, at the end of the step.`, { context: { step } });
-  if (st.node.type === 'end') throw new TributaryError('TRANSITION_MISMATCH', `The end step ${step} must not call this.next().`, { context: { step } });
+  if (st.transition)
+    throw new TributaryError('TRANSITION_MISMATCH', `Step ${step} called this.next() twice. Call it once, at the end of the step.`, {
+      context: { step },
+    });
+  if (st.node.type === 'end')
+    throw new TributaryError('TRANSITION_MISMATCH', `The end step ${step} must not call this.next().`, { context: { step } });
   let transition: Transition;
   const first = args[0];
   if (first !== null && typeof first === 'object') {
     const opts = (args[1] ?? {}) as NextOptions;
-    if (typeof opts.condition !== 'string') throw new TributaryError('TRANSITION_MISMATCH', `Step ${step}: a switch needs { condition: 'artifact' }.`, { context: { step } });
+    if (typeof opts.condition !== 'string')
+      throw new TributaryError('TRANSITION_MISMATCH', `Step ${step}: a switch needs { condition: 'artifact' }.`, { context: { step } });
     const cases = Object.entries(first as Record<string, unknown>).map(([k, v]) => [k, stepName(st, v, `case '${k}'`)] as const);
     const value = (flow as unknown as Record<string, unknown>)[opts.condition];
     const chosen = cases.find(([k]) => k === String(value));
@@ -282,7 +298,11 @@ function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void 
     }
     transition = { targets: [chosen[1]], condition: opts.condition, caseValue: chosen[0] };
     const expected = st.node.switchCases ?? {};
-    const same = st.node.type === 'switch' && st.node.condition === opts.condition && cases.length === Object.keys(expected).length && cases.every(([k, v]) => expected[k] === v);
+    const same =
+      st.node.type === 'switch' &&
+      st.node.condition === opts.condition &&
+      cases.length === Object.keys(expected).length &&
+      cases.every(([k, v]) => expected[k] === v);
     if (!same) mismatch(st, `{ ${cases.map(([k, v]) => `${k}: ${v}`).join(', ')} } on '${opts.condition}'`);
   } else {
     let opts: NextOptions = {};
@@ -292,18 +312,31 @@ function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void 
       opts = last as NextOptions;
       targetsArgs = args.slice(0, -1);
     }
-    if (targetsArgs.length === 0) throw new TributaryError('TRANSITION_MISMATCH', `Step ${step} called this.next() with no step.`, { context: { step } });
+    if (targetsArgs.length === 0)
+      throw new TributaryError('TRANSITION_MISMATCH', `Step ${step} called this.next() with no step.`, { context: { step } });
     const targets = targetsArgs.map((a, i) => stepName(st, a, `argument ${i + 1}`));
     transition = { targets };
     if (opts.foreach !== undefined) {
       transition.foreachVar = opts.foreach;
       const value = (flow as unknown as Record<string, unknown>)[opts.foreach];
-      if (value === undefined) throw new TributaryError('TRANSITION_MISMATCH', `Foreach variable '${opts.foreach}' in step ${step} is not set. Assign this.${opts.foreach} before this.next().`, { context: { step } });
+      if (value === undefined)
+        throw new TributaryError(
+          'TRANSITION_MISMATCH',
+          `Foreach variable '${opts.foreach}' in step ${step} is not set. Assign this.${opts.foreach} before this.next().`,
+          { context: { step } },
+        );
       if (typeof value === 'string' || value === null || typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-        throw new TributaryError('TRANSITION_MISMATCH', `Foreach variable '${opts.foreach}' in step ${step} is not iterable (got ${value === null ? 'null' : typeof value}). Assign an array.`, { context: { step } });
+        throw new TributaryError(
+          'TRANSITION_MISMATCH',
+          `Foreach variable '${opts.foreach}' in step ${step} is not iterable (got ${value === null ? 'null' : typeof value}). Assign an array.`,
+          { context: { step } },
+        );
       }
       const items = Array.isArray(value) ? value : Array.from(value as Iterable<unknown>);
-      if (items.length === 0) throw new TributaryError('TRANSITION_MISMATCH', `Foreach iterator over '${opts.foreach}' in step ${step} produced zero splits.`, { context: { step } });
+      if (items.length === 0)
+        throw new TributaryError('TRANSITION_MISMATCH', `Foreach iterator over '${opts.foreach}' in step ${step} produced zero splits.`, {
+          context: { step },
+        });
       if (items.length > st.maxNumSplits) {
         throw new TributaryError(
           'FOREACH_TOO_MANY_SPLITS',
@@ -317,7 +350,10 @@ function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void 
     const ok =
       n.type === 'foreach'
         ? transition.foreachVar === n.foreachVar && targets.length === 1 && targets[0] === n.next[0]
-        : transition.foreachVar === undefined && n.type !== 'switch' && targets.length === n.next.length && targets.every((t, i) => t === n.next[i]);
+        : transition.foreachVar === undefined &&
+          n.type !== 'switch' &&
+          targets.length === n.next.length &&
+          targets.every((t, i) => t === n.next[i]);
     if (!ok) mismatch(st, transition.foreachVar ? `${targets.join(', ')} with foreach '${transition.foreachVar}'` : targets.join(', '));
   }
   st.transition = transition;
@@ -327,7 +363,9 @@ function mismatch(st: TaskState, got: string): never {
   const n = st.node;
   const expected =
     n.type === 'switch'
-      ? `{ ${Object.entries(n.switchCases ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')} } on '${n.condition}'`
+      ? `{ ${Object.entries(n.switchCases ?? {})
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')} } on '${n.condition}'`
       : n.type === 'foreach'
         ? `${n.next[0]} with foreach '${n.foreachVar}'`
         : n.next.join(', ');

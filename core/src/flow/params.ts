@@ -3,7 +3,9 @@ import { paramsOf, type ParamRecord } from './registry.ts';
 
 function coerce(p: ParamRecord, value: unknown, flow: string): unknown {
   const bad = (why: string) =>
-    new TributaryError('PARAM_INVALID', `Parameter --${p.name} of ${flow} ${why}.${p.help ? ` (${p.help})` : ''}`, { context: { artifact: p.name } });
+    new TributaryError('PARAM_INVALID', `Parameter --${p.name} of ${flow} ${why}.${p.help ? ` (${p.help})` : ''}`, {
+      context: { artifact: p.name },
+    });
   switch (p.type) {
     case 'number': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -49,7 +51,12 @@ export function resolveParams(flowClass: Function, given: Record<string, unknown
   for (const p of declared) {
     const value = given[p.name] ?? p.default;
     if (value === undefined) {
-      if (p.required) throw new TributaryError('PARAM_INVALID', `Missing required parameter --${p.name} for ${flowClass.name}.${p.help ? ` (${p.help})` : ''}`, { context: { artifact: p.name } });
+      if (p.required)
+        throw new TributaryError(
+          'PARAM_INVALID',
+          `Missing required parameter --${p.name} for ${flowClass.name}.${p.help ? ` (${p.help})` : ''}`,
+          { context: { artifact: p.name } },
+        );
       continue;
     }
     out[p.name] = coerce(p, value, flowClass.name);
@@ -58,6 +65,14 @@ export function resolveParams(flowClass: Function, given: Record<string, unknown
 }
 
 /** The parameters a flow declares (name, type, default, help). @public */
-export function describeParams(flowClass: Function): Array<{ name: string; type: string; default?: unknown; help?: string; required: boolean }> {
-  return paramsOf(flowClass).map((p) => ({ name: p.name, type: p.type, ...('default' in p ? { default: p.default } : {}), ...(p.help ? { help: p.help } : {}), required: p.required === true }));
+export function describeParams(
+  flowClass: Function,
+): Array<{ name: string; type: string; default?: unknown; help?: string; required: boolean }> {
+  return paramsOf(flowClass).map((p) => ({
+    name: p.name,
+    type: p.type,
+    ...('default' in p ? { default: p.default } : {}),
+    ...(p.help ? { help: p.help } : {}),
+    required: p.required === true,
+  }));
 }

@@ -126,7 +126,7 @@ export function paramsOf(flowClass: Function): ParamRecord[] {
   const meta = (flowClass as unknown as Record<symbol, DecoratorMetadataObject | undefined>)[
     (Symbol as unknown as { metadata: symbol }).metadata
   ];
-  return [...(((meta?.[PARAMS] as ParamRecord[] | undefined) ?? []))];
+  return [...((meta?.[PARAMS] as ParamRecord[] | undefined) ?? [])];
 }
 
 /** Every method marked `@step` on a flow class (own and inherited), by name. @internal */

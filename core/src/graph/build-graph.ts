@@ -48,16 +48,25 @@ class GraphBuilder {
     const names = [...this.steps.keys()];
     for (const name of names) {
       if (RESERVED_NAMES.has(name)) {
-        this.fail('reserved-name', `Step *${name}* uses a reserved name. Rename it: ${[...RESERVED_NAMES].filter((n) => n !== 'constructor').join(', ')} are members of every flow.`, name);
+        this.fail(
+          'reserved-name',
+          `Step *${name}* uses a reserved name. Rename it: ${[...RESERVED_NAMES].filter((n) => n !== 'constructor').join(', ')} are members of every flow.`,
+          name,
+        );
       }
       if (!STEP_NAME.test(name)) {
-        this.fail('step-name', `Step *${name}* has an invalid name. Step names start with a letter and contain only letters, digits and _.`, name);
+        this.fail(
+          'step-name',
+          `Step *${name}* has an invalid name. Step names start with a letter and contain only letters, digits and _.`,
+          name,
+        );
       }
     }
     const start = this.pickTerminal('start', names);
     const end = this.pickTerminal('end', names);
     for (const p of paramsOf(this.flowClass)) {
-      if (this.steps.has(p.name)) this.fail('param-clash', `Parameter *${p.name}* has the same name as a step. Rename one of them.`, p.name);
+      if (this.steps.has(p.name))
+        this.fail('param-clash', `Parameter *${p.name}* has the same name as a step. Rename one of them.`, p.name);
       if (RESERVED_NAMES.has(p.name)) this.fail('reserved-name', `Parameter *${p.name}* uses a reserved name. Rename it.`, p.name);
     }
 
@@ -65,18 +74,31 @@ class GraphBuilder {
     for (const name of names) this.nodes[name] = this.makeNode(name, name === end);
     for (const node of Object.values(this.nodes)) {
       for (const n of node.next) {
-        if (!this.nodes[n]) this.fail('unknown-target', `Step *${node.name}* specifies a transition to an unknown step, *${n}*. Define it as a @step method or fix the name.`, node.name);
+        if (!this.nodes[n])
+          this.fail(
+            'unknown-target',
+            `Step *${node.name}* specifies a transition to an unknown step, *${n}*. Define it as a @step method or fix the name.`,
+            node.name,
+          );
         if (!this.nodes[n]!.inFuncs.includes(node.name)) this.nodes[n]!.inFuncs.push(node.name);
       }
     }
     this.checkSwitches();
     for (const node of Object.values(this.nodes)) {
       if (node.decorators.catch && (node.type === 'foreach' || node.type === 'switch')) {
-        this.fail('catch-on-split', `Step *${node.name}* is a ${node.type} step and cannot use @catch: a failure there leaves no items or case to go on with. Move the risky work into a step before it.`, node.name);
+        this.fail(
+          'catch-on-split',
+          `Step *${node.name}* is a ${node.type} step and cannot use @catch: a failure there leaves no items or case to go on with. Move the risky work into a step before it.`,
+          node.name,
+        );
       }
     }
     if (this.nodes[start]!.inFuncs.length > 0) {
-      this.fail('start-incoming', `The start step *${start}* cannot have incoming transitions (from *${this.nodes[start]!.inFuncs.join(', ')}*). Point them at another step.`, start);
+      this.fail(
+        'start-incoming',
+        `The start step *${start}* cannot have incoming transitions (from *${this.nodes[start]!.inFuncs.join(', ')}*). Point them at another step.`,
+        start,
+      );
     }
     this.checkCycles(start);
     const order = this.checkReachable(start);
@@ -91,7 +113,10 @@ class GraphBuilder {
   private pickTerminal(which: 'start' | 'end', names: string[]): string {
     const marked = names.filter((n) => this.steps.get(n)![which]);
     if (marked.length > 1) {
-      this.fail(which === 'start' ? 'no-start' : 'no-end', `Your flow has ${marked.length} ${which} steps (*${marked.join(', ')}*). Keep exactly one @step({ ${which}: true }).`);
+      this.fail(
+        which === 'start' ? 'no-start' : 'no-end',
+        `Your flow has ${marked.length} ${which} steps (*${marked.join(', ')}*). Keep exactly one @step({ ${which}: true }).`,
+      );
     }
     if (marked.length === 1) return marked[0]!;
     if (names.length === 1) return names[0]!;
@@ -111,25 +136,48 @@ class GraphBuilder {
     }
     this.parsed.set(name, parsed);
     if (parsed.paramCount > 1) {
-      this.fail('too-many-args', `Step *${name}* takes ${parsed.paramCount} parameters. A step takes none, or one (inputs) if it is a join.`, name);
+      this.fail(
+        'too-many-args',
+        `Step *${name}* takes ${parsed.paramCount} parameters. A step takes none, or one (inputs) if it is a join.`,
+        name,
+      );
     }
     if (isEnd) {
-      if (parsed.transitions.length > 0) this.fail('end-has-next', `The terminal step *${name}* must not call this.next(). Remove the call.`, name);
-      if (parsed.paramCount === 1) this.fail('end-is-join', `The terminal step *${name}* should not be a join step (it takes inputs). Add a join step before it.`, name);
+      if (parsed.transitions.length > 0)
+        this.fail('end-has-next', `The terminal step *${name}* must not call this.next(). Remove the call.`, name);
+      if (parsed.paramCount === 1)
+        this.fail(
+          'end-is-join',
+          `The terminal step *${name}* should not be a join step (it takes inputs). Add a join step before it.`,
+          name,
+        );
       return;
     }
     if (parsed.transitions.length === 0) {
-      this.fail('missing-next', `Step *${name}* is missing a this.next() transition to the next step. Add a this.next() call at the end of the method.`, name);
+      this.fail(
+        'missing-next',
+        `Step *${name}* is missing a this.next() transition to the next step. Add a this.next() call at the end of the method.`,
+        name,
+      );
     }
     const first = parsed.transitions[0]!;
     for (const t of parsed.transitions) {
-      if (t.kind === 'invalid') this.fail('invalid-next', `Step *${name}* has an invalid this.next() transition: ${t.reason}. ${NEXT_FORMS}`, name);
+      if (t.kind === 'invalid')
+        this.fail('invalid-next', `Step *${name}* has an invalid this.next() transition: ${t.reason}. ${NEXT_FORMS}`, name);
     }
     if (!parsed.transitions.every((t) => sameShape(t, first))) {
-      this.fail('inconsistent-next', `Step *${name}* calls this.next() with different transitions. The graph must be static: call this.next() once, or route with a switch: this.next({ a: this.x, b: this.y }, { condition: 'route' }).`, name);
+      this.fail(
+        'inconsistent-next',
+        `Step *${name}* calls this.next() with different transitions. The graph must be static: call this.next() once, or route with a switch: this.next({ a: this.x, b: this.y }, { condition: 'route' }).`,
+        name,
+      );
     }
     if (first.kind === 'foreach' && first.foreachVar === null) {
-      this.fail('foreach-var', `Step *${name}* has a foreach whose variable is not a string literal. Write this.next(this.${first.target}, { foreach: 'items' }) naming the artifact to fan out over.`, name);
+      this.fail(
+        'foreach-var',
+        `Step *${name}* has a foreach whose variable is not a string literal. Write this.next(this.${first.target}, { foreach: 'items' }) naming the artifact to fan out over.`,
+        name,
+      );
     }
   }
 
@@ -157,7 +205,8 @@ class GraphBuilder {
     switch (t.kind) {
       case 'targets':
         if (t.targets.length > 1) {
-          if (new Set(t.targets).size !== t.targets.length) this.fail('invalid-next', `Step *${name}* lists the same step twice in this.next(). ${NEXT_FORMS}`, name);
+          if (new Set(t.targets).size !== t.targets.length)
+            this.fail('invalid-next', `Step *${name}* lists the same step twice in this.next(). ${NEXT_FORMS}`, name);
           return { ...base, type: 'split', next: t.targets };
         }
         return { ...base, type: join ? 'join' : 'linear', next: t.targets };
@@ -180,9 +229,18 @@ class GraphBuilder {
     for (const node of Object.values(this.nodes)) {
       if (node.type !== 'switch') continue;
       const cases = Object.keys(node.switchCases!);
-      if (cases.length < 2) this.fail('switch-cases', `Step *${node.name}* is a switch with ${cases.length} case; a switch needs at least two cases.`, node.name);
+      if (cases.length < 2)
+        this.fail(
+          'switch-cases',
+          `Step *${node.name}* is a switch with ${cases.length} case; a switch needs at least two cases.`,
+          node.name,
+        );
       if (node.condition === undefined) {
-        this.fail('switch-condition', `Step *${node.name}* is a switch without a condition. Pass { condition: 'name' } naming the artifact (a string literal) whose value picks the case.`, node.name);
+        this.fail(
+          'switch-condition',
+          `Step *${node.name}* is a switch without a condition. Pass { condition: 'name' } naming the artifact (a string literal) whose value picks the case.`,
+          node.name,
+        );
       }
     }
   }
@@ -198,7 +256,11 @@ class GraphBuilder {
         if (n === name && node.type === 'switch') continue; // a switch listing itself: the one allowed loop
         if (state.get(n) === 'open') {
           const loop = [...path.slice(path.indexOf(n)), n].join('->');
-          this.fail('cycle', `There is a loop in your flow: *${loop}*. Break the loop; the only loop allowed is a switch step that lists itself as a case.`, name);
+          this.fail(
+            'cycle',
+            `There is a loop in your flow: *${loop}*. Break the loop; the only loop allowed is a switch step that lists itself as a case.`,
+            name,
+          );
         }
         if (!state.has(n)) visit(n);
       }
@@ -221,7 +283,11 @@ class GraphBuilder {
     visit(start);
     for (const name of Object.keys(this.nodes)) {
       if (!seen.has(name)) {
-        this.fail('unreachable', `Step *${name}* is unreachable from the start step *${start}*. Add this.next(this.${name}) in another step or remove *${name}*.`, name);
+        this.fail(
+          'unreachable',
+          `Step *${name}* is unreachable from the start step *${start}*. Add this.next(this.${name}) in another step or remove *${name}*.`,
+          name,
+        );
       }
     }
     return order;
@@ -230,7 +296,11 @@ class GraphBuilder {
   private checkEmptyForeach(): void {
     for (const node of Object.values(this.nodes)) {
       if (node.type === 'foreach' && this.nodes[node.next[0]!]!.type === 'join') {
-        this.fail('empty-foreach', `Step *${node.name}* is a foreach split that has no children: it is followed immediately by a join step, *${node.next[0]}*. Add at least one step between the split and the join.`, node.name);
+        this.fail(
+          'empty-foreach',
+          `Step *${node.name}* is a foreach split that has no children: it is followed immediately by a join step, *${node.next[0]}*. Add at least one step between the split and the join.`,
+          node.name,
+        );
       }
     }
   }
@@ -248,11 +318,19 @@ class GraphBuilder {
       else if (node.type === 'end') {
         if (stack.length > 0) {
           const roots = this.nodes[stack[stack.length - 1]!]!.next.join(', ');
-          this.fail('split-not-joined', `The terminal step *${end}* was reached before a split started at step(s) *${roots}* were joined. Add a join step before *${end}*.`, end);
+          this.fail(
+            'split-not-joined',
+            `The terminal step *${end}* was reached before a split started at step(s) *${roots}* were joined. Add a join step before *${end}*.`,
+            end,
+          );
         }
       } else if (node.type === 'join') {
         if (stack.length === 0) {
-          this.fail('join-without-split', `Step *${name}* seems like a join step (it takes inputs), but it is not preceded by a split. Ensure that there is a matching split for every join, or remove the inputs parameter.`, name);
+          this.fail(
+            'join-without-split',
+            `Step *${name}* seems like a join step (it takes inputs), but it is not preceded by a split. Ensure that there is a matching split for every join, or remove the inputs parameter.`,
+            name,
+          );
         }
         this.checkJoinArity(name, stack[stack.length - 1]!);
         next = stack.slice(0, -1);
@@ -282,7 +360,11 @@ class GraphBuilder {
     for (const p of join.inFuncs) {
       const owners = branches.map((b, i) => (b.has(p) ? i : -1)).filter((i) => i >= 0);
       if (owners.length === 0) {
-        this.fail('unrelated-join', `Step *${joinName}* joins steps from unrelated splits (*${p}* does not descend from split *${splitName}*). Ensure that there is a matching join for every split.`, joinName);
+        this.fail(
+          'unrelated-join',
+          `Step *${joinName}* joins steps from unrelated splits (*${p}* does not descend from split *${splitName}*). Ensure that there is a matching join for every split.`,
+          joinName,
+        );
       }
       owners.forEach((i) => reached.add(i));
     }
@@ -300,7 +382,11 @@ class GraphBuilder {
       if (node.type !== 'switch') continue;
       for (const [value, target] of Object.entries(node.switchCases!)) {
         if (this.nodes[target]!.type === 'join') {
-          this.fail('switch-into-join', `A conditional path cannot lead directly to a join step. In step *${node.name}*, case '${value}' goes to join *${target}*: introduce an intermediate, unconditional step.`, node.name);
+          this.fail(
+            'switch-into-join',
+            `A conditional path cannot lead directly to a join step. In step *${node.name}*, case '${value}' goes to join *${target}*: introduce an intermediate, unconditional step.`,
+            node.name,
+          );
         }
       }
     }
@@ -313,7 +399,11 @@ class GraphBuilder {
       if (node.type === 'join' || node.type === 'end' || incoming.length < 2) continue;
       const fromSwitchOnly = incoming.every((p) => this.comesThroughSwitch(p));
       if (!fromSwitchOnly) {
-        this.fail('missing-join', `Step *${node.name}* has ${node.inFuncs.length} incoming transitions (*${node.inFuncs.join(', ')}*) but takes no inputs. Make it a join: ${node.name}(inputs) { ... }.`, node.name);
+        this.fail(
+          'missing-join',
+          `Step *${node.name}* has ${node.inFuncs.length} incoming transitions (*${node.inFuncs.join(', ')}*) but takes no inputs. Make it a join: ${node.name}(inputs) { ... }.`,
+          node.name,
+        );
       }
     }
   }

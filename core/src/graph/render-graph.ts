@@ -19,7 +19,9 @@ function describe(node: GraphNode): string {
     case 'foreach':
       return `foreach over '${node.foreachVar}' → ${node.next[0]}`;
     case 'switch':
-      return `switch on '${node.condition}': ${Object.entries(node.switchCases!).map(([k, v]) => `${k} → ${v}`).join(', ')}`;
+      return `switch on '${node.condition}': ${Object.entries(node.switchCases!)
+        .map(([k, v]) => `${k} → ${v}`)
+        .join(', ')}`;
     case 'split':
       return `split → ${node.next.join(', ')}`;
     case 'end':
@@ -63,7 +65,14 @@ export function renderGraph(graph: FlowGraph, format: GraphFormat = 'text'): str
       const lines = ['flowchart TD'];
       for (const n of nodes) {
         const label = JSON.stringify(n.name);
-        const shape = n.type === 'switch' ? `{${label}}` : n.type === 'join' ? `[/${label}\\]` : n.type === 'foreach' || n.type === 'split' ? `[\\${label}/]` : `[${label}]`;
+        const shape =
+          n.type === 'switch'
+            ? `{${label}}`
+            : n.type === 'join'
+              ? `[/${label}\\]`
+              : n.type === 'foreach' || n.type === 'split'
+                ? `[\\${label}/]`
+                : `[${label}]`;
         lines.push(`  ${id(n.name)}${shape}`);
       }
       for (const n of nodes) {
@@ -77,7 +86,14 @@ export function renderGraph(graph: FlowGraph, format: GraphFormat = 'text'): str
     case 'dot': {
       const lines = [`digraph ${JSON.stringify(graph.flow)} {`, '  rankdir=TB;', '  node [shape=box, style=rounded];'];
       for (const n of nodes) {
-        const shape = n.type === 'switch' ? 'diamond' : n.type === 'foreach' || n.type === 'split' ? 'trapezium' : n.type === 'join' ? 'invtrapezium' : 'box';
+        const shape =
+          n.type === 'switch'
+            ? 'diamond'
+            : n.type === 'foreach' || n.type === 'split'
+              ? 'trapezium'
+              : n.type === 'join'
+                ? 'invtrapezium'
+                : 'box';
         lines.push(`  ${JSON.stringify(n.name)} [shape=${shape}];`);
       }
       for (const n of nodes) {

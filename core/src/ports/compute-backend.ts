@@ -44,7 +44,8 @@ export interface ComputeCapabilities {
  * Why a job did not succeed.
  * @public
  */
-export type ComputeFailureKind = 'NON_ZERO_EXIT' | 'KILLED' | 'TIMEOUT' | 'CANCELLED' | 'COMPUTE_OOM' | 'COMPUTE_PREEMPTED' | 'LAUNCH_FAILED';
+export type ComputeFailureKind =
+  'NON_ZERO_EXIT' | 'KILLED' | 'TIMEOUT' | 'CANCELLED' | 'COMPUTE_OOM' | 'COMPUTE_PREEMPTED' | 'LAUNCH_FAILED';
 
 /** @public */
 export interface JobResult {

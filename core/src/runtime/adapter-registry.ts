@@ -28,7 +28,12 @@ const defaults: { [K in keyof AdapterKinds]?: (home: string) => string } = {};
  * under the Tributary home folder) makes it the adapter used when a run names none.
  * @public
  */
-export function registerAdapter<K extends keyof AdapterKinds>(kind: K, scheme: string, factory: AdapterFactory<K>, options: { default?: (home: string) => string } = {}): void {
+export function registerAdapter<K extends keyof AdapterKinds>(
+  kind: K,
+  scheme: string,
+  factory: AdapterFactory<K>,
+  options: { default?: (home: string) => string } = {},
+): void {
   (factories[kind] as Map<string, AdapterFactory<K>>).set(scheme.replace(/:$/, ''), factory);
   if (options.default) defaults[kind] = options.default;
 }
@@ -59,21 +64,31 @@ async function loadDefaults(): Promise<void> {
  * `owned` is true when this call created the adapter (the caller should close it).
  * @public
  */
-export async function openConfigured<K extends keyof AdapterKinds>(kind: K, given: AdapterKinds[K] | string | undefined, home: string): Promise<{ adapter: AdapterKinds[K]; owned: boolean }> {
+export async function openConfigured<K extends keyof AdapterKinds>(
+  kind: K,
+  given: AdapterKinds[K] | string | undefined,
+  home: string,
+): Promise<{ adapter: AdapterKinds[K]; owned: boolean }> {
   if (given !== undefined && typeof given !== 'string') return { adapter: given, owned: false };
   let url = given;
   if (url === undefined) {
     if (!defaults[kind]) await loadDefaults();
     url = defaults[kind]?.(home);
     if (url === undefined) {
-      throw new TributaryError('CONFIG', `No ${kind} adapter configured and the embedded default is not installed. Install the 'tributary' package, or pass ${kind} to runFlow.`);
+      throw new TributaryError(
+        'CONFIG',
+        `No ${kind} adapter configured and the embedded default is not installed. Install the 'tributary' package, or pass ${kind} to runFlow.`,
+      );
     }
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new TributaryError('CONFIG', `Invalid ${kind} URL ${JSON.stringify(url)}: expected e.g. file:///path, sqlite:///path/db.sqlite or s3://bucket/prefix.`);
+    throw new TributaryError(
+      'CONFIG',
+      `Invalid ${kind} URL ${JSON.stringify(url)}: expected e.g. file:///path, sqlite:///path/db.sqlite or s3://bucket/prefix.`,
+    );
   }
   const scheme = parsed.protocol.replace(/:$/, '');
   let factory = factories[kind].get(scheme) as AdapterFactory<K> | undefined;
@@ -82,7 +97,10 @@ export async function openConfigured<K extends keyof AdapterKinds>(kind: K, give
     factory = factories[kind].get(scheme) as AdapterFactory<K> | undefined;
   }
   if (!factory) {
-    throw new TributaryError('CONFIG', `No ${kind} adapter handles '${scheme}:' URLs. Known: ${[...factories[kind].keys()].map((s) => `${s}:`).join(', ') || 'none'}. Install and import the adapter package for '${scheme}'.`);
+    throw new TributaryError(
+      'CONFIG',
+      `No ${kind} adapter handles '${scheme}:' URLs. Known: ${[...factories[kind].keys()].map((s) => `${s}:`).join(', ') || 'none'}. Install and import the adapter package for '${scheme}'.`,
+    );
   }
   return { adapter: await factory(parsed, { home }), owned: true };
 }

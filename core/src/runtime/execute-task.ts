@@ -28,7 +28,11 @@ export async function executeTask(
   recordCheckpoint?: (record: CheckpointRecord) => Promise<void>,
 ): Promise<TaskOutcome> {
   const node = ctx.graph.nodes[spec.step];
-  if (!node) throw new TributaryError('FLOW_LOAD', `Step ${spec.step} is not in the graph of ${ctx.graph.flow}: the flow file changed since the run started.`);
+  if (!node)
+    throw new TributaryError(
+      'FLOW_LOAD',
+      `Step ${spec.step} is not in the graph of ${ctx.graph.flow}: the flow file changed since the run started.`,
+    );
   const st: TaskState = {
     graph: ctx.graph,
     node,
@@ -74,7 +78,11 @@ export async function executeTask(
       await method.apply(flow, args);
     }
     if (node.type !== 'end' && !st.transition) {
-      throw new TributaryError('TRANSITION_MISMATCH', `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`, { context: { step: spec.step } });
+      throw new TributaryError(
+        'TRANSITION_MISMATCH',
+        `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`,
+        { context: { step: spec.step } },
+      );
     }
     const outcome = await persistOutputs(st, spec);
     logs = capture.stop();
@@ -104,7 +112,8 @@ async function prefetch(store: ArtifactStore, st: TaskState): Promise<void> {
   for (const input of st.inputs ?? []) for (const ref of input.manifest) if (reads.has(ref.name)) wanted.push({ sha: ref.sha });
   if (reads.has('input')) {
     const frame = [...st.frames].reverse().find((f) => f.kind === 'foreach');
-    if (frame?.item) wanted.push({ sha: frame.item.blob, range: { offset: frame.item.offset, length: frame.item.length }, expect: frame.item.sha });
+    if (frame?.item)
+      wanted.push({ sha: frame.item.blob, range: { offset: frame.item.offset, length: frame.item.length }, expect: frame.item.sha });
   }
   await store.prefetch(wanted);
 }

@@ -17,11 +17,17 @@ export class LogCapture {
   ) {}
 
   start(): void {
-    const originals = { stdout: process.stdout.write.bind(process.stdout) as Write, stderr: process.stderr.write.bind(process.stderr) as Write };
+    const originals = {
+      stdout: process.stdout.write.bind(process.stdout) as Write,
+      stderr: process.stderr.write.bind(process.stderr) as Write,
+    };
     this.originals = originals;
     for (const stream of ['stdout', 'stderr'] as const) {
       const capture = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array);
+        const buf =
+          typeof chunk === 'string'
+            ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+            : Buffer.from(chunk as Uint8Array);
         this.append(stream, buf);
         if (this.echoPrefix !== undefined) {
           const text = buf.toString('utf8').replace(/\n(?!$)/g, `\n${this.echoPrefix}`);

@@ -179,7 +179,10 @@ export class Orchestrator {
     const done = new Promise<void>((resolve) => (this.settle = resolve));
     const onAbort = () => this.enqueue(async () => this.fail(new TributaryError('ABORTED', 'The run was aborted.'), true));
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
-    const heartbeat = setInterval(() => void this.o.metadata.heartbeat(this.o.flow, this.o.runId).catch(() => undefined), this.o.heartbeatMs ?? 5000);
+    const heartbeat = setInterval(
+      () => void this.o.metadata.heartbeat(this.o.flow, this.o.runId).catch(() => undefined),
+      this.o.heartbeatMs ?? 5000,
+    );
     heartbeat.unref();
     this.enqueue(async () => {
       await this.makeReady([
@@ -201,13 +204,29 @@ export class Orchestrator {
     this.o.signal?.removeEventListener('abort', onAbort);
     await this.stopWorkers();
     const status = this.aborted ? 'aborted' : this.failure || !this.endReached ? 'failed' : 'succeeded';
-    const error = this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
-    return { status, ...(error ? { error } : {}), dispatchLatenciesMs: this.latencies, queueWaitsMs: this.queueWaits, tasks: this.tasks, cloned: this.clones };
+    const error =
+      this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
+    return {
+      status,
+      ...(error ? { error } : {}),
+      dispatchLatenciesMs: this.latencies,
+      queueWaitsMs: this.queueWaits,
+      tasks: this.tasks,
+      cloned: this.clones,
+    };
   }
 
   /** Every state change runs on one serial chain: no interleaving between awaits. */
   private enqueue(fn: () => Promise<void>): void {
-    this.serial = this.serial.then(fn).catch((err) => this.fail(TributaryError.is(err) ? err : new TributaryError('INFRASTRUCTURE', `Orchestrator error: ${(err as Error).message}`, { cause: err })));
+    this.serial = this.serial
+      .then(fn)
+      .catch((err) =>
+        this.fail(
+          TributaryError.is(err)
+            ? err
+            : new TributaryError('INFRASTRUCTURE', `Orchestrator error: ${(err as Error).message}`, { cause: err }),
+        ),
+      );
     void this.serial.then(() => this.checkDone());
   }
 
@@ -278,7 +297,11 @@ export class Orchestrator {
     let foreach: TaskOutcome['foreach'];
     if (meta.foreach) {
       const f = JSON.parse(meta.foreach) as { var: string; count: number; index?: string };
-      if (!f.index) throw new TributaryError('CONFIG', `Cannot resume from ${o.pathspec}: it was recorded before foreach indexes were stored. Re-run from step ${t.step}.`);
+      if (!f.index)
+        throw new TributaryError(
+          'CONFIG',
+          `Cannot resume from ${o.pathspec}: it was recorded before foreach indexes were stored. Re-run from step ${t.step}.`,
+        );
       const items = (await this.store.load({ sha: f.index, encoding: 'msgpack', type: 'Array' })) as ItemRef[];
       foreach = { var: f.var, count: f.count, items, index: f.index };
     }
@@ -290,7 +313,12 @@ export class Orchestrator {
       enteredAt: 0,
       finishedAt: 0,
     };
-    return this.successors(t, this.o.graph.nodes[t.step]!, { taskId: t.taskId!, step: t.step, pathspec, manifest: outcome.artifacts }, outcome);
+    return this.successors(
+      t,
+      this.o.graph.nodes[t.step]!,
+      { taskId: t.taskId!, step: t.step, pathspec, manifest: outcome.artifacts },
+      outcome,
+    );
   }
 
   private pump(): void {
@@ -314,7 +342,8 @@ export class Orchestrator {
         env: { ...(process.env as Record<string, string>), TRIBUTARY_WORKER: '1' },
         ipc: true,
       });
-      if (!job.channel) throw new TributaryError('CONFIG', `Compute backend ${this.o.compute.name} gave no IPC channel; local runs need capabilities.ipc.`);
+      if (!job.channel)
+        throw new TributaryError('CONFIG', `Compute backend ${this.o.compute.name} gave no IPC channel; local runs need capabilities.ipc.`);
       const worker: Worker = { job, ready: false, stderrTail: '' };
       this.workers.add(worker);
       // Drain both pipes (a full pipe would block the worker); keep the end of stderr for errors.
@@ -326,7 +355,9 @@ export class Orchestrator {
         else if (this.o.echoLogs) process.stderr.write(text);
       });
       job.channel.onMessage((m) => this.enqueue(async () => this.onMessage(worker, m as FromWorker)));
-      void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal !== null)));
+      void job.result.then((r) =>
+        this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal !== null)),
+      );
       const init: ToWorker = {
         t: 'init',
         flowModule: this.o.flowModule,
@@ -336,7 +367,13 @@ export class Orchestrator {
       };
       job.channel.send(init);
     } catch (err) {
-      this.enqueue(async () => this.fail(TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Could not start a worker: ${(err as Error).message}`, { cause: err })));
+      this.enqueue(async () =>
+        this.fail(
+          TributaryError.is(err)
+            ? err
+            : new TributaryError('COMPUTE_FAILED', `Could not start a worker: ${(err as Error).message}`, { cause: err }),
+        ),
+      );
     } finally {
       this.enqueue(async () => {
         this.spawning--;
@@ -393,7 +430,12 @@ export class Orchestrator {
       // only for steps that use checkpoints).
       void this.checkpointsOf(task).then(
         (checkpoints) => w.job.channel!.send({ t: 'task', spec: { ...spec, checkpoints } } satisfies ToWorker),
-        (err) => this.enqueue(async () => this.fail(TributaryError.is(err) ? err : new TributaryError('INFRASTRUCTURE', `Cannot read checkpoints: ${(err as Error).message}`))),
+        (err) =>
+          this.enqueue(async () =>
+            this.fail(
+              TributaryError.is(err) ? err : new TributaryError('INFRASTRUCTURE', `Cannot read checkpoints: ${(err as Error).message}`),
+            ),
+          ),
       );
     } else w.job.channel!.send({ t: 'task', spec } satisfies ToWorker);
     this.emit({ type: 'task-started', step: task.step, pathspec: spec.pathspec, attempt: task.attempt });
@@ -411,7 +453,9 @@ export class Orchestrator {
         return;
       case 'rpc': {
         try {
-          await this.o.metadata.putMetadata(this.ref(m.taskId), { [`checkpoint:${String(++this.checkpointSeq).padStart(8, '0')}`]: JSON.stringify(m.record) });
+          await this.o.metadata.putMetadata(this.ref(m.taskId), {
+            [`checkpoint:${String(++this.checkpointSeq).padStart(8, '0')}`]: JSON.stringify(m.record),
+          });
           w.job.channel?.send({ t: 'rpc-result', id: m.id } satisfies ToWorker);
         } catch (err) {
           w.job.channel?.send({ t: 'rpc-result', id: m.id, error: serializeUnknownError(err) } satisfies ToWorker);
@@ -473,7 +517,12 @@ export class Orchestrator {
       // Only deaths by the worker's own hand count: a signal came from outside (OOM killer, chaos).
       if (!bySignal && ++this.startupDeaths >= 3) {
         const tail = w.stderrTail.trim();
-        await this.fail(new TributaryError('FLOW_LOAD', `Workers keep exiting while loading ${this.o.flowModule} (last: ${why}).${tail ? `\n${tail}` : ''}`));
+        await this.fail(
+          new TributaryError(
+            'FLOW_LOAD',
+            `Workers keep exiting while loading ${this.o.flowModule} (last: ${why}).${tail ? `\n${tail}` : ''}`,
+          ),
+        );
         return;
       }
     }
@@ -491,7 +540,13 @@ export class Orchestrator {
           context: { pathspec: this.pathspec(task.step, task.taskId!) },
         });
       } else if (this.failure || this.aborted) {
-        await this.recordFailure(task, { name: 'TributaryError', code: 'ABORTED', message: 'Cancelled: the run stopped.', retryable: false, context: {} });
+        await this.recordFailure(task, {
+          name: 'TributaryError',
+          code: 'ABORTED',
+          message: 'Cancelled: the run stopped.',
+          retryable: false,
+          context: {},
+        });
       } else {
         await this.onFailed(task, {
           name: 'TributaryError',
@@ -507,7 +562,10 @@ export class Orchestrator {
 
   private async recordFailure(task: PlannedTask, error: SerializedError): Promise<void> {
     await task.started?.catch(() => undefined);
-    await this.o.metadata.finishAttempt(this.ref(task.taskId!), task.attempt, { status: 'failed', error: { code: error.code, message: error.message } });
+    await this.o.metadata.finishAttempt(this.ref(task.taskId!), task.attempt, {
+      status: 'failed',
+      error: { code: error.code, message: error.message },
+    });
   }
 
   private async onFailed(task: PlannedTask, error: SerializedError): Promise<void> {
@@ -516,7 +574,14 @@ export class Orchestrator {
     const retry = node.decorators.retry as { times: number; minutesBetween: number; only: 'all' | 'system' } | undefined;
     const eligible = retry && (retry.only === 'all' || SYSTEM_FAILURES.has(error.code));
     const willRetry = !!eligible && task.attempt < retry.times && !this.failure && !this.aborted;
-    this.emit({ type: 'task-failed', step: task.step, pathspec: this.pathspec(task.step, task.taskId!), attempt: task.attempt, error, willRetry });
+    this.emit({
+      type: 'task-failed',
+      step: task.step,
+      pathspec: this.pathspec(task.step, task.taskId!),
+      attempt: task.attempt,
+      error,
+      willRetry,
+    });
     if (willRetry) {
       const again: PlannedTask = { ...task, attempt: task.attempt + 1, readyAt: preciseNow() };
       const delay = retry.minutesBetween * 60_000;
@@ -539,13 +604,21 @@ export class Orchestrator {
     const caught = node.decorators.catch as { var?: string; printException?: boolean } | undefined;
     if (caught && !task.caught && !this.failure && !this.aborted) {
       // @catch: one more attempt that runs no user code, stores the error and goes on.
-      if (caught.printException !== false) process.stderr.write(`${this.pathspec(task.step, task.taskId!)} failed; @catch stores the error${caught.var ? ` in ${caught.var}` : ''} and the flow goes on: ${error.message}\n`);
-      await this.makeReady([{ ...task, attempt: task.attempt + 1, readyAt: preciseNow(), caught: { var: caught.var ?? '_exception', error } }]);
+      if (caught.printException !== false)
+        process.stderr.write(
+          `${this.pathspec(task.step, task.taskId!)} failed; @catch stores the error${caught.var ? ` in ${caught.var}` : ''} and the flow goes on: ${error.message}\n`,
+        );
+      await this.makeReady([
+        { ...task, attempt: task.attempt + 1, readyAt: preciseNow(), caught: { var: caught.var ?? '_exception', error } },
+      ]);
       return;
     }
     const err = deserializeError(error);
     await this.fail(
-      new TributaryError('RUN_FAILED', `Task ${this.pathspec(task.step, task.taskId!)} failed: ${error.message}`, { cause: err, context: { pathspec: this.pathspec(task.step, task.taskId!), step: task.step } }),
+      new TributaryError('RUN_FAILED', `Task ${this.pathspec(task.step, task.taskId!)} failed: ${error.message}`, {
+        cause: err,
+        context: { pathspec: this.pathspec(task.step, task.taskId!), step: task.step },
+      }),
     );
   }
 
@@ -583,10 +656,17 @@ export class Orchestrator {
       'run-ms': (outcome.finishedAt - outcome.enteredAt).toFixed(3),
     };
     if (outcome.caseValue !== undefined) metadata['switch-case'] = outcome.caseValue;
-    if (outcome.foreach) metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
+    if (outcome.foreach)
+      metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
     await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });
     const pathspec = this.pathspec(task.step, taskId);
-    this.emit({ type: 'task-finished', step: task.step, pathspec, attempt: task.attempt, durationMs: outcome.finishedAt - outcome.enteredAt });
+    this.emit({
+      type: 'task-finished',
+      step: task.step,
+      pathspec,
+      attempt: task.attempt,
+      durationMs: outcome.finishedAt - outcome.enteredAt,
+    });
     const finished: Finished = { taskId, step: task.step, pathspec, manifest: outcome.artifacts };
     await this.makeReady(this.successors(task, this.o.graph.nodes[task.step]!, finished, outcome));
   }

@@ -44,7 +44,11 @@ function pidAlive(pid: number): boolean {
  * elsewhere the heartbeat does (stale after `staleAfterMs`).
  * @public
  */
-export async function runLiveness(metadata: MetadataStore, run: RunRecord, staleAfterMs = 30_000): Promise<{ alive: boolean; why: string }> {
+export async function runLiveness(
+  metadata: MetadataStore,
+  run: RunRecord,
+  staleAfterMs = 30_000,
+): Promise<{ alive: boolean; why: string }> {
   if (run.status !== 'running') return { alive: false, why: `it is ${run.status}` };
   const params = (await metadata.listTasks({ flow: run.flow, runId: run.runId, step: '_parameters', limit: 1 })).items[0];
   const info = params ? await metadata.getMetadata({ flow: run.flow, runId: run.runId, taskId: params.taskId }) : {};
@@ -67,7 +71,10 @@ export async function retireIfStale(metadata: MetadataStore, run: RunRecord, sta
   const { alive, why } = await runLiveness(metadata, run, staleAfterMs);
   const dead = !alive;
   if (!dead) {
-    throw new TributaryError('CONFLICT', `Run ${run.flow}/${run.runId} is still running (${why}). Wait for it to finish, or stop it, before resuming it.`);
+    throw new TributaryError(
+      'CONFLICT',
+      `Run ${run.flow}/${run.runId} is still running (${why}). Wait for it to finish, or stop it, before resuming it.`,
+    );
   }
   try {
     await metadata.finishRun(run.flow, run.runId, 'failed');
@@ -83,7 +90,15 @@ export async function originTasks(metadata: MetadataStore, run: RunRecord): Prom
   let cursor: string | undefined;
   do {
     const page = await metadata.listTasks({ flow: run.flow, runId: run.runId, limit: 10_000, ...(cursor ? { cursor } : {}) });
-    for (const t of page.items) out.set(t.key, { taskId: t.taskId, step: t.step, key: t.key, pathspec: `${run.flow}/${run.runId}/${t.step}/${t.taskId}`, status: t.status, parents: t.parents });
+    for (const t of page.items)
+      out.set(t.key, {
+        taskId: t.taskId,
+        step: t.step,
+        key: t.key,
+        pathspec: `${run.flow}/${run.runId}/${t.step}/${t.taskId}`,
+        status: t.status,
+        parents: t.parents,
+      });
     cursor = page.cursor;
   } while (cursor);
   return out;
@@ -95,7 +110,12 @@ export async function originTasks(metadata: MetadataStore, run: RunRecord): Prom
  * asked to re-run, and none of its inputs is re-run.
  * @internal
  */
-export async function buildResumePlan(metadata: MetadataStore, graph: FlowGraph, origin: RunRecord, step: string | undefined): Promise<ResumePlan> {
+export async function buildResumePlan(
+  metadata: MetadataStore,
+  graph: FlowGraph,
+  origin: RunRecord,
+  step: string | undefined,
+): Promise<ResumePlan> {
   const tasks = [...(await originTasks(metadata, origin)).values()].sort((a, b) => Number(a.taskId) - Number(b.taskId));
   const rerun = new Map<string, string>(); // taskId → why it re-runs
   const byId = new Map(tasks.map((t) => [t.taskId, t]));
@@ -104,12 +124,19 @@ export async function buildResumePlan(metadata: MetadataStore, graph: FlowGraph,
   for (const t of tasks) {
     ran.add(t.step);
     if (t.step === '_parameters') {
-      entries.push({ step: t.step, key: t.key, action: 'clone', reason: `parameters of run ${origin.runId} are reused`, originPathspec: t.pathspec });
+      entries.push({
+        step: t.step,
+        key: t.key,
+        action: 'clone',
+        reason: `parameters of run ${origin.runId} are reused`,
+        originPathspec: t.pathspec,
+      });
       continue;
     }
     let why: string | undefined;
     if (t.status !== 'succeeded') {
-      const attempts = t.status === 'failed' ? await metadata.listAttempts({ flow: origin.flow, runId: origin.runId, taskId: t.taskId }) : [];
+      const attempts =
+        t.status === 'failed' ? await metadata.listAttempts({ flow: origin.flow, runId: origin.runId, taskId: t.taskId }) : [];
       const last = attempts.at(-1);
       why =
         t.status === 'failed'
@@ -123,7 +150,8 @@ export async function buildResumePlan(metadata: MetadataStore, graph: FlowGraph,
     if (why) {
       rerun.set(t.taskId, why);
       entries.push({ step: t.step, key: t.key, action: 're-run', reason: why, originPathspec: t.pathspec });
-    } else entries.push({ step: t.step, key: t.key, action: 'clone', reason: `succeeded in run ${origin.runId}`, originPathspec: t.pathspec });
+    } else
+      entries.push({ step: t.step, key: t.key, action: 'clone', reason: `succeeded in run ${origin.runId}`, originPathspec: t.pathspec });
   }
   for (const s of graph.order) if (!ran.has(s)) entries.push({ step: s, action: 'run', reason: `never ran in run ${origin.runId}` });
   return { flow: origin.flow, originRunId: origin.runId, originStatus: origin.status, entries };
@@ -133,7 +161,7 @@ export async function buildResumePlan(metadata: MetadataStore, graph: FlowGraph,
 export function formatResumePlan(plan: ResumePlan): string {
   const lines = [`Resume plan for ${plan.flow}: a new run linked to run ${plan.originRunId} (${plan.originStatus}). Nothing has run yet.`];
   const width = Math.max(4, ...plan.entries.map((e) => e.step.length));
-  for (let i = 0; i < plan.entries.length; ) {
+  for (let i = 0; i < plan.entries.length;) {
     const e = plan.entries[i]!;
     let j = i + 1;
     while (j < plan.entries.length && plan.entries[j]!.step === e.step && plan.entries[j]!.action === 'clone' && e.action === 'clone') j++;
@@ -142,12 +170,16 @@ export function formatResumePlan(plan: ResumePlan): string {
       lines.push(`  ${e.step.padEnd(width)}  clone   ${n} tasks ${plan.entries[i]!.key} … ${plan.entries[j - 1]!.key}: ${e.reason}`);
     } else {
       for (const x of plan.entries.slice(i, j)) {
-        lines.push(`  ${x.step.padEnd(width)}  ${x.action.padEnd(6)}  ${x.key ?? '(all tasks)'}${x.originPathspec ? ` ← ${x.originPathspec}` : ''}: ${x.reason}`);
+        lines.push(
+          `  ${x.step.padEnd(width)}  ${x.action.padEnd(6)}  ${x.key ?? '(all tasks)'}${x.originPathspec ? ` ← ${x.originPathspec}` : ''}: ${x.reason}`,
+        );
       }
     }
     i = j;
   }
   const count = (a: string) => plan.entries.filter((e) => e.action === a).length;
-  lines.push(`${count('clone')} task(s) cloned (no data copied), ${count('re-run')} re-run, ${count('run')} step(s) that never ran will run, and whatever they lead to.`);
+  lines.push(
+    `${count('clone')} task(s) cloned (no data copied), ${count('re-run')} re-run, ${count('run')} step(s) that never ran will run, and whatever they lead to.`,
+  );
   return lines.join('\n');
 }

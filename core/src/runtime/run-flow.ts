@@ -177,7 +177,8 @@ export async function planResume(flowClass: new () => FlowSpec, options: ResumeF
   const md = await openConfigured('metadata', options.metadata, home);
   try {
     const origin = await findOrigin(md.adapter, flowClass.name, options.originRunId);
-    if (options.step !== undefined && !graph.nodes[options.step]) throw new TributaryError('PARAM_INVALID', `${flowClass.name} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
+    if (options.step !== undefined && !graph.nodes[options.step])
+      throw new TributaryError('PARAM_INVALID', `${flowClass.name} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
     return await buildResumePlan(md.adapter, graph, origin, options.step);
   } finally {
     if (md.owned) await md.adapter.close();
@@ -192,9 +193,16 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     throw new TributaryError('PARAM_INVALID', `${flow} has no step ${resume.step}. Steps: ${graph.order.join(', ')}.`);
   }
   const params = resume ? {} : resolveParams(flowClass, options.params);
-  const flowModule = options.flowModule ? (options.flowModule.startsWith('file:') ? options.flowModule : new URL(`file://${resolve(options.flowModule)}`).href) : flowModuleOf(flowClass);
+  const flowModule = options.flowModule
+    ? options.flowModule.startsWith('file:')
+      ? options.flowModule
+      : new URL(`file://${resolve(options.flowModule)}`).href
+    : flowModuleOf(flowClass);
   if (!flowModule) {
-    throw new TributaryError('FLOW_LOAD', `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`);
+    throw new TributaryError(
+      'FLOW_LOAD',
+      `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`,
+    );
   }
   const home = tributaryHome(options.home);
   const owned: Array<{ close(): Promise<void> }> = [];
@@ -207,7 +215,11 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     const datastore = await open('datastore', options.datastore);
     const metadata = await open('metadata', options.metadata);
     const compute = await open('compute', options.compute);
-    if (!datastore.locator) throw new TributaryError('CONFIG', `Datastore ${datastore.name} has no locator, so task workers cannot open it. Use a datastore that can be shared across processes.`);
+    if (!datastore.locator)
+      throw new TributaryError(
+        'CONFIG',
+        `Datastore ${datastore.name} has no locator, so task workers cannot open it. Use a datastore that can be shared across processes.`,
+      );
     if (!compute.capabilities.ipc) throw new TributaryError('CONFIG', `Compute backend ${compute.name} cannot host warm workers (no IPC).`);
 
     let origin: ResumeOrigin | undefined;
@@ -215,7 +227,11 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     if (resume) {
       originRun = await findOrigin(metadata, flow, resume.originRunId);
       await retireIfStale(metadata, originRun, resume.staleAfterMs ?? 30_000);
-      origin = { runId: originRun.runId, tasks: await originTasks(metadata, originRun), rerunSteps: new Set(resume.step !== undefined ? [resume.step] : []) };
+      origin = {
+        runId: originRun.runId,
+        tasks: await originTasks(metadata, originRun),
+        rerunSteps: new Set(resume.step !== undefined ? [resume.step] : []),
+      };
     }
 
     let codeHash = '';
@@ -235,7 +251,13 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       graph,
       ...(originRun ? { originRunId: originRun.runId } : {}),
     });
-    options.onEvent?.({ type: 'run-started', flow, runId: run.runId, steps: graph.order, ...(originRun ? { originRunId: originRun.runId } : {}) });
+    options.onEvent?.({
+      type: 'run-started',
+      flow,
+      runId: run.runId,
+      steps: graph.order,
+      ...(originRun ? { originRunId: originRun.runId } : {}),
+    });
 
     // The `_parameters` pseudo-task holds the parameter values as artifacts: the start step
     // inherits them by reference, and a resume clones them (the origin's values are reused).
@@ -289,7 +311,21 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     await metadata.finishRun(flow, run.runId, result.status);
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
-    return new Run(flow, run.runId, result.status, result.error, durationMs, result.tasks, result.dispatchLatenciesMs, result.queueWaitsMs, datastore, metadata, owned, originRun?.runId, result.cloned);
+    return new Run(
+      flow,
+      run.runId,
+      result.status,
+      result.error,
+      durationMs,
+      result.tasks,
+      result.dispatchLatenciesMs,
+      result.queueWaitsMs,
+      datastore,
+      metadata,
+      owned,
+      originRun?.runId,
+      result.cloned,
+    );
   } catch (err) {
     await Promise.all(owned.map((a) => a.close().catch(() => undefined)));
     throw err;

@@ -35,7 +35,10 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const mod = (await import(msg.flowModule)) as Record<string, unknown>;
   const flowClass = mod[msg.flowExport];
   if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
-    throw new TributaryError('FLOW_LOAD', `Module ${msg.flowModule} has no exported FlowSpec subclass named ${msg.flowExport}. Export the flow class.`);
+    throw new TributaryError(
+      'FLOW_LOAD',
+      `Module ${msg.flowModule} has no exported FlowSpec subclass named ${msg.flowExport}. Export the flow class.`,
+    );
   }
   const datastore = await openAdapter<Datastore>(msg.datastore);
   const store = new ArtifactStore(datastore, msg.flow);

@@ -10,7 +10,9 @@ const SEGMENT = /^[A-Za-z0-9_=-][A-Za-z0-9._=-]*$/;
  */
 export function validateKey(key: string): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
-    throw new TributaryError('INVALID_KEY', `Invalid datastore key ${JSON.stringify(key)}: it must be 1-1024 characters.`, { context: { key } });
+    throw new TributaryError('INVALID_KEY', `Invalid datastore key ${JSON.stringify(key)}: it must be 1-1024 characters.`, {
+      context: { key },
+    });
   }
   for (const segment of key.split('/')) {
     if (!SEGMENT.test(segment) || segment === '.' || segment === '..') {
@@ -30,7 +32,10 @@ export function validateKey(key: string): string {
  */
 export function validateName(kind: string, name: string): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/.test(name) || name.includes('..')) {
-    throw new TributaryError('INVALID_KEY', `Invalid ${kind} name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'.`);
+    throw new TributaryError(
+      'INVALID_KEY',
+      `Invalid ${kind} name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'.`,
+    );
   }
   return name;
 }
@@ -41,7 +46,10 @@ export function validateName(kind: string, name: string): string {
  */
 export function validatePrefix(prefix: string): string {
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9._=\-/]*$/.test(prefix) || prefix.startsWith('/') || prefix.split('/').includes('..')) {
-    throw new TributaryError('INVALID_KEY', `Invalid list prefix ${JSON.stringify(prefix)}: use key characters (letters, digits, '.', '_', '=', '-', '/').`);
+    throw new TributaryError(
+      'INVALID_KEY',
+      `Invalid list prefix ${JSON.stringify(prefix)}: use key characters (letters, digits, '.', '_', '=', '-', '/').`,
+    );
   }
   return prefix;
 }

@@ -28,7 +28,17 @@ export async function startAzurite(): Promise<Azurite> {
   const pkg = createRequire(import.meta.url).resolve('azurite/package.json');
   const child = spawn(
     process.execPath,
-    [join(dirname(pkg), 'dist', 'src', 'blob', 'main.js'), '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--loose'],
+    [
+      join(dirname(pkg), 'dist', 'src', 'blob', 'main.js'),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--inMemoryPersistence',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--loose',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const kill = () => child.kill('SIGKILL');

@@ -23,7 +23,11 @@ export interface S3Emulator {
 export async function startS3Emulator(): Promise<S3Emulator> {
   const pkg = createRequire(import.meta.url).resolve('s3rver/package.json');
   const dir = mkdtempSync(join(tmpdir(), 'tributary-s3rver-'));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(dirname(pkg), 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', join(dirname(pkg), 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   const port = await new Promise<number>((resolve, reject) => {
@@ -42,7 +46,14 @@ export async function startS3Emulator(): Promise<S3Emulator> {
   child.stderr!.resume();
   const endpoint = `http://127.0.0.1:${port}`;
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   return {
     endpoint,
     port,
