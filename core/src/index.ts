@@ -33,6 +33,7 @@ export { validateKey, validateName, validatePrefix } from './util/keys.ts';
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
 export type { CheckpointRecord } from './runtime/protocol.ts';
+export { importFlowModule, type ImportedFlowModule } from './runtime/import-flow-module.ts';
 export type { TaskCheckpoints, CheckpointOptions } from './flow/checkpoints.ts';
 export {
   registerAdapter,

@@ -1,3 +1,4 @@
+import { sha256 } from '../util/hash.ts';
 import { paramsOf, stepsOf, type StepRecord } from '../flow/registry.ts';
 import { GraphError, type GraphRule } from './graph-error.ts';
 import type { FlowGraph, GraphNode } from './ir.ts';
@@ -198,6 +199,8 @@ class GraphBuilder {
       decorators,
       ...(parsed.thisMembers.includes('checkpoint') ? { usesCheckpoint: true } : {}),
       reads: parsed.memberNames.filter((n) => n !== 'next'),
+      // What a resume compares to tell a step whose code changed since the origin run.
+      codeHash: sha256(Buffer.from(rec.fn.toString())),
     };
     if (isEnd) return { ...base, type: 'end', next: [] };
     const t = parsed.transitions[0]!;

@@ -27,6 +27,8 @@ export interface GraphNode {
   decorators: Record<string, unknown>;
   /** The step body uses `this.checkpoint` (its tasks get their earlier checkpoints at dispatch). */
   usesCheckpoint?: boolean;
+  /** SHA-256 of the step method's source text (absent in graphs recorded by older versions). */
+  codeHash?: string;
   /** Property names the step body accesses: artifacts by these names are prefetched from remote datastores. */
   reads?: string[];
 }

@@ -6,7 +6,9 @@ import type { TaskState } from '../flow/task-state.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
-import { LogCapture } from './log-capture.ts';
+import { inspect } from 'node:util';
+import { TaskLog } from './log-capture.ts';
+import { leaveTask, runInTask, type CrashKind, type TaskScope } from './task-context.ts';
 import { preciseNow, type CheckpointRecord, type TaskOutcome, type TaskSpec } from './protocol.ts';
 
 /** What a worker needs to run tasks of one flow. @internal */
@@ -60,44 +62,78 @@ export async function executeTask(
     ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
   if (!ctx.store.datastore.readSync) await prefetch(ctx.store, st);
-  const capture = new LogCapture(spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined);
-  capture.start();
-  let logs: { stdout: Buffer; stderr: Buffer } | undefined;
+  const log = new TaskLog(spec.pathspec, spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined, (contents) =>
+    saveLogs(ctx.store, spec, contents),
+  );
+  let crashed!: (err: unknown) => void;
+  const crash = new Promise<never>((_, reject) => (crashed = reject));
+  crash.catch(() => undefined);
+  const scope: TaskScope = {
+    pathspec: spec.pathspec,
+    log,
+    finished: false,
+    crash: (error, how) => crashed(new EscapedError(spec.pathspec, error, how)),
+  };
   try {
-    const flow = instantiateFlow(ctx.flowClass, st);
-    const enteredAt = preciseNow();
-    onEntered(enteredAt);
-    if (spec.caught) {
-      // The @catch fallback: record the failure as data and move on along the static graph.
-      const e = spec.caught.error;
-      st.assigned.set(spec.caught.var, { code: e.code, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
-      st.transition = { targets: [...node.next] };
-    } else {
-      const method = (flow as unknown as Record<string, (...a: unknown[]) => unknown>)[spec.step]!;
-      const args = node.type === 'join' ? [makeInputs(st)] : [];
-      await method.apply(flow, args);
-    }
-    if (node.type !== 'end' && !st.transition) {
-      throw new TributaryError(
-        'TRANSITION_MISMATCH',
-        `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`,
-        { context: { step: spec.step } },
-      );
-    }
-    const outcome = await persistOutputs(st, spec);
-    logs = capture.stop();
-    await saveLogs(ctx.store, spec, logs);
-    return { ...outcome, enteredAt, finishedAt: preciseNow() };
+    // Everything the step starts (timers, callbacks, child-process handlers) runs in this scope:
+    // its output goes to this task's log and its escaped errors fail this task.
+    const outcome = await runInTask(scope, async () => {
+      const flow = instantiateFlow(ctx.flowClass, st);
+      const enteredAt = preciseNow();
+      onEntered(enteredAt);
+      if (spec.caught) {
+        // The @catch fallback: record the failure as data and move on along the static graph.
+        const e = spec.caught.error;
+        st.assigned.set(spec.caught.var, { code: e.code, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) });
+        st.transition = { targets: [...node.next] };
+      } else {
+        const method = (flow as unknown as Record<string, (...a: unknown[]) => unknown>)[spec.step]!;
+        const args = node.type === 'join' ? [makeInputs(st)] : [];
+        await Promise.race([method.apply(flow, args), crash]);
+      }
+      if (node.type !== 'end' && !st.transition) {
+        throw new TributaryError(
+          'TRANSITION_MISMATCH',
+          `Step ${spec.step} finished without calling this.next(). Call this.next(...) at the end of the step.`,
+          { context: { step: spec.step } },
+        );
+      }
+      return { ...(await Promise.race([persistOutputs(st, spec), crash])), enteredAt };
+    });
+    await log.save();
+    return { ...outcome, finishedAt: preciseNow() };
   } catch (err) {
-    logs ??= capture.stop();
     const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${String(err)}\n`;
-    logs = { stdout: logs.stdout, stderr: Buffer.concat([logs.stderr, Buffer.from(text)]) };
-    await saveLogs(ctx.store, spec, logs).catch(() => undefined);
+    log.append('stderr', Buffer.from(text));
+    await log.save().catch(() => undefined);
     throw err;
   } finally {
-    if (!logs) capture.stop();
+    leaveTask(scope);
+    log.finish();
     ctx.store.clearPrefetched();
   }
+}
+
+/**
+ * An error that escaped the step's await chain: thrown in a timer or callback, or a rejected
+ * promise nobody awaited. It is the step's failure (USER_CODE), with the original error and stack.
+ * @internal
+ */
+export class EscapedError extends Error {
+  constructor(
+    pathspec: string,
+    readonly original: unknown,
+    how: CrashKind,
+  ) {
+    const what = original instanceof Error ? original.message : describeThrown(original);
+    super(`${what} (an ${how} in code started by ${pathspec}: await the promise, or catch errors inside the callback)`);
+    this.name = original instanceof Error ? original.name : 'Error';
+    if (original instanceof Error && original.stack) this.stack = `${original.stack}\n    (${how} in ${pathspec})`;
+  }
+}
+
+function describeThrown(value: unknown): string {
+  return `Non-error thrown: ${inspect(value, { depth: 3, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 500 })}`;
 }
 
 /**

@@ -7,8 +7,9 @@ import type { Frame, InputSource } from '../flow/task-state.ts';
 import type { FlowGraph, GraphNode } from '../graph/ir.ts';
 import type { ComputeBackend, ComputeJob } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
-import type { ArtifactRef, MetadataStore, NewTask, TaskRef } from '../ports/metadata-store.ts';
+import type { ArtifactRecord, ArtifactRef, MetadataStore, NewTask, TaskRef } from '../ports/metadata-store.ts';
 import type { RunEvent } from './events.ts';
+import { clonedTargets, transitionBlocker } from './resume-rules.ts';
 import { preciseNow, type CheckpointRecord, type FromWorker, type TaskOutcome, type TaskSpec, type ToWorker } from './protocol.ts';
 
 /** A task the orchestrator knows about, before and while it runs. */
@@ -27,8 +28,8 @@ interface PlannedTask {
   caught?: TaskSpec['caught'];
   /** The metadata write recording this attempt's start (not awaited before dispatch). */
   started?: Promise<void>;
-  /** Resume: the origin task this one is cloned from. */
-  cloneOf?: OriginTask;
+  /** Resume: the origin task this one is cloned from, with what it recorded. */
+  cloneOf?: { origin: OriginTask; artifacts: ArtifactRecord[]; meta: Record<string, string> };
 }
 
 interface Finished {
@@ -52,6 +53,10 @@ interface Worker {
   timedOut?: number;
   task?: PlannedTask;
   enteredAt?: number;
+  /** Exits after its current task: never given another one. */
+  retiring?: boolean;
+  /** Both output pipes fully relayed. */
+  drained?: Promise<void>;
 }
 
 /** @internal */
@@ -88,6 +93,8 @@ export interface OriginTask {
   key: string;
   pathspec: string;
   status: string;
+  /** Task ids (in the origin run) of its inputs. */
+  parents: string[];
 }
 
 /** @internal */
@@ -112,12 +119,30 @@ export interface OrchestratorResult {
   cloned: number;
 }
 
+/** Signals a process gets for its own faults (as opposed to being killed from outside). */
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
+
 const SYSTEM_FAILURES = new Set(['WORKER_LOST', 'TIMEOUT', 'COMPUTE_OOM', 'COMPUTE_PREEMPTED', 'INFRASTRUCTURE', 'COMPUTE_FAILED']);
 
 function workerMain(): { path: string; execArgv: string[] } {
   const path = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
   // Flows and our own packages are TypeScript source: workers load them through tsx.
   return { path, execArgv: ['--import', import.meta.resolve('tsx')] };
+}
+
+function sameMembers(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(b);
+  return a.every((x) => set.has(x));
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function frameKey(frames: Frame[]): string {
@@ -145,8 +170,9 @@ export class Orchestrator {
   private tasks = 0;
   private serial: Promise<void> = Promise.resolve();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
-  /** Tasks of this run that executed (not cloned): their descendants cannot be cloned. */
-  private readonly executed = new Set<string>();
+  private readonly drains = new Set<Promise<void>>();
+  /** Resume: task id in this run → the origin task id it was cloned from. */
+  private readonly clonedFrom = new Map<string, string>();
   private clones = 0;
   private startupDeaths = 0;
   private checkpointSeq = 0;
@@ -157,6 +183,8 @@ export class Orchestrator {
   constructor(private readonly o: OrchestratorOptions) {
     this.maxWorkers = Math.max(1, o.maxWorkers ?? availableParallelism());
     this.store = new ArtifactStore(o.datastore, o.flow);
+    const originParams = o.origin?.tasks.get('_parameters');
+    if (originParams) this.clonedFrom.set(o.paramsTaskId, originParams.taskId);
   }
 
   private emit(e: RunEvent): void {
@@ -203,6 +231,8 @@ export class Orchestrator {
     clearInterval(heartbeat);
     this.o.signal?.removeEventListener('abort', onAbort);
     await this.stopWorkers();
+    // What the workers' exits recorded (cancelled attempts) is on the serial chain: let it land.
+    await this.serial;
     const status = this.aborted ? 'aborted' : this.failure || !this.endReached ? 'failed' : 'succeeded';
     const error =
       this.failure ?? (status === 'failed' ? new TributaryError('RUN_FAILED', 'The run ended before reaching its end step.') : undefined);
@@ -240,10 +270,7 @@ export class Orchestrator {
     while (pending.length > 0) {
       if (this.failure || this.aborted) return;
       const fresh = pending.filter((t) => t.taskId === undefined);
-      for (const t of fresh) {
-        const o = this.cloneSource(t);
-        if (o) t.cloneOf = o;
-      }
+      await this.findClones(fresh);
       if (fresh.length) {
         const news: NewTask[] = fresh.map((t) => ({
           flow: this.o.flow,
@@ -251,7 +278,7 @@ export class Orchestrator {
           step: t.step,
           key: t.key,
           parents: t.parents,
-          ...(t.cloneOf ? { originPathspec: t.cloneOf.pathspec } : {}),
+          ...(t.cloneOf ? { originPathspec: t.cloneOf.origin.pathspec } : {}),
         }));
         const records = fresh.length === 1 ? [await this.o.metadata.registerTask(news[0]!)] : await this.o.metadata.registerTasks(news);
         records.forEach((r, i) => (fresh[i]!.taskId = r.taskId));
@@ -270,62 +297,69 @@ export class Orchestrator {
     }
   }
 
-  /** Resume: the origin task this task can be cloned from, if its inputs are all clones too. */
-  private cloneSource(t: PlannedTask): OriginTask | undefined {
+  /**
+   * Resume: mark the tasks that are cloned from the origin run. The rules (resume-rules.ts) are
+   * the planner's: the origin task with the same key succeeded, its step is not re-run, its inputs
+   * are clones of its own origin inputs, and what it decided at run time fits the current graph.
+   */
+  private async findClones(fresh: PlannedTask[]): Promise<void> {
     const origin = this.o.origin;
-    if (!origin || origin.rerunSteps.has(t.step)) return undefined;
-    const o = origin.tasks.get(t.key);
-    if (!o || o.status !== 'succeeded' || o.step !== t.step) return undefined;
-    if (t.parents.some((p) => this.executed.has(p))) return undefined;
-    return o;
+    if (!origin) return;
+    const candidates: Array<{ t: PlannedTask; o: OriginTask }> = [];
+    for (const t of fresh) {
+      if (origin.rerunSteps.has(t.step)) continue;
+      const o = origin.tasks.get(t.key);
+      if (!o || o.status !== 'succeeded' || o.step !== t.step) continue;
+      const from = t.parents.map((p) => this.clonedFrom.get(p));
+      if (from.some((p) => p === undefined) || !sameMembers(from as string[], o.parents)) continue;
+      candidates.push({ t, o });
+    }
+    await forEachLimit(candidates, 16, async ({ t, o }) => {
+      const ref = { flow: this.o.flow, runId: origin.runId, taskId: o.taskId };
+      const [artifacts, meta] = await Promise.all([this.o.metadata.listArtifacts(ref), this.o.metadata.getMetadata(ref)]);
+      if (transitionBlocker(this.o.graph.nodes[t.step]!, meta, origin.runId) === undefined) t.cloneOf = { origin: o, artifacts, meta };
+    });
   }
 
   /** Copy an origin task's completion: metadata and artifact references only, no bytes. */
   private async cloneTask(t: PlannedTask): Promise<PlannedTask[]> {
-    const o = t.cloneOf!;
-    const from = { flow: this.o.flow, runId: this.o.origin!.runId, taskId: o.taskId };
-    const [artifacts, meta] = await Promise.all([this.o.metadata.listArtifacts(from), this.o.metadata.getMetadata(from)]);
+    const { origin: o, meta } = t.cloneOf!;
+    const artifacts = t.cloneOf!.artifacts.map(({ attempt: _a, ...a }) => a);
+    const node = this.o.graph.nodes[t.step]!;
     const metadata: Record<string, string> = { ...meta, 'origin-pathspec': o.pathspec };
     for (const k of Object.keys(metadata)) if (k.startsWith('checkpoint:')) delete metadata[k];
+    // The clone goes where the current graph says (a renamed successor is a new step).
+    const targets = clonedTargets(node, meta);
+    metadata.targets = JSON.stringify(targets);
     const ref = this.ref(t.taskId!);
     await this.o.metadata.startAttempt(ref, 0);
-    await this.o.metadata.finishAttempt(ref, 0, { status: 'succeeded', artifacts: artifacts.map(({ attempt: _a, ...a }) => a), metadata });
+    await this.o.metadata.finishAttempt(ref, 0, { status: 'succeeded', artifacts, metadata });
     this.clones++;
+    this.clonedFrom.set(t.taskId!, o.taskId);
     const pathspec = this.pathspec(t.step, t.taskId!);
     this.emit({ type: 'task-cloned', step: t.step, pathspec, originPathspec: o.pathspec });
-    const targets = JSON.parse(meta.targets ?? '[]') as string[];
     let foreach: TaskOutcome['foreach'];
-    if (meta.foreach) {
-      const f = JSON.parse(meta.foreach) as { var: string; count: number; index?: string };
-      if (!f.index)
-        throw new TributaryError(
-          'CONFIG',
-          `Cannot resume from ${o.pathspec}: it was recorded before foreach indexes were stored. Re-run from step ${t.step}.`,
-        );
+    if (node.type === 'foreach') {
+      const f = JSON.parse(meta.foreach!) as { var: string; count: number; index: string };
       const items = (await this.store.load({ sha: f.index, encoding: 'msgpack', type: 'Array' })) as ItemRef[];
       foreach = { var: f.var, count: f.count, items, index: f.index };
     }
     const outcome: TaskOutcome = {
-      artifacts: artifacts.map(({ attempt: _a, ...a }) => a),
+      artifacts,
       targets,
       ...(meta['switch-case'] !== undefined ? { caseValue: meta['switch-case'] } : {}),
       ...(foreach ? { foreach } : {}),
       enteredAt: 0,
       finishedAt: 0,
     };
-    return this.successors(
-      t,
-      this.o.graph.nodes[t.step]!,
-      { taskId: t.taskId!, step: t.step, pathspec, manifest: outcome.artifacts },
-      outcome,
-    );
+    return this.successors(t, node, { taskId: t.taskId!, step: t.step, pathspec, manifest: outcome.artifacts }, outcome);
   }
 
   private pump(): void {
     if (this.failure || this.aborted) return;
     for (const w of this.workers) {
       if (this.queue.length === 0) return;
-      if (w.ready && !w.task) this.dispatch(w, this.queue.shift()!);
+      if (w.ready && !w.task && !w.retiring) this.dispatch(w, this.queue.shift()!);
     }
     const want = Math.min(this.queue.length - this.spawning, this.maxWorkers - this.workers.size - this.spawning);
     for (let i = 0; i < want; i++) void this.spawn();
@@ -348,16 +382,18 @@ export class Orchestrator {
       this.workers.add(worker);
       // Drain both pipes (a full pipe would block the worker); keep the end of stderr for errors.
       const out = this.o.onTaskOutput;
-      void this.drain(job.stdout, (text) => (out ? out('stdout', text) : this.o.echoLogs && process.stdout.write(text)));
-      void this.drain(job.stderr, (text) => {
-        worker.stderrTail = (worker.stderrTail + text).slice(-4000);
-        if (out) out('stderr', text);
-        else if (this.o.echoLogs) process.stderr.write(text);
-      });
+      // The run is over only when everything its workers printed has been relayed.
+      worker.drained = Promise.all([
+        this.drain(job.stdout, (text) => (out ? out('stdout', text) : this.o.echoLogs && process.stdout.write(text))),
+        this.drain(job.stderr, (text) => {
+          worker.stderrTail = (worker.stderrTail + text).slice(-4000);
+          if (out) out('stderr', text);
+          else if (this.o.echoLogs) process.stderr.write(text);
+        }),
+      ]).then(() => undefined);
+      this.drains.add(worker.drained);
       job.channel.onMessage((m) => this.enqueue(async () => this.onMessage(worker, m as FromWorker)));
-      void job.result.then((r) =>
-        this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal !== null)),
-      );
+      void job.result.then((r) => this.enqueue(async () => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal)));
       const init: ToWorker = {
         t: 'init',
         flowModule: this.o.flowModule,
@@ -424,7 +460,6 @@ export class Orchestrator {
     // completion on the serial chain, and waiting would add a metadata round trip to every task.
     task.started = this.o.metadata.startAttempt(this.ref(taskId), task.attempt);
     task.started.catch(() => undefined);
-    this.executed.add(taskId);
     if (this.o.graph.nodes[task.step]!.usesCheckpoint) {
       // Earlier checkpoints of this task identity travel with the task (one metadata read,
       // only for steps that use checkpoints).
@@ -443,6 +478,9 @@ export class Orchestrator {
 
   private async onMessage(w: Worker, m: FromWorker): Promise<void> {
     switch (m.t) {
+      case 'retiring':
+        w.retiring = true;
+        return;
       case 'ready':
         w.ready = true;
         this.startupDeaths = 0;
@@ -509,13 +547,16 @@ export class Orchestrator {
     }
   }
 
-  private async onExit(w: Worker, why: string, bySignal = false): Promise<void> {
+  private async onExit(w: Worker, why: string, signal: string | null = null): Promise<void> {
     this.workers.delete(w);
     if (!w.ready && !this.failure && !this.aborted && !this.stopping) {
       // A worker killed while starting is replaced; one that keeps dying before 'ready' means the
-      // flow module itself cannot load, and respawning would loop.
-      // Only deaths by the worker's own hand count: a signal came from outside (OOM killer, chaos).
-      if (!bySignal && ++this.startupDeaths >= 3) {
+      // flow module itself cannot load (a syntax error, a native addon that crashes on import),
+      // and respawning would loop. A kill from outside (SIGKILL/SIGTERM: OOM killer, an operator)
+      // says less about the module, so those get more chances; none resets the count but a ready worker.
+      const crashSignal = signal !== null && CRASH_SIGNALS.has(signal);
+      this.startupDeaths += signal === null || crashSignal ? 1 : 1 / 4;
+      if (this.startupDeaths >= 3) {
         const tail = w.stderrTail.trim();
         await this.fail(
           new TributaryError(
@@ -644,6 +685,7 @@ export class Orchestrator {
       else w.job.channel?.send({ t: 'exit' } satisfies ToWorker);
     }
     await Promise.all(all.map((w) => w.job.result));
+    await Promise.all(this.drains);
   }
 
   private async onDone(task: PlannedTask, outcome: TaskOutcome): Promise<void> {

@@ -81,6 +81,8 @@ export type FromWorker =
   | { t: 'entered'; taskId: string; at: number }
   | { t: 'done'; taskId: string; outcome: TaskOutcome }
   | { t: 'failed'; taskId: string; error: SerializedError }
+  /** The worker will exit after its current task (it saw an uncaught exception): send it nothing more. */
+  | { t: 'retiring' }
   | { t: 'rpc'; id: number; taskId: string; op: 'checkpoint'; record: CheckpointRecord };
 
 /** Current epoch time in ms with sub-ms precision, comparable across processes. @internal */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { TributaryError } from '../errors.ts';
 import type { FlowSpec } from '../flow/flow-spec.ts';
@@ -13,10 +13,16 @@ import type { ComputeBackend } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
+import { validateName } from '../util/keys.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
 import { Orchestrator, type ResumeOrigin } from './orchestrator.ts';
-import { buildResumePlan, findOrigin, originTasks, retireIfStale, type ResumePlan } from './resume-plan.ts';
+import { finalizeUnfinishedTasks } from './finalize-tasks.ts';
+import { claimedByImport } from './import-flow-module.ts';
+import { onDemandAdapter } from './on-demand-adapter.ts';
+import { buildResumePlan, findOrigin, originTasks, processStartTime, retireIfStale, type ResumePlan } from './resume-plan.ts';
+import { changedSteps } from './resume-rules.ts';
+import { insideTask, isWorkerProcess } from './task-context.ts';
 
 /** @public */
 export interface RunFlowOptions {
@@ -63,7 +69,9 @@ export function tributaryHome(home?: string): string {
 }
 
 /**
- * A finished (or failed) run, with access to its results.
+ * A finished (or failed) run, with access to its results. It holds no open handles: stores that
+ * runFlow opened itself were closed before it resolved, and `metadata`, `datastore` and `data()`
+ * reopen them for each call; stores passed to runFlow are used as given (and stay yours to close).
  * @public
  */
 export class Run {
@@ -80,7 +88,6 @@ export class Run {
     readonly queueWaitsMs: number[],
     readonly datastore: Datastore,
     readonly metadata: MetadataStore,
-    private readonly owned: Array<{ close(): Promise<void> }>,
     /** Set on a resumed run: the run it resumed. */
     readonly originRunId?: string,
     /** Tasks cloned from the origin (resume). */
@@ -116,10 +123,11 @@ export class Run {
     return out;
   }
 
-  /** Close the adapters runFlow opened for this run. */
-  async close(): Promise<void> {
-    await Promise.all(this.owned.map((a) => a.close()));
-  }
+  /**
+   * Nothing to do: a Run holds no open handles (kept so that code written for earlier versions,
+   * which had to call it, still works).
+   */
+  async close(): Promise<void> {}
 }
 
 function defaultUser(): string {
@@ -154,6 +162,11 @@ export interface ResumeFlowOptions extends Omit<RunFlowOptions, 'params'> {
   step?: string;
   /** Treat a `running` origin as dead when its last heartbeat is older than this (ms). Default 30000. */
   staleAfterMs?: number;
+  /**
+   * Re-run the steps whose code changed since the origin run (and what follows them) instead of
+   * cloning them. Default false: a changed step that succeeded is cloned, and the plan says so.
+   */
+  rerunChanged?: boolean;
 }
 
 /**
@@ -179,25 +192,53 @@ export async function planResume(flowClass: new () => FlowSpec, options: ResumeF
     const origin = await findOrigin(md.adapter, flowClass.name, options.originRunId);
     if (options.step !== undefined && !graph.nodes[options.step])
       throw new TributaryError('PARAM_INVALID', `${flowClass.name} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
-    return await buildResumePlan(md.adapter, graph, origin, options.step);
+    return await buildResumePlan(md.adapter, graph, origin, { step: options.step, rerunChanged: options.rerunChanged });
   } finally {
     if (md.owned) await md.adapter.close();
   }
 }
 
+/** An adapter as configured: the instance to use now, and how to get it again after closing. */
+interface Configured<T> {
+  adapter: T;
+  owned: boolean;
+  reopen: () => Promise<T & { close(): Promise<void> }>;
+}
+
+async function configure<K extends 'datastore' | 'metadata' | 'compute'>(
+  kind: K,
+  given: Parameters<typeof openConfigured<K>>[1],
+  home: string,
+): Promise<Configured<Awaited<ReturnType<typeof openConfigured<K>>>['adapter']>> {
+  const { adapter, owned } = await openConfigured(kind, given, home);
+  return { adapter, owned, reopen: async () => (await openConfigured(kind, given, home)).adapter };
+}
+
+/** A flow module given as a path or a URL, as a file URL (`#`, `?` and `%` in paths stay part of the path). */
+function moduleUrl(module: string): string {
+  return /^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module) ? module : pathToFileURL(resolve(module)).href;
+}
+
 async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
+  // A module that starts its own run at top level, being imported by a worker or the CLI for
+  // its flow class: start nothing (see import-flow-module.ts).
+  if (claimedByImport(flowClass)) return new Promise<never>(() => undefined);
+  if (isWorkerProcess() && !insideTask()) {
+    throw new TributaryError(
+      'CONFIG',
+      `runFlow(${flowClass.name}) was called in a task worker outside any step: the flow module starts a run when it is imported. ` +
+        `Call runFlow at the top level of the module (it is then ignored in workers), or from another file.`,
+    );
+  }
   const t0 = performance.now();
   const graph = buildGraph(flowClass);
   const flow = flowClass.name;
+  validateName('flow', flow);
   if (resume?.step !== undefined && !graph.nodes[resume.step]) {
     throw new TributaryError('PARAM_INVALID', `${flow} has no step ${resume.step}. Steps: ${graph.order.join(', ')}.`);
   }
   const params = resume ? {} : resolveParams(flowClass, options.params);
-  const flowModule = options.flowModule
-    ? options.flowModule.startsWith('file:')
-      ? options.flowModule
-      : new URL(`file://${resolve(options.flowModule)}`).href
-    : flowModuleOf(flowClass);
+  const flowModule = options.flowModule ? moduleUrl(options.flowModule) : flowModuleOf(flowClass);
   if (!flowModule) {
     throw new TributaryError(
       'FLOW_LOAD',
@@ -205,16 +246,21 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     );
   }
   const home = tributaryHome(options.home);
-  const owned: Array<{ close(): Promise<void> }> = [];
+  const opened: Array<Configured<{ close(): Promise<void> }>> = [];
   const open = async <K extends 'datastore' | 'metadata' | 'compute'>(kind: K, given: Parameters<typeof openConfigured<K>>[1]) => {
-    const { adapter, owned: mine } = await openConfigured(kind, given, home);
-    if (mine) owned.push(adapter);
-    return adapter;
+    const c = await configure(kind, given, home);
+    opened.push(c);
+    return c;
   };
+  // Whatever runFlow opened itself it closes itself, on every path.
+  const closeOwned = () => Promise.all(opened.filter((c) => c.owned).map((c) => c.adapter.close().catch(() => undefined)));
+  let recorded: { metadata: MetadataStore; runId: string } | undefined;
   try {
-    const datastore = await open('datastore', options.datastore);
-    const metadata = await open('metadata', options.metadata);
-    const compute = await open('compute', options.compute);
+    const ds = await open('datastore', options.datastore);
+    const md = await open('metadata', options.metadata);
+    const compute = (await open('compute', options.compute)).adapter;
+    const datastore = ds.adapter;
+    const metadata = md.adapter;
     if (!datastore.locator)
       throw new TributaryError(
         'CONFIG',
@@ -227,11 +273,21 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     if (resume) {
       originRun = await findOrigin(metadata, flow, resume.originRunId);
       await retireIfStale(metadata, originRun, resume.staleAfterMs ?? 30_000);
-      origin = {
-        runId: originRun.runId,
-        tasks: await originTasks(metadata, originRun),
-        rerunSteps: new Set(resume.step !== undefined ? [resume.step] : []),
-      };
+      const rerunSteps = new Set(resume.step !== undefined ? [resume.step] : []);
+      if (resume.rerunChanged) for (const s of changedSteps(originRun.graph as FlowGraph | undefined, graph)) rerunSteps.add(s);
+      origin = { runId: originRun.runId, tasks: await originTasks(metadata, originRun), rerunSteps };
+    }
+
+    // Parameter values are stored before the run is recorded: a datastore that refuses writes
+    // (bad credentials, missing bucket) fails here, leaving no run behind.
+    const store = new ArtifactStore(datastore, flow);
+    const originParams = origin?.tasks.get('_parameters');
+    let paramsManifest: ArtifactRef[] = [];
+    if (originParams) {
+      const refs = await metadata.listArtifacts({ flow, runId: originRun!.runId, taskId: originParams.taskId });
+      paramsManifest = refs.map(({ attempt: _a, ...r }) => r);
+    } else {
+      for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
     }
 
     let codeHash = '';
@@ -251,6 +307,7 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       graph,
       ...(originRun ? { originRunId: originRun.runId } : {}),
     });
+    recorded = { metadata, runId: run.runId };
     options.onEvent?.({
       type: 'run-started',
       flow,
@@ -261,8 +318,6 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
 
     // The `_parameters` pseudo-task holds the parameter values as artifacts: the start step
     // inherits them by reference, and a resume clones them (the origin's values are reused).
-    const store = new ArtifactStore(datastore, flow);
-    const originParams = origin?.tasks.get('_parameters');
     const paramsTask = await metadata.registerTask({
       flow,
       runId: run.runId,
@@ -273,15 +328,10 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     });
     const pref = { flow, runId: run.runId, taskId: paramsTask.taskId };
     await metadata.startAttempt(pref, 0);
-    let paramsManifest: ArtifactRef[] = [];
-    if (originParams) {
-      const refs = await metadata.listArtifacts({ flow, runId: originRun!.runId, taskId: originParams.taskId });
-      paramsManifest = refs.map(({ attempt: _a, ...r }) => r);
-    } else {
-      for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
-    }
-    // Where the orchestrator runs: a resume can tell a dead run from a live one.
-    const orchestratorInfo = { host: hostname(), pid: String(process.pid) };
+    // Where the orchestrator runs: a resume can tell a dead run from a live one (the start time
+    // tells the orchestrator from a later process that got the same pid).
+    const started = processStartTime(process.pid);
+    const orchestratorInfo = { host: hostname(), pid: String(process.pid), ...(started ? { 'pid-start': started } : {}) };
     await metadata.finishAttempt(pref, 0, { status: 'succeeded', artifacts: paramsManifest, metadata: orchestratorInfo });
 
     const orchestrator = new Orchestrator({
@@ -308,7 +358,15 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
     });
     const result = await orchestrator.run();
+    if (result.status !== 'succeeded') {
+      await finalizeUnfinishedTasks(metadata, flow, run.runId, {
+        code: result.status === 'aborted' ? 'ABORTED' : 'RUN_FAILED',
+        message:
+          result.status === 'aborted' ? 'The run was aborted.' : `The run failed: ${result.error?.message.split('\n')[0] ?? 'it stopped'}`,
+      });
+    }
     await metadata.finishRun(flow, run.runId, result.status);
+    recorded = undefined;
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
     return new Run(
@@ -320,14 +378,20 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       result.tasks,
       result.dispatchLatenciesMs,
       result.queueWaitsMs,
-      datastore,
-      metadata,
-      owned,
+      ds.owned ? onDemandAdapter(datastore, ds.reopen) : datastore,
+      md.owned ? onDemandAdapter(metadata, md.reopen) : metadata,
       originRun?.runId,
       result.cloned,
     );
   } catch (err) {
-    await Promise.all(owned.map((a) => a.close().catch(() => undefined)));
+    if (recorded) {
+      // The run is recorded but cannot go on: give it and its tasks a final status.
+      const message = `The run could not go on: ${(err as Error)?.message ?? String(err)}`.split('\n')[0]!;
+      await finalizeUnfinishedTasks(recorded.metadata, flow, recorded.runId, { code: 'INFRASTRUCTURE', message }).catch(() => undefined);
+      await recorded.metadata.finishRun(flow, recorded.runId, 'failed').catch(() => undefined);
+    }
     throw err;
+  } finally {
+    await closeOwned();
   }
 }

@@ -10,6 +10,9 @@ import { FlowSpec } from '../flow/flow-spec.ts';
 import { buildGraph } from '../graph/build-graph.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import { executeTask, type WorkerContext } from './execute-task.ts';
+import { flowClassFrom, importFlowModule } from './import-flow-module.ts';
+import { flushLateOutput, routeTaskOutput } from './log-capture.ts';
+import { currentTaskScope, markWorkerProcess, type CrashKind } from './task-context.ts';
 import { openAdapter } from './open-adapter.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -32,8 +35,7 @@ function rpc(msg: Omit<Extract<FromWorker, { t: 'rpc' }>, 'id' | 't'>): Promise<
 }
 
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
-  const mod = (await import(msg.flowModule)) as Record<string, unknown>;
-  const flowClass = mod[msg.flowExport];
+  const flowClass = flowClassFrom(await importFlowModule(msg.flowModule), msg.flowExport, msg.flowModule);
   if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
     throw new TributaryError(
       'FLOW_LOAD',
@@ -46,10 +48,50 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph: buildGraph(flowClass), store };
 }
 
+/**
+ * Leave once the task output that is still being saved is stored. A step's timer may still print
+ * after the run ended: wait for the event loop to go idle, at most a second.
+ */
+let leaving = false;
+function leave(code: number): void {
+  if (leaving) return;
+  leaving = true;
+  process.channel?.unref();
+  const exit = () => void flushLateOutput().finally(() => process.exit(code));
+  setTimeout(exit, 1000).unref();
+  process.once('beforeExit', exit);
+}
+
+/** After an uncaught exception the process may be in any state: finish the current task, then go. */
+let tainted = false;
+let busy = false;
+
+function onEscapedError(error: unknown, how: CrashKind): void {
+  if (how === 'uncaught exception') tainted = true;
+  const scope = currentTaskScope();
+  if (scope && !scope.finished) {
+    scope.crash(error, how);
+    return;
+  }
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(
+    `[tributary] ${how}${scope ? ` in code started by ${scope.pathspec} after it finished` : ' in the worker'}: ${text}\n`,
+  );
+  if (tainted && !busy) leave(1);
+}
+
+markWorkerProcess();
+// Processes a step starts (a `tributary run` of another flow, say) are not workers themselves.
+delete process.env.TRIBUTARY_WORKER;
+process.on('uncaughtException', (err) => onEscapedError(err, 'uncaught exception'));
+process.on('unhandledRejection', (reason) => onEscapedError(reason, 'unhandled rejection'));
+routeTaskOutput();
+
 process.on('message', (raw) => {
   const msg = raw as ToWorker;
   if (msg.t === 'exit') {
-    process.exit(0);
+    leave(0);
+    return;
   }
   if (msg.t === 'rpc-result') {
     // Answered outside the task queue: the task awaiting it is what holds the queue.
@@ -70,6 +112,7 @@ process.on('message', (raw) => {
       return;
     }
     const spec = msg.spec;
+    busy = true;
     try {
       if (!ctx) throw new TributaryError('INFRASTRUCTURE', 'Worker received a task before init.');
       const outcome = await executeTask(
@@ -80,10 +123,15 @@ process.on('message', (raw) => {
       );
       send({ t: 'done', taskId: spec.taskId, outcome });
     } catch (err) {
+      if (tainted) send({ t: 'retiring' });
       send({ t: 'failed', taskId: spec.taskId, error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) });
+    } finally {
+      busy = false;
     }
+    // A worker that saw an uncaught exception is replaced rather than trusted with the next task.
+    if (tainted) leave(1);
   });
 });
 
 // The orchestrator going away (even by SIGKILL) closes the IPC channel: leave with it.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => leave(0));

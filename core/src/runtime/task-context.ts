@@ -1,0 +1,61 @@
+/**
+ * Which task a piece of code belongs to. A warm worker runs task after task in one process, and
+ * a step's callbacks (timers, stream handlers, promise continuations) can outlive the step: the
+ * async context, not "whatever runs now", tells whose output and whose crash it is.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TaskLog } from './log-capture.ts';
+
+/** A task in a worker, while it runs and for a short while after. @internal */
+export interface TaskScope {
+  pathspec: string;
+  log: TaskLog;
+  /** True once the task's outcome was reported: a failure now cannot change it. */
+  finished: boolean;
+  /** Fail the running task with an error thrown outside its await chain. */
+  crash(error: unknown, how: CrashKind): void;
+}
+
+/** How an error escaped a step. @internal */
+export type CrashKind = 'uncaught exception' | 'unhandled rejection';
+
+const storage = new AsyncLocalStorage<TaskScope>();
+let running: TaskScope | undefined;
+
+/** Run `fn` as the body of a task: everything it starts, directly or not, belongs to `scope`. @internal */
+export function runInTask<T>(scope: TaskScope, fn: () => Promise<T>): Promise<T> {
+  running = scope;
+  return storage.run(scope, fn);
+}
+
+/** The task is over (its outcome is about to be reported). @internal */
+export function leaveTask(scope: TaskScope): void {
+  scope.finished = true;
+  if (running === scope) running = undefined;
+}
+
+/**
+ * The task the current code belongs to: its async context, else the task running right now
+ * (code started before any task, e.g. at module load, has no context of its own).
+ * @internal
+ */
+export function currentTaskScope(): TaskScope | undefined {
+  return storage.getStore() ?? running;
+}
+
+/** True when the calling code belongs to a task (its step body or anything it started). @internal */
+export function insideTask(): boolean {
+  return storage.getStore() !== undefined;
+}
+
+let workerProcess = false;
+
+/** This process is a task worker (set once by the worker entry point). @internal */
+export function markWorkerProcess(): void {
+  workerProcess = true;
+}
+
+/** True in a task worker process. @internal */
+export function isWorkerProcess(): boolean {
+  return workerProcess;
+}
