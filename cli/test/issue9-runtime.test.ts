@@ -369,3 +369,17 @@ describe('issue 9 item 23: resume --dry-run groups foreach splits', () => {
     expect(text.split('\n').length).toBeLessThan(15);
   });
 });
+
+describe('issue 9 item 20: control characters in names and options', () => {
+  test('issue 9 item 20: a home folder, tag or flow module with NUL or control characters gets a typed error showing them escaped', async () => {
+    await expect(runFlow(v3.ChangingFlow, { home: '/tmp/x\0y' })).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('"/tmp/x\\u0000y"'),
+    });
+    await expect(runFlow(v3.ChangingFlow, { home, tags: ['ok', 'bad\x1b]0;pwned\x07'] })).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('\\u001b'),
+    });
+    await expect(runFlow(v3.ChangingFlow, { home, flowModule: '/tmp/a\nb.ts' })).rejects.toMatchObject({ code: 'CONFIG' });
+  });
+});

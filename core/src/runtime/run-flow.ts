@@ -13,6 +13,7 @@ import type { ComputeBackend } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
+import { refuseControlChars } from '../util/control-chars.ts';
 import { validateName } from '../util/keys.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
@@ -65,7 +66,7 @@ export interface RunFlowOptions {
 
 /** The folder of the embedded default stores. @public */
 export function tributaryHome(home?: string): string {
-  return resolve(home ?? process.env.TRIBUTARY_HOME ?? '.tributary');
+  return resolve(refuseControlChars('home folder', home ?? process.env.TRIBUTARY_HOME ?? '.tributary'));
 }
 
 /**
@@ -238,7 +239,9 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     throw new TributaryError('PARAM_INVALID', `${flow} has no step ${resume.step}. Steps: ${graph.order.join(', ')}.`);
   }
   const params = resume ? {} : resolveParams(flowClass, options.params);
-  const flowModule = options.flowModule ? moduleUrl(options.flowModule) : flowModuleOf(flowClass);
+  const flowModule = options.flowModule ? moduleUrl(refuseControlChars('flow module', options.flowModule)) : flowModuleOf(flowClass);
+  for (const tag of options.tags ?? []) refuseControlChars('tag', tag);
+  if (options.user !== undefined) refuseControlChars('user', options.user);
   if (!flowModule) {
     throw new TributaryError(
       'FLOW_LOAD',
