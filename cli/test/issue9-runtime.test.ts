@@ -3,7 +3,7 @@
  * starts with the item it covers.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -381,5 +381,35 @@ describe('issue 9 item 20: control characters in names and options', () => {
       message: expect.stringContaining('\\u001b'),
     });
     await expect(runFlow(v3.ChangingFlow, { home, flowModule: '/tmp/a\nb.ts' })).rejects.toMatchObject({ code: 'CONFIG' });
+  });
+});
+
+describe('issue 9: workers of a killed orchestrator', () => {
+  const workersOf = (h: string) =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ISSUE9_ORPHAN_HOME=${h}`);
+        } catch {
+          return false;
+        }
+      });
+
+  test('issue 9 item 7/10: workers that print after their orchestrator was SIGKILLed exit instead of spinning on EPIPE', async () => {
+    const h = join(home, 'orphans');
+    const child = spawn(
+      process.execPath,
+      [bin, 'run', join(fixtures, 'issue9-runtime.ts'), '--flow', 'ChattyFlow', '--home', h, '--no-progress'],
+      { cwd: root, env: { ...process.env, ISSUE9_ORPHAN_HOME: h }, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.includes('tick 3') && resolve()));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const deadline = Date.now() + 5000;
+    while (workersOf(h).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const left = workersOf(h);
+    for (const pid of left) process.kill(Number(pid), 'SIGKILL'); // never leave a spinning process behind
+    expect(left).toEqual([]);
   });
 });

@@ -66,7 +66,21 @@ function leave(code: number): void {
 let tainted = false;
 let busy = false;
 
+/** The orchestrator's end of our stdout/stderr is gone (it was killed): nobody is left to serve. */
+function orphaned(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ECONNRESET';
+}
+
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    // Writing here again would fail again: leave at once, without a word.
+    if (orphaned(err)) process.exit(0);
+  });
+}
+
 function onEscapedError(error: unknown, how: CrashKind): void {
+  if (orphaned(error) && !process.connected) process.exit(0);
   if (how === 'uncaught exception') tainted = true;
   const scope = currentTaskScope();
   if (scope && !scope.finished) {
