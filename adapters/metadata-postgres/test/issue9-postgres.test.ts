@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TributaryError, type NewRun, type TaskRef } from '@tributary/core';
@@ -252,6 +253,22 @@ describe('issue 9 items 14 and 15: the Postgres password never shows', () => {
     expect(redactUrl("host=h password='s 3' user=a")).toBe('host=h password=*** user=a');
     expect(redactUrl('postgres://alice@h/db')).toBe('postgres://alice@h/db');
     expect(redactUrl('no url here')).toBe('no url here');
+  });
+
+  test('issue 9 item 14: property: no password survives redactUrl, escaped or not, wherever the URL sits in a message', () => {
+    // Raw passwords may hold anything a sloppy URL can: '@', '/', ':', '?', '#', but not the
+    // whitespace or quotes that end a URL inside a message.
+    const raw = fc.string({ minLength: 1, maxLength: 20, unit: fc.constantFrom(...'abcXYZ019@/:?#%&=!$-_.~+'.split('')) });
+    fc.assert(
+      fc.property(raw, fc.boolean(), fc.constantFrom('postgres', 'postgresql'), (p, escape, scheme) => {
+        const password = `PW${p}`;
+        const url = `${scheme}://alice:${escape ? encodeURIComponent(password) : password}@db.example:5432/mldb?schema=x`;
+        const out = redactUrl(`Cannot use "${url}" now (${url})`);
+        expect(out).not.toContain(escape ? encodeURIComponent(password) : password);
+        expect(out).toContain(`${scheme}://alice:***@`);
+      }),
+      { seed: Number(process.env.FC_SEED ?? 42), numRuns: Number(process.env.FC_RUNS ?? 500) },
+    );
   });
 });
 
