@@ -138,7 +138,8 @@ function checkFile(path: string): void {
     throw new TributaryError('CONFIG', `${path} is a folder, not a SQLite metadata database: point --home / --metadata at a file.`, {
       context: { adapter: 'sqlite', path },
     });
-  while (st.size === 0 && Date.now() - st.mtimeMs < CREATION_GRACE_MS) {
+  const until = Date.now() + CREATION_GRACE_MS; // bounded here too: an mtime in the future must not stall
+  while (st.size === 0 && Date.now() - st.mtimeMs < CREATION_GRACE_MS && Date.now() < until) {
     sleepSync(25);
     st = statSync(path);
   }
