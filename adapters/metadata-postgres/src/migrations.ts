@@ -104,4 +104,12 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE tasks ADD COLUMN parents BIGINT[] NOT NULL DEFAULT '{}';
   UPDATE tasks t SET parents = p.ids FROM (SELECT task_id, array_agg(parent_id ORDER BY position) AS ids FROM task_parents GROUP BY task_id) p WHERE p.task_id = t.task_id;
   `,
+  // v3: idempotency tokens. Each call of createRun, finishRun, startAttempt and finishAttempt
+  // stores a token made for that call; when a retry finds its own token, the first try committed
+  // (only its reply was lost) and the retry succeeds without doing the change twice.
+  `
+  ALTER TABLE runs ADD COLUMN create_token TEXT, ADD COLUMN finish_token TEXT;
+  CREATE UNIQUE INDEX runs_create_token ON runs (create_token) WHERE create_token IS NOT NULL;
+  ALTER TABLE attempts ADD COLUMN start_token TEXT, ADD COLUMN finish_token TEXT;
+  `,
 ];

@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 import {
   TributaryError,
   type ArtifactRecord,
@@ -18,10 +20,14 @@ import {
   type TaskRef,
 } from '@tributary/core';
 import { MIGRATIONS } from './migrations.ts';
+import { redactUrl } from './redact.ts';
 
 /** @public */
 export interface PostgresMetadataStoreOptions {
-  /** `postgres://user:pass@host:5432/db?schema=name` (schema defaults to `tributary`). Or use `PGHOST`... from the environment. */
+  /**
+   * `postgres://user:pass@host:5432/db?schema=name` (schema defaults to `tributary`). Or use `PGHOST`... from the environment.
+   * The store keeps the password out of reach of `util.inspect`, JSON and its errors; messages name `user@host:port/db`.
+   */
   url?: string;
   /** Overrides the URL's `schema` parameter. */
   schema?: string;
@@ -48,6 +54,20 @@ const TRANSIENT_SQLSTATES = new Set([
   '25P03',
 ]);
 const TRANSIENT_NODE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * What an error may keep as its cause. The server's own errors never hold the client's
+ * credentials; anything else from the driver (connection errors, parse errors) is copied with
+ * its message redacted, so no reference leads back to a connection and its password.
+ */
+function safeCause(err: unknown): unknown {
+  if (err instanceof pg.DatabaseError) return err;
+  const e = err as { name?: string; code?: unknown; message?: unknown };
+  const copy = new Error(redactUrl(String(e?.message ?? err)));
+  copy.name = typeof e?.name === 'string' ? e.name : 'Error';
+  if (typeof e?.code === 'string') Object.assign(copy, { code: e.code });
+  return copy;
+}
 
 function isTransient(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -131,6 +151,14 @@ const REGISTER_TASKS = `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND
 
 const TASK_SELECT = `SELECT t.task_id, t.run_id, t.flow, t.step, t.key, t.status, t.attempts, t.origin_pathspec, t.created_at, t.finished_at, t.parents::text[] AS parents FROM tasks t`;
 
+function decodeOr(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function id(kind: string, value: string): string {
   if (!/^\d{1,18}$/.test(value))
     throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
@@ -147,14 +175,31 @@ export class PostgresMetadataStore implements MetadataStore {
   readonly name = 'postgres';
   readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true };
   readonly schema: string;
-  private readonly pool: pg.Pool;
+  // The pool and the options hold the password (pg keeps it on every connection it opens):
+  // private fields, which neither util.inspect, JSON nor an error's serialization can reach.
+  readonly #pool: pg.Pool;
+  readonly #options: PostgresMetadataStoreOptions;
+  /** `user@host:port/db`: how messages name the server, never with the password. */
   private readonly where: string;
   private ready?: Promise<void>;
   private readonly statementNames = new Map<string, string>();
   private closed = false;
 
-  constructor(private readonly options: PostgresMetadataStoreOptions = {}) {
-    const url = new URL(options.url ?? process.env.TRIBUTARY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  constructor(options: PostgresMetadataStoreOptions = {}) {
+    this.#options = { ...options, ...(options.retry ? { retry: { ...options.retry } } : {}) };
+    const raw = options.url ?? process.env.TRIBUTARY_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch (err) {
+      // Not chained: Node's URL error carries the input, password included.
+      throw new TributaryError(
+        'CONFIG',
+        `Invalid Postgres metadata URL ${JSON.stringify(redactUrl(raw))} (${(err as Error).message}): ` +
+          `expected postgres://user:password@host:5432/database?schema=name.`,
+        { context: { adapter: 'postgres' } },
+      );
+    }
     this.schema = options.schema ?? url.searchParams.get('schema') ?? 'tributary';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema))
       throw new TributaryError(
@@ -162,22 +207,47 @@ export class PostgresMetadataStore implements MetadataStore {
         `Invalid Postgres schema name ${JSON.stringify(this.schema)}: use lowercase letters, digits and _.`,
       );
     url.searchParams.delete('schema');
-    // Never show the password: errors name user@host:port/db only.
-    this.where = `${decodeURIComponent(url.username || process.env.PGUSER || 'postgres')}@${url.hostname}:${url.port || 5432}${url.pathname}`;
-    this.pool = new pg.Pool({
-      connectionString: url.toString(),
+    this.where = `${decodeOr(url.username) || process.env.PGUSER || 'postgres'}@${url.hostname}:${url.port || 5432}${url.pathname}`;
+    let config: pg.PoolConfig;
+    try {
+      config = parseIntoClientConfig(url.toString());
+    } catch (err) {
+      throw new TributaryError(
+        'CONFIG',
+        `Invalid Postgres metadata URL ${JSON.stringify(redactUrl(raw))}: ${redactUrl((err as Error).message)}`,
+        {
+          context: { adapter: 'postgres' },
+        },
+      );
+    }
+    // The password as a function: pg's pool keeps its options, this keeps only a closure.
+    const secret = typeof config.password === 'string' && config.password !== '' ? config.password : undefined;
+    delete config.password;
+    this.#pool = new pg.Pool({
+      ...config,
+      ...(secret !== undefined ? { password: () => secret } : {}),
       max: options.poolSize ?? 16,
       connectionTimeoutMillis: 10_000,
-      options: `-c search_path=${this.schema}`,
+      options: `${config.options ? `${config.options} ` : ''}-c search_path=${this.schema}`,
     });
     // An idle client losing its connection (server restart) must not crash the process.
-    this.pool.on('error', () => undefined);
+    this.#pool.on('error', () => undefined);
+  }
+
+  /** What `util.inspect` (a logger) shows: where the store points, never its credentials. */
+  [inspect.custom](): string {
+    return `PostgresMetadataStore { where: '${this.where}', schema: '${this.schema}'${this.closed ? ', closed' : ''} }`;
+  }
+
+  /** What `JSON.stringify` shows: as for `util.inspect`. */
+  toJSON(): { name: string; where: string; schema: string } {
+    return { name: this.name, where: this.where, schema: this.schema };
   }
 
   /** Apply pending migrations now (otherwise done on first use). */
   async migrate(): Promise<void> {
     await this.retry(async () => {
-      const c = await this.pool.connect();
+      const c = await this.#pool.connect();
       try {
         await c.query('BEGIN');
         await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tributary:${this.schema}`]);
@@ -208,7 +278,7 @@ export class PostgresMetadataStore implements MetadataStore {
   private async init(): Promise<void> {
     if (this.closed)
       throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
-    if (this.options.migrate === false) return;
+    if (this.#options.migrate === false) return;
     this.ready ??= this.migrate().catch((err) => {
       this.ready = undefined;
       throw err;
@@ -218,9 +288,9 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /** Run `fn`, retrying transient failures with exponential backoff and jitter. */
   private async retry<T>(fn: (retrying: boolean) => Promise<T>): Promise<T> {
-    const attempts = this.options.retry?.attempts ?? 10;
-    const base = this.options.retry?.baseDelayMs ?? 50;
-    const max = this.options.retry?.maxDelayMs ?? 2000;
+    const attempts = this.#options.retry?.attempts ?? 10;
+    const base = this.#options.retry?.baseDelayMs ?? 50;
+    const max = this.#options.retry?.maxDelayMs ?? 2000;
     for (let i = 0; ; i++) {
       try {
         return await fn(i > 0);
@@ -236,6 +306,7 @@ export class PostgresMetadataStore implements MetadataStore {
   private mapError(err: unknown): Error {
     if (TributaryError.is(err)) return err;
     const e = err as { code?: string; message?: string };
+    const message = redactUrl(String(e?.message ?? err));
     const context = { adapter: 'postgres' };
     if (this.closed) return new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context });
     if (e.code === '28P01' || e.code === '28000')
@@ -248,15 +319,15 @@ export class PostgresMetadataStore implements MetadataStore {
       return new TributaryError('CONFIG', `Database in ${this.where} does not exist. Create it, or point the URL at an existing one.`, {
         context,
       });
-    if (e.code === '23505') return new TributaryError('ALREADY_EXISTS', `Already recorded: ${e.message}`, { context, cause: err });
+    if (e.code === '23505') return new TributaryError('ALREADY_EXISTS', `Already recorded: ${message}`, { context, cause: safeCause(err) });
     if (isTransient(err)) {
       return new TributaryError(
         'INFRASTRUCTURE',
-        `Cannot reach Postgres at ${this.where} (${e.code ?? e.message}) after retrying. Is the server running and reachable?`,
+        `Cannot reach Postgres at ${this.where} (${e.code ?? message}) after retrying. Is the server running and reachable?`,
         { context, retryable: true },
       );
     }
-    return new TributaryError('INFRASTRUCTURE', `Postgres error on ${this.where}: ${e.message}`, { context, cause: err });
+    return new TributaryError('INFRASTRUCTURE', `Postgres error on ${this.where}: ${message}`, { context, cause: safeCause(err) });
   }
 
   /**
@@ -271,16 +342,22 @@ export class PostgresMetadataStore implements MetadataStore {
       this.statementNames.set(sql, name);
     }
     const query = { name, text: sql, values: params };
-    return this.retry(async () => (await this.pool.query<R>(query)).rows);
+    return this.retry(async () => (await this.#pool.query<R>(query)).rows);
   }
 
+  /**
+   * One statement. Exactly once under retries: a retry after an ambiguous failure finds the run
+   * its first try committed (by this call's token) instead of creating a second one.
+   */
   async createRun(run: NewRun): Promise<RunRecord> {
     const rows = await this.q<RunRow>(
-      `WITH r AS (
-         INSERT INTO runs (flow, user_name, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at)
-         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9) RETURNING *),
+      `WITH prev AS (SELECT * FROM runs WHERE create_token = $12),
+       r AS (
+         INSERT INTO runs (flow, user_name, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at, create_token)
+         SELECT $1, $2, 'running', $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9::bigint, $12 WHERE NOT EXISTS (SELECT 1 FROM prev)
+         RETURNING *),
        t AS (INSERT INTO run_tags (run_id, tag, system) SELECT r.run_id, x.tag, x.sys FROM r, unnest($10::text[], $11::boolean[]) AS x(tag, sys) ON CONFLICT DO NOTHING)
-       SELECT * FROM r`,
+       SELECT * FROM r UNION ALL SELECT * FROM prev`,
       [
         run.flow,
         run.user,
@@ -293,6 +370,7 @@ export class PostgresMetadataStore implements MetadataStore {
         Date.now(),
         [...run.tags, ...run.systemTags],
         [...run.tags.map(() => false), ...run.systemTags.map(() => true)],
+        randomUUID(),
       ],
     );
     return runRecord(rows[0]!);
@@ -329,16 +407,19 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
-    const rows = await this.q<{ status: string; changed: boolean }>(
-      `WITH cur AS (SELECT run_id, status FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE),
-       upd AS (UPDATE runs SET status = $3, finished_at = $4 WHERE run_id IN (SELECT run_id FROM cur WHERE status = 'running') RETURNING run_id)
-       SELECT cur.status, EXISTS (SELECT 1 FROM upd) AS changed FROM cur`,
-      [id('run', runId), flow, status, Date.now()],
+    const token = randomUUID();
+    const rows = await this.q<{ status: string; changed: boolean; ours: boolean }>(
+      `WITH cur AS (SELECT run_id, status, finish_token FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE),
+       upd AS (UPDATE runs SET status = $3, finished_at = $4, finish_token = $5 WHERE run_id IN (SELECT run_id FROM cur WHERE status = 'running') RETURNING run_id)
+       SELECT cur.status, EXISTS (SELECT 1 FROM upd) AS changed, cur.finish_token IS NOT DISTINCT FROM $5 AS ours FROM cur`,
+      [id('run', runId), flow, status, Date.now(), token],
     );
     if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
-    if (!rows[0].changed && rows[0].status !== status)
+    // `ours`: a retry whose first try committed (its reply was lost).
+    if (rows[0].changed || rows[0].ours) return;
+    if (rows[0].status !== status)
       throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}; it cannot become ${status}.`);
-    if (!rows[0].changed) throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}.`);
+    throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${rows[0].status}.`);
   }
 
   async heartbeat(flow: string, runId: string): Promise<void> {
@@ -351,7 +432,7 @@ export class PostgresMetadataStore implements MetadataStore {
         throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
     await this.init();
     await this.retry(async () => {
-      const c = await this.pool.connect();
+      const c = await this.#pool.connect();
       try {
         await c.query('BEGIN');
         const { rows } = await c.query<{ tags: string[]; system_tags: string[] }>(
@@ -399,7 +480,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const rows = await this.retry(async (retrying) => {
       try {
         return (
-          await this.pool.query<{ task_id: string }>({
+          await this.#pool.query<{ task_id: string }>({
             name: 'register_task',
             text: `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at)
                    SELECT run_id, flow, $3, $4, 'pending', $5, $6 FROM runs WHERE run_id = $1 AND flow = $2
@@ -436,7 +517,7 @@ export class PostgresMetadataStore implements MetadataStore {
     return this.retry(async (retrying) => {
       // One run (the usual case): one statement, atomic on its own. Several runs: one transaction.
       const single = byRun.size === 1;
-      const c = single ? this.pool : await this.pool.connect();
+      const c = single ? this.#pool : await this.#pool.connect();
       try {
         if (!single) await c.query('BEGIN');
         const out = new Map<NewTask, TaskRecord>();
@@ -540,20 +621,27 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows.filter((r) => r.task_id !== null).map(taskRecord);
   }
 
+  /**
+   * Exactly once under retries: the attempt row keeps the token of the call that started it, so
+   * a retry whose first try committed succeeds, while any other call for the same attempt (a
+   * second start, by whoever) is a CONFLICT.
+   */
   async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
-    const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now()];
-    const rows = await this.q<{ status: string; attempts: number; done: boolean }>(
+    const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now(), randomUUID()];
+    const rows = await this.q<{ status: string; attempts: number; done: boolean; ours: boolean }>(
       `WITH t AS (SELECT task_id, status, attempts FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3 FOR UPDATE),
-       ins AS (INSERT INTO attempts (task_id, attempt, status, started_at)
-               SELECT task_id, $4, 'running', $5 FROM t WHERE status NOT IN ('succeeded', 'running') AND attempts = $4
+       ins AS (INSERT INTO attempts (task_id, attempt, status, started_at, start_token)
+               SELECT task_id, $4, 'running', $5, $6 FROM t WHERE status NOT IN ('succeeded', 'running') AND attempts = $4
                ON CONFLICT DO NOTHING RETURNING task_id),
        upd AS (UPDATE tasks SET status = 'running', attempts = $4 + 1 WHERE task_id IN (SELECT task_id FROM ins) RETURNING task_id)
-       SELECT t.status, t.attempts, EXISTS (SELECT 1 FROM upd) AS done FROM t`,
+       SELECT t.status, t.attempts, EXISTS (SELECT 1 FROM upd) AS done,
+              EXISTS (SELECT 1 FROM attempts a WHERE a.task_id = t.task_id AND a.attempt = $4 AND a.start_token = $6) AS ours
+       FROM t`,
       params,
     );
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    if (r.done) return;
+    if (r.done || r.ours) return;
     if (r.status === 'succeeded')
       throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
     if (r.status === 'running')
@@ -564,21 +652,28 @@ export class PostgresMetadataStore implements MetadataStore {
     );
   }
 
+  /**
+   * One statement; exactly once under retries like `startAttempt`: a retry whose first try
+   * committed finds its token on the attempt and succeeds without recording anything twice. A
+   * second completion by any other call (same outcome or not) is a CONFLICT.
+   */
   async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
     const now = Date.now();
     const error = outcome.status === 'failed' ? outcome.error : undefined;
     const artifacts = outcome.status === 'succeeded' ? outcome.artifacts : [];
     const meta = Object.entries(outcome.metadata ?? {});
-    const rows = await this.q<{ status: string; attempt_status: string | null; done: boolean }>(
+    const rows = await this.q<{ status: string; done: boolean; ours: boolean }>(
       `WITH t AS (SELECT task_id, status FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3 FOR UPDATE),
-       a AS (UPDATE attempts SET status = $5, finished_at = $6, error_code = $7, error_message = $8
+       a AS (UPDATE attempts SET status = $5, finished_at = $6, error_code = $7, error_message = $8, finish_token = $16
              WHERE task_id = (SELECT task_id FROM t WHERE status <> 'succeeded') AND attempt = $4 AND status = 'running' RETURNING task_id),
        u AS (UPDATE tasks SET status = $5, finished_at = $6 WHERE task_id IN (SELECT task_id FROM a) RETURNING task_id),
        art AS (INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding)
                SELECT a.task_id, $4, x.name, x.sha, x.size, x.type, x.encoding
                FROM a, unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[]) AS x(name, sha, size, type, encoding)),
        md AS (INSERT INTO task_metadata (task_id, field, value, ts) SELECT a.task_id, m.field, m.value, $6 FROM a, unnest($14::text[], $15::text[]) AS m(field, value))
-       SELECT t.status, (SELECT status FROM attempts WHERE task_id = t.task_id AND attempt = $4) AS attempt_status, EXISTS (SELECT 1 FROM u) AS done FROM t`,
+       SELECT t.status, EXISTS (SELECT 1 FROM u) AS done,
+              EXISTS (SELECT 1 FROM attempts WHERE task_id = t.task_id AND attempt = $4 AND finish_token = $16) AS ours
+       FROM t`,
       [
         id('task', ref.taskId),
         id('run', ref.runId),
@@ -595,11 +690,12 @@ export class PostgresMetadataStore implements MetadataStore {
         artifacts.map((x) => x.encoding),
         meta.map(([k]) => k),
         meta.map(([, v]) => v),
+        randomUUID(),
       ],
     );
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    if (r.done) return;
+    if (r.done || r.ours) return;
     if (r.status === 'succeeded')
       throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
     throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
@@ -669,7 +765,7 @@ export class PostgresMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await this.#pool.end();
   }
 }
 

@@ -1,4 +1,13 @@
 /**
+ * Marks a SQLite file as Tributary's (`PRAGMA application_id`, the SQLite header field meant for
+ * this): "Trib". Files written before it was set are recognised by their tables.
+ */
+export const APPLICATION_ID = 0x54726962;
+
+/** Tables every Tributary schema has (from version 1 on). */
+export const TABLES = ['runs', 'run_tags', 'tasks', 'task_parents', 'attempts', 'artifacts', 'task_metadata'];
+
+/**
  * Forward-only migrations. Each entry moves the schema from version i to i+1; a database at a
  * newer version than this code knows is refused rather than guessed at.
  */

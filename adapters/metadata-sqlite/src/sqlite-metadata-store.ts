@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   TributaryError,
@@ -18,7 +16,8 @@ import {
   type TaskRecord,
   type TaskRef,
 } from '@tributary/core';
-import { MIGRATIONS } from './schema.ts';
+import { openDatabase } from './open-database.ts';
+import { sqliteError } from './sqlite-errors.ts';
 
 /** @public */
 export interface SqliteMetadataStoreOptions {
@@ -112,66 +111,46 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly stmts;
 
   constructor(readonly options: SqliteMetadataStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    try {
-      this.db = new Database(options.path);
-    } catch (err) {
-      throw new TributaryError('CONFIG', `Cannot open SQLite database ${options.path}: ${(err as Error).message}`, { cause: err });
-    }
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-    this.migrate();
+    this.db = openDatabase(options.path, options.busyTimeoutMs ?? 10_000);
     const db = this.db;
-    this.stmts = {
-      insertRun: db.prepare(
-        `INSERT INTO runs (flow, user, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertTag: db.prepare(`INSERT OR IGNORE INTO run_tags (run_id, tag, system) VALUES (?, ?, ?)`),
-      getRun: db.prepare(`SELECT * FROM runs WHERE run_id = ? AND flow = ?`),
-      latest: db.prepare(`SELECT * FROM runs WHERE flow = ? ORDER BY run_id DESC LIMIT 1`),
-      latestStatus: db.prepare(`SELECT * FROM runs WHERE flow = ? AND status = ? ORDER BY run_id DESC LIMIT 1`),
-      finishRun: db.prepare(`UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND flow = ? AND status = 'running'`),
-      heartbeat: db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND flow = ?`),
-      insertTask: db.prepare(
-        `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
-      ),
-      insertParent: db.prepare(`INSERT OR IGNORE INTO task_parents (task_id, parent_id, position) VALUES (?, ?, ?)`),
-      getTask: db.prepare(`${TASK_SELECT} WHERE t.task_id = ? AND t.run_id = ? AND t.flow = ?`),
-      taskRow: db.prepare(`SELECT status, attempts FROM tasks WHERE task_id = ? AND run_id = ? AND flow = ?`),
-      insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)`),
-      setTaskRunning: db.prepare(`UPDATE tasks SET status = 'running', attempts = ? WHERE task_id = ?`),
-      attemptRow: db.prepare(`SELECT status FROM attempts WHERE task_id = ? AND attempt = ?`),
-      finishAttempt: db.prepare(
-        `UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`,
-      ),
-      setTaskStatus: db.prepare(`UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?`),
-      insertArtifact: db.prepare(`INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      insertMeta: db.prepare(`INSERT INTO task_metadata (task_id, field, value, ts) VALUES (?, ?, ?, ?)`),
-      attempts: db.prepare(`SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt`),
-      successfulAttempt: db.prepare(
-        `SELECT attempt FROM attempts WHERE task_id = ? AND status = 'succeeded' ORDER BY attempt DESC LIMIT 1`,
-      ),
-      artifacts: db.prepare(`SELECT * FROM artifacts WHERE task_id = ? AND attempt = ? ORDER BY name`),
-      metadata: db.prepare(`SELECT field, value FROM task_metadata WHERE task_id = ? ORDER BY id`),
-    };
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new TributaryError(
-        'CONFIG',
-        `SQLite database ${this.options.path} has schema version ${version}, newer than this Tributary (${MIGRATIONS.length}). Upgrade Tributary.`,
-      );
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db
-        .transaction(() => {
-          this.db.exec(MIGRATIONS[v]!);
-          this.db.pragma(`user_version = ${v + 1}`);
-        })
-        .immediate();
+    try {
+      this.stmts = this.guard(() => ({
+        insertRun: db.prepare(
+          `INSERT INTO runs (flow, user, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+        ),
+        insertTag: db.prepare(`INSERT OR IGNORE INTO run_tags (run_id, tag, system) VALUES (?, ?, ?)`),
+        getRun: db.prepare(`SELECT * FROM runs WHERE run_id = ? AND flow = ?`),
+        latest: db.prepare(`SELECT * FROM runs WHERE flow = ? ORDER BY run_id DESC LIMIT 1`),
+        latestStatus: db.prepare(`SELECT * FROM runs WHERE flow = ? AND status = ? ORDER BY run_id DESC LIMIT 1`),
+        finishRun: db.prepare(`UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND flow = ? AND status = 'running'`),
+        heartbeat: db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND flow = ?`),
+        insertTask: db.prepare(
+          `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+        ),
+        insertParent: db.prepare(`INSERT OR IGNORE INTO task_parents (task_id, parent_id, position) VALUES (?, ?, ?)`),
+        getTask: db.prepare(`${TASK_SELECT} WHERE t.task_id = ? AND t.run_id = ? AND t.flow = ?`),
+        taskRow: db.prepare(`SELECT status, attempts FROM tasks WHERE task_id = ? AND run_id = ? AND flow = ?`),
+        insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)`),
+        setTaskRunning: db.prepare(`UPDATE tasks SET status = 'running', attempts = ? WHERE task_id = ?`),
+        attemptRow: db.prepare(`SELECT status FROM attempts WHERE task_id = ? AND attempt = ?`),
+        finishAttempt: db.prepare(
+          `UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`,
+        ),
+        setTaskStatus: db.prepare(`UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?`),
+        insertArtifact: db.prepare(
+          `INSERT INTO artifacts (task_id, attempt, name, sha, size, type, encoding) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ),
+        insertMeta: db.prepare(`INSERT INTO task_metadata (task_id, field, value, ts) VALUES (?, ?, ?, ?)`),
+        attempts: db.prepare(`SELECT * FROM attempts WHERE task_id = ? ORDER BY attempt`),
+        successfulAttempt: db.prepare(
+          `SELECT attempt FROM attempts WHERE task_id = ? AND status = 'succeeded' ORDER BY attempt DESC LIMIT 1`,
+        ),
+        artifacts: db.prepare(`SELECT * FROM artifacts WHERE task_id = ? AND attempt = ? ORDER BY name`),
+        metadata: db.prepare(`SELECT field, value FROM task_metadata WHERE task_id = ? ORDER BY id`),
+      }));
+    } catch (err) {
+      db.close();
+      throw err;
     }
   }
 
@@ -180,24 +159,25 @@ export class SqliteMetadataStore implements MetadataStore {
       throw new TributaryError('CLOSED', `SQLite metadata store ${this.options.path} is closed.`, { context: { adapter: 'sqlite' } });
   }
 
+  /** Run `fn`, turning SQLite's errors (a damaged file, a lock held too long...) into typed ones naming the file. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw sqliteError(err, this.options.path);
+    }
+  }
+
   /** Run `fn` in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
   private tx<T>(fn: () => T): T {
     this.live();
-    try {
-      return this.db.transaction(fn).immediate();
-    } catch (err) {
-      if (TributaryError.is(err)) throw err;
-      const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new TributaryError('ALREADY_EXISTS', `Already recorded: ${(err as Error).message}`, { cause: err });
-      }
-      if (code === 'SQLITE_BUSY')
-        throw new TributaryError('INFRASTRUCTURE', `SQLite database ${this.options.path} stayed locked by another process.`, {
-          cause: err,
-          retryable: true,
-        });
-      throw new TributaryError('INFRASTRUCTURE', `SQLite error: ${(err as Error).message}`, { cause: err });
-    }
+    return this.guard(() => this.db.transaction(fn).immediate());
+  }
+
+  /** A read outside a transaction. */
+  private read<T>(fn: () => T): T {
+    this.live();
+    return this.guard(fn);
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -222,44 +202,47 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getRun(flow: string, runId: string): Promise<RunRecord> {
-    this.live();
-    const row = this.stmts.getRun.get(toInt('run', runId), flow) as RunRow | undefined;
-    if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
-    return runRecord(row);
+    return this.read(() => {
+      const row = this.stmts.getRun.get(toInt('run', runId), flow) as RunRow | undefined;
+      if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`, { context: { pathspec: `${flow}/${runId}` } });
+      return runRecord(row);
+    });
   }
 
   async listRuns(query: RunQuery): Promise<Page<RunRecord>> {
-    this.live();
-    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.flow) {
-      where.push('r.flow = ?');
-      args.push(query.flow);
-    }
-    if (query.status) {
-      where.push('r.status = ?');
-      args.push(query.status);
-    }
-    if (query.cursor) {
-      where.push('r.run_id < ?');
-      args.push(toInt('cursor', query.cursor));
-    }
-    for (const tag of query.tags ?? []) {
-      where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)');
-      args.push(tag);
-    }
-    const rows = this.db
-      .prepare(`SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ?`)
-      .all(...args, limit + 1) as RunRow[];
-    const items = rows.slice(0, limit).map(runRecord);
-    return rows.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
+    return this.read(() => {
+      const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.flow) {
+        where.push('r.flow = ?');
+        args.push(query.flow);
+      }
+      if (query.status) {
+        where.push('r.status = ?');
+        args.push(query.status);
+      }
+      if (query.cursor) {
+        where.push('r.run_id < ?');
+        args.push(toInt('cursor', query.cursor));
+      }
+      for (const tag of query.tags ?? []) {
+        where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)');
+        args.push(tag);
+      }
+      const rows = this.db
+        .prepare(`SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ?`)
+        .all(...args, limit + 1) as RunRow[];
+      const items = rows.slice(0, limit).map(runRecord);
+      return rows.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
+    });
   }
 
   async latestRun(flow: string, options: { status?: RunStatus } = {}): Promise<RunRecord | undefined> {
-    this.live();
-    const row = (options.status ? this.stmts.latestStatus.get(flow, options.status) : this.stmts.latest.get(flow)) as RunRow | undefined;
-    return row ? runRecord(row) : undefined;
+    return this.read(() => {
+      const row = (options.status ? this.stmts.latestStatus.get(flow, options.status) : this.stmts.latest.get(flow)) as RunRow | undefined;
+      return row ? runRecord(row) : undefined;
+    });
   }
 
   async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
@@ -274,8 +257,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async heartbeat(flow: string, runId: string): Promise<void> {
-    this.live();
-    this.stmts.heartbeat.run(Date.now(), toInt('run', runId), flow);
+    return this.read(() => {
+      this.stmts.heartbeat.run(Date.now(), toInt('run', runId), flow);
+    });
   }
 
   private mutateTags(flow: string, runId: string, tags: string[], add: boolean): void {
@@ -339,50 +323,55 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getTask(ref: TaskRef): Promise<TaskRecord> {
-    this.live();
-    const row = this.stmts.getTask.get(toInt('task', ref.taskId), toInt('run', ref.runId), ref.flow) as TaskRow | undefined;
-    if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    return taskRecord(row);
+    return this.read(() => {
+      const row = this.stmts.getTask.get(toInt('task', ref.taskId), toInt('run', ref.runId), ref.flow) as TaskRow | undefined;
+      if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+      return taskRecord(row);
+    });
   }
 
   async listTasks(query: TaskQuery): Promise<Page<TaskRecord>> {
-    this.live();
-    const limit = Math.max(1, Math.min(query.limit ?? 1000, 10_000));
-    const where = ['t.run_id = ?', 't.flow = ?'];
-    const args: unknown[] = [toInt('run', query.runId), query.flow];
-    if (query.step) {
-      where.push('t.step = ?');
-      args.push(query.step);
-    }
-    if (query.status) {
-      where.push('t.status = ?');
-      args.push(query.status);
-    }
-    if (query.cursor) {
-      where.push('t.task_id > ?');
-      args.push(toInt('cursor', query.cursor));
-    }
-    const rows = this.db
-      .prepare(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ?`)
-      .all(...args, limit + 1) as TaskRow[];
-    const items = rows.slice(0, limit).map(taskRecord);
-    return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
+    return this.read(() => {
+      const limit = Math.max(1, Math.min(query.limit ?? 1000, 10_000));
+      const where = ['t.run_id = ?', 't.flow = ?'];
+      const args: unknown[] = [toInt('run', query.runId), query.flow];
+      if (query.step) {
+        where.push('t.step = ?');
+        args.push(query.step);
+      }
+      if (query.status) {
+        where.push('t.status = ?');
+        args.push(query.status);
+      }
+      if (query.cursor) {
+        where.push('t.task_id > ?');
+        args.push(toInt('cursor', query.cursor));
+      }
+      const rows = this.db
+        .prepare(`${TASK_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.task_id LIMIT ?`)
+        .all(...args, limit + 1) as TaskRow[];
+      const items = rows.slice(0, limit).map(taskRecord);
+      return rows.length > limit ? { items, cursor: items[items.length - 1]!.taskId } : { items };
+    });
   }
 
   async listChildren(ref: TaskRef): Promise<TaskRecord[]> {
-    const t = this.taskState(ref);
-    const rows = this.db
-      .prepare(`${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = ?) ORDER BY t.task_id`)
-      .all(t.id) as TaskRow[];
-    return rows.map(taskRecord);
+    return this.read(() => {
+      const t = this.taskState(ref);
+      const rows = this.db
+        .prepare(`${TASK_SELECT} WHERE t.task_id IN (SELECT task_id FROM task_parents WHERE parent_id = ?) ORDER BY t.task_id`)
+        .all(t.id) as TaskRow[];
+      return rows.map(taskRecord);
+    });
   }
 
   private taskState(ref: TaskRef): { status: string; attempts: number; id: number } {
-    this.live();
-    const id = toInt('task', ref.taskId);
-    const row = this.stmts.taskRow.get(id, toInt('run', ref.runId), ref.flow) as { status: string; attempts: number } | undefined;
-    if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    return { ...row, id };
+    return this.read(() => {
+      const id = toInt('task', ref.taskId);
+      const row = this.stmts.taskRow.get(id, toInt('run', ref.runId), ref.flow) as { status: string; attempts: number } | undefined;
+      if (!row) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
+      return { ...row, id };
+    });
   }
 
   async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
@@ -423,48 +412,54 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
-    const t = this.taskState(ref);
-    const rows = this.stmts.attempts.all(t.id) as Array<{
-      attempt: number;
-      status: AttemptRecord['status'];
-      started_at: number;
-      finished_at: number | null;
-      error_code: string | null;
-      error_message: string | null;
-    }>;
-    return rows.map((r) => ({
-      attempt: r.attempt,
-      status: r.status,
-      startedAt: r.started_at,
-      ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
-      ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
-    }));
+    return this.read(() => {
+      const t = this.taskState(ref);
+      const rows = this.stmts.attempts.all(t.id) as Array<{
+        attempt: number;
+        status: AttemptRecord['status'];
+        started_at: number;
+        finished_at: number | null;
+        error_code: string | null;
+        error_message: string | null;
+      }>;
+      return rows.map((r) => ({
+        attempt: r.attempt,
+        status: r.status,
+        startedAt: r.started_at,
+        ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+        ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+      }));
+    });
   }
 
   async listArtifacts(ref: TaskRef, options: { attempt?: number } = {}): Promise<ArtifactRecord[]> {
-    const t = this.taskState(ref);
-    let attempt = options.attempt;
-    if (attempt === undefined) {
-      const row = this.stmts.successfulAttempt.get(t.id) as { attempt: number } | undefined;
-      if (!row) return [];
-      attempt = row.attempt;
-    }
-    const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{
-      attempt: number;
-      name: string;
-      sha: string;
-      size: number;
-      type: string;
-      encoding: string;
-    }>;
-    return rows.map((r) => ({ name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt }));
+    return this.read(() => {
+      const t = this.taskState(ref);
+      let attempt = options.attempt;
+      if (attempt === undefined) {
+        const row = this.stmts.successfulAttempt.get(t.id) as { attempt: number } | undefined;
+        if (!row) return [];
+        attempt = row.attempt;
+      }
+      const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{
+        attempt: number;
+        name: string;
+        sha: string;
+        size: number;
+        type: string;
+        encoding: string;
+      }>;
+      return rows.map((r) => ({ name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt }));
+    });
   }
 
   async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
-    const t = this.taskState(ref);
-    const out: Record<string, string> = {};
-    for (const r of this.stmts.metadata.all(t.id) as Array<{ field: string; value: string }>) out[r.field] = r.value;
-    return out;
+    return this.read(() => {
+      const t = this.taskState(ref);
+      const out: Record<string, string> = {};
+      for (const r of this.stmts.metadata.all(t.id) as Array<{ field: string; value: string }>) out[r.field] = r.value;
+      return out;
+    });
   }
 
   async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {
