@@ -94,9 +94,9 @@ function onEscapedError(error: unknown, how: CrashKind): void {
   if (tainted && !busy) leave(1);
 }
 
+// In-process flag, not the environment: processes a step starts (a `tributary run` of another
+// flow, say) inherit TRIBUTARY_WORKER but are not workers themselves.
 markWorkerProcess();
-// Processes a step starts (a `tributary run` of another flow, say) are not workers themselves.
-delete process.env.TRIBUTARY_WORKER;
 process.on('uncaughtException', (err) => onEscapedError(err, 'uncaught exception'));
 process.on('unhandledRejection', (reason) => onEscapedError(reason, 'unhandled rejection'));
 routeTaskOutput();
