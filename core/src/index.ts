@@ -29,6 +29,8 @@ export { ArtifactStore, type ItemRef } from './artifacts/artifact-store.ts';
 export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
 export { validateKey, validateName, validatePrefix } from './util/keys.ts';
+export { redactUrl } from './util/redact-url.ts';
+export { safeCause } from './util/safe-cause.ts';
 
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
