@@ -209,6 +209,38 @@ describe('issue 9 item 15: the S3 adapter keeps its secret out of inspection, JS
   });
 });
 
+describe('issue 9 item 15: util.inspect of a run on S3', () => {
+  test('issue 9 item 15: util.inspect(run) and JSON of a run whose S3 datastore has explicit credentials never show the secret', async () => {
+    const SECRET = 'sEcReT-issue9-run-inspect-42';
+    const env = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    // Workers use the standard chain; s3rver checks only the key id, so the orchestrator's own
+    // recognisable secret works here.
+    process.env.AWS_ACCESS_KEY_ID = emu.credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = emu.credentials.secretAccessKey;
+    try {
+      const datastore = createS3Datastore({
+        ...S3RVER,
+        bucket: BUCKET,
+        prefix: 'inspect',
+        endpoint: emu.endpoint,
+        credentials: { accessKeyId: emu.credentials.accessKeyId, secretAccessKey: SECRET },
+      });
+      const run = await runFlow(TrainFlow, { home, datastore });
+      expect(run.error?.message).toBeUndefined();
+      expect((await run.data()).bestAlpha).toBe(10);
+      expect(inspect(run, { depth: 10, showHidden: true })).not.toContain(SECRET);
+      expect(JSON.stringify(run, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(SECRET);
+      await run.close();
+      await datastore.close();
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = env.id;
+      process.env.AWS_SECRET_ACCESS_KEY = env.secret;
+      if (env.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (env.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});
+
 describe('issue 9 item 21: the AWS SDK Node-version warning', () => {
   test('issue 9 item 21: task workers that open the S3 datastore do not print the SDK Node-version warning', async () => {
     const prev = {
