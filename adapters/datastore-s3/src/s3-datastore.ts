@@ -262,7 +262,7 @@ export class S3Datastore implements Datastore {
   }
 
   /**
-   * One ranged GET of `[offset, offset + length)`, `length` > 0. Explicit `bytes=a-b` ranges
+   * One ranged GET of `[offset, offset + length)`, for a positive `length`. Explicit `bytes=a-b` ranges
    * only (suffix ranges are wrong on some S3-compatible servers). `total` is the object's size as
    * the answer states it.
    */

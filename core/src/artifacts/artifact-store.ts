@@ -23,7 +23,7 @@ export interface ArtifactReader {
   pathspec: string;
 }
 
-/** @public */
+/** Options of an ArtifactStore. @public */
 export interface ArtifactStoreOptions {
   /** The task reading (see `ArtifactStore.forTask`). */
   reader?: ArtifactReader;
