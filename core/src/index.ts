@@ -25,10 +25,18 @@ export { GraphError, type GraphRule } from './graph/graph-error.ts';
 export { renderGraph, type GraphFormat } from './graph/render-graph.ts';
 export type { FlowGraph, GraphNode, StepType } from './graph/ir.ts';
 
-export { ArtifactStore, type ItemRef } from './artifacts/artifact-store.ts';
+export {
+  ArtifactStore,
+  type ItemRef,
+  type ArtifactReader,
+  type ArtifactStoreOptions,
+  type LoadableRef,
+} from './artifacts/artifact-store.ts';
 export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
 export { validateKey, validateName, validatePrefix } from './util/keys.ts';
+export { redactUrl } from './util/redact-url.ts';
+export { safeCause } from './util/safe-cause.ts';
 
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';

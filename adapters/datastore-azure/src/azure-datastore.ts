@@ -1,6 +1,8 @@
-import { Readable } from 'node:stream';
-import { BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
+import { addAbortSignal, Readable } from 'node:stream';
+import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import {
+  redactUrl,
+  safeCause,
   TributaryError,
   validateKey,
   validatePrefix,
@@ -22,14 +24,21 @@ export interface AzureDatastoreOptions {
   prefix?: string;
   /** Storage account name (with `accountKey` or the AZURE_STORAGE_KEY environment variable). */
   account?: string;
-  /** Blob endpoint; default `https://<account>.blob.core.windows.net`. */
+  /**
+   * Blob endpoint; default `https://<account>.blob.core.windows.net`. A SAS in its query string
+   * (`?sv=…&sig=…`) is taken out and kept as `sasToken`.
+   */
   endpoint?: string;
   /**
-   * Secrets are never part of the options that travel to task workers: a worker reads
-   * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY from its environment.
+   * Secrets (`connectionString`, `accountKey`, `sasToken`) are never part of the options that
+   * travel to task workers, nor of anything `util.inspect` or JSON reaches: a worker reads
+   * AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN from its
+   * environment.
    */
   connectionString?: string;
   accountKey?: string;
+  /** A shared access signature (`sv=…&sig=…`, with or without the leading `?`). */
+  sasToken?: string;
   /** Block size of uploads and chunk of parallel downloads, bytes. Default 8 MiB. */
   blockSize?: number;
   /** Blocks uploaded / ranges downloaded at once. Default 4. */
@@ -73,13 +82,30 @@ export class AzureDatastore implements Datastore {
     prefixObjects: true,
   };
   readonly locator: AdapterLocator;
-  private client?: ContainerClient;
+  // Secrets and the SDK client (whose credential holds the key) live in #private fields:
+  // util.inspect, JSON and error serializers never reach them.
+  readonly #secrets: Pick<AzureDatastoreOptions, 'connectionString' | 'accountKey' | 'sasToken'>;
+  #client?: ContainerClient;
   private closed = false;
+  private readonly options: Omit<AzureDatastoreOptions, 'connectionString' | 'accountKey' | 'sasToken'>;
   private readonly prefix: string;
   private readonly blockSize: number;
   private readonly concurrency: number;
 
-  constructor(private readonly options: AzureDatastoreOptions) {
+  constructor(options: AzureDatastoreOptions) {
+    const { connectionString, accountKey, sasToken, ...shareable } = options;
+    let sas = sasToken?.replace(/^\?/, '');
+    if (shareable.endpoint?.includes('?')) {
+      const at = shareable.endpoint.indexOf('?');
+      sas ??= shareable.endpoint.slice(at + 1);
+      shareable.endpoint = shareable.endpoint.slice(0, at);
+    }
+    this.#secrets = {
+      ...(connectionString ? { connectionString } : {}),
+      ...(accountKey ? { accountKey } : {}),
+      ...(sas ? { sasToken: sas } : {}),
+    };
+    this.options = shareable;
     if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(options.container)) {
       throw new TributaryError(
         'CONFIG',
@@ -91,8 +117,7 @@ export class AzureDatastore implements Datastore {
     this.prefix = p ? `${p}/` : '';
     this.blockSize = options.blockSize ?? 8 * 1024 * 1024;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
-    const { connectionString: _c, accountKey: _k, ...shareable } = options;
-    this.locator = { module: import.meta.url, factory: 'createAzureDatastore', options: shareable };
+    this.locator = { module: import.meta.url, factory: 'createAzureDatastore', options: { ...shareable } };
   }
 
   private where(): string {
@@ -101,28 +126,33 @@ export class AzureDatastore implements Datastore {
 
   private container(): ContainerClient {
     if (this.closed) throw new TributaryError('CLOSED', `${this.where()} is closed.`, { context: { adapter: 'azure' } });
-    if (!this.client) {
+    if (!this.#client) {
       const retryOptions = { maxTries: this.options.maxTries ?? 6, retryDelayInMs: 100, maxRetryDelayInMs: 4000 };
-      const cs = this.options.connectionString ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+      const account = this.options.account;
+      const endpoint = this.options.endpoint ?? (account ? `https://${account}.blob.core.windows.net` : undefined);
+      const withKey = (key: string) => new BlobServiceClient(endpoint!, new StorageSharedKeyCredential(account!, key), { retryOptions });
+      const withSas = (sas: string) =>
+        new BlobServiceClient(`${endpoint}?${sas.replace(/^\?/, '')}`, new AnonymousCredential(), { retryOptions });
+      const { connectionString, accountKey, sasToken } = this.#secrets;
+      const env = process.env;
+      // Explicit options first (a connection string, a key, a SAS), then the environment in the same order.
       let service: BlobServiceClient;
-      if (cs && !this.options.accountKey) service = BlobServiceClient.fromConnectionString(cs, { retryOptions });
-      else {
-        const account = this.options.account;
-        const key = this.options.accountKey ?? process.env.AZURE_STORAGE_KEY;
-        if (!account || !key)
-          throw new TributaryError(
-            'CONFIG',
-            'Azure datastore needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or an account with AZURE_STORAGE_KEY.',
-          );
-        service = new BlobServiceClient(
-          this.options.endpoint ?? `https://${account}.blob.core.windows.net`,
-          new StorageSharedKeyCredential(account, key),
-          { retryOptions },
+      if (connectionString && !accountKey && !sasToken)
+        service = BlobServiceClient.fromConnectionString(connectionString, { retryOptions });
+      else if (accountKey && account && endpoint) service = withKey(accountKey);
+      else if (sasToken && endpoint) service = withSas(sasToken);
+      else if (env.AZURE_STORAGE_CONNECTION_STRING)
+        service = BlobServiceClient.fromConnectionString(env.AZURE_STORAGE_CONNECTION_STRING, { retryOptions });
+      else if (env.AZURE_STORAGE_KEY && account && endpoint) service = withKey(env.AZURE_STORAGE_KEY);
+      else if (env.AZURE_STORAGE_SAS_TOKEN && endpoint) service = withSas(env.AZURE_STORAGE_SAS_TOKEN);
+      else
+        throw new TributaryError(
+          'CONFIG',
+          'Azure datastore needs credentials: set AZURE_STORAGE_CONNECTION_STRING, an account with AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN.',
         );
-      }
-      this.client = service.getContainerClient(this.options.container);
+      this.#client = service.getContainerClient(this.options.container);
     }
-    return this.client;
+    return this.#client;
   }
 
   private blob(key: string, signal?: AbortSignal) {
@@ -135,7 +165,8 @@ export class AzureDatastore implements Datastore {
     if (TributaryError.is(err)) return err;
     const context = { adapter: 'azure', ...(key ? { key } : {}) };
     const e = err as RestError & { name?: string };
-    if (e.name === 'AbortError') return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
+    if (e.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR')
+      return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
     const code = e.code ?? '';
     if (code === 'BlobNotFound' || (e.statusCode === 404 && code !== 'ContainerNotFound'))
       return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.where()}.`, { context });
@@ -151,10 +182,12 @@ export class AzureDatastore implements Datastore {
       );
     }
     const retryable = e.statusCode === undefined || e.statusCode >= 500 || e.statusCode === 429;
-    return new TributaryError('INFRASTRUCTURE', `Azure request failed for ${key ?? this.where()} (${code || e.message}) after retrying.`, {
-      context,
-      retryable,
-    });
+    return new TributaryError(
+      'INFRASTRUCTURE',
+      `Azure request failed for ${key ?? this.where()} (${code || redactUrl(e.message ?? '')}) after retrying.`,
+      // Only a copy of the SDK error: the original carries the request (its URL may hold a SAS).
+      { context, retryable, cause: safeCause(err) },
+    );
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -219,9 +252,36 @@ export class AzureDatastore implements Datastore {
 
   async getStream(key: string, options: GetOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const b = this.blob(key, options.signal);
+    const signal = options.signal;
+    const range = options.range;
     try {
-      const r = options.range ? await b.download(options.range.offset, Math.max(options.range.length, 1)) : await b.download();
-      return r.readableStreamBody as unknown as AsyncIterable<Uint8Array>;
+      if (range && range.length <= 0) {
+        await b.getProperties(signal ? { abortSignal: signal } : {});
+        return emptyStream();
+      }
+      let r;
+      try {
+        r = range
+          ? await b.download(range.offset, range.length, signal ? { abortSignal: signal } : {})
+          : await b.download(0, undefined, signal ? { abortSignal: signal } : {});
+      } catch (err) {
+        // 416: the range starts at or past the end (any range of an empty blob).
+        if (range && (err as RestError).statusCode === 416) return emptyStream();
+        throw err;
+      }
+      const body = r.readableStreamBody as Readable | undefined;
+      if (!body) return emptyStream();
+      return this.stream(body, key, signal);
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  /** The body as the port's stream: aborted by `signal`, failures typed. */
+  private async *stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    if (signal) addAbortSignal(signal, body);
+    try {
+      for await (const chunk of body) yield chunk as Uint8Array;
     } catch (err) {
       throw this.map(err, key);
     }
@@ -269,6 +329,8 @@ export class AzureDatastore implements Datastore {
     this.closed = true;
   }
 }
+
+async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createAzureDatastore(options: AzureDatastoreOptions): AzureDatastore {

@@ -1,7 +1,9 @@
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { IdempotencyStrategy, Storage, type Bucket } from '@google-cloud/storage';
+import { IdempotencyStrategy, Storage, type Bucket, type File } from '@google-cloud/storage';
 import {
+  redactUrl,
+  safeCause,
   TributaryError,
   validateKey,
   validatePrefix,
@@ -25,6 +27,13 @@ export interface GcsDatastoreOptions {
   apiEndpoint?: string;
   /** Service account key file; default: the SDK's application default credentials. */
   keyFilename?: string;
+  /**
+   * A service account key given as an object (`client_email`, `private_key`, ...), e.g. read
+   * from a secret manager. Never part of the options that travel to task workers, nor of
+   * anything `util.inspect` or JSON reaches: workers use application default credentials
+   * (GOOGLE_APPLICATION_CREDENTIALS).
+   */
+  credentials?: { client_email?: string; private_key?: string; [field: string]: unknown };
   /**
    * The server honours `ifGenerationMatch: 0` (real GCS does; the firebase emulator does not).
    * When false, put-if-absent costs an existence check first. Default true.
@@ -65,11 +74,18 @@ export class GcsDatastore implements Datastore {
   readonly name = 'gcs';
   readonly capabilities: DatastoreCapabilities;
   readonly locator: AdapterLocator;
-  private bucketClient?: Bucket;
+  // The key and the SDK client (whose auth client holds it) live in #private fields:
+  // util.inspect, JSON and error serializers never reach them.
+  readonly #credentials: GcsDatastoreOptions['credentials'];
+  #bucket?: Bucket;
   private closed = false;
+  private readonly options: Omit<GcsDatastoreOptions, 'credentials'>;
   private readonly prefix: string;
 
-  constructor(private readonly options: GcsDatastoreOptions) {
+  constructor(options: GcsDatastoreOptions) {
+    const { credentials, ...shareable } = options;
+    this.#credentials = credentials;
+    this.options = shareable;
     if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(options.bucket))
       throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
     const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
@@ -85,7 +101,7 @@ export class GcsDatastore implements Datastore {
       atomicOverwrite: true,
       prefixObjects: true,
     };
-    this.locator = { module: import.meta.url, factory: 'createGcsDatastore', options: { ...options } };
+    this.locator = { module: import.meta.url, factory: 'createGcsDatastore', options: { ...shareable } };
   }
 
   private bucket(): Bucket {
@@ -93,10 +109,11 @@ export class GcsDatastore implements Datastore {
       throw new TributaryError('CLOSED', `GCS datastore gs://${this.options.bucket}/${this.prefix} is closed.`, {
         context: { adapter: 'gcs' },
       });
-    this.bucketClient ??= new Storage({
+    this.#bucket ??= new Storage({
       ...(this.options.apiEndpoint ? { apiEndpoint: this.options.apiEndpoint } : {}),
       ...(this.options.projectId ? { projectId: this.options.projectId } : this.options.apiEndpoint ? { projectId: 'emulator' } : {}),
       ...(this.options.keyFilename ? { keyFilename: this.options.keyFilename } : {}),
+      ...(this.#credentials ? { credentials: { ...this.#credentials } } : {}),
       // Content-addressed writes are idempotent, so every request may be retried.
       retryOptions: {
         autoRetry: true,
@@ -106,7 +123,7 @@ export class GcsDatastore implements Datastore {
         idempotencyStrategy: IdempotencyStrategy.RetryAlways,
       },
     }).bucket(this.options.bucket);
-    return this.bucketClient;
+    return this.#bucket;
   }
 
   private file(key: string, signal?: AbortSignal) {
@@ -121,6 +138,8 @@ export class GcsDatastore implements Datastore {
     const code = codeOf(err);
     const msg = (err as Error).message ?? '';
     const where = `gs://${this.options.bucket}/${this.prefix}`;
+    if ((err as Error).name === 'AbortError' || code === 'ABORT_ERR')
+      return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
     if (code === 404 && /bucket/i.test(msg) && !/object|No such object/i.test(msg))
       return new TributaryError('CONFIG', `Bucket ${this.options.bucket} does not exist (${where}). Create it, or fix the datastore URL.`, {
         context,
@@ -133,9 +152,11 @@ export class GcsDatastore implements Datastore {
         { context },
       );
     const retryable = typeof code !== 'number' || code >= 500 || code === 429;
-    return new TributaryError('INFRASTRUCTURE', `GCS request failed for ${key ?? where} (${code ?? msg}) after retrying.`, {
+    return new TributaryError('INFRASTRUCTURE', `GCS request failed for ${key ?? where} (${code ?? redactUrl(msg)}) after retrying.`, {
       context,
       retryable,
+      // Only a copy of the SDK error: the original carries its request config and response.
+      cause: safeCause(err),
     });
   }
 
@@ -143,15 +164,46 @@ export class GcsDatastore implements Datastore {
     const f = this.file(key, options.signal);
     try {
       if (options.ifAbsent && !this.capabilities.conditionalPut && (await this.head(key))) return { created: false };
-      await f.save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
-        resumable: body.byteLength > (this.options.resumableThreshold ?? 8 * 1024 * 1024),
-        validation: false, // the core verifies every read by SHA-256
-        ...(options.ifAbsent && this.capabilities.conditionalPut ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
-      });
+      await this.abortable(f, key, options.signal, () =>
+        f.save(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
+          resumable: body.byteLength > (this.options.resumableThreshold ?? 8 * 1024 * 1024),
+          validation: false, // the core verifies every read by SHA-256
+          ...(options.ifAbsent && this.capabilities.conditionalPut ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+        }),
+      );
       return { created: true };
     } catch (err) {
       if (options.ifAbsent && codeOf(err) === 412) return { created: false };
       throw this.map(err, key);
+    }
+  }
+
+  /**
+   * Run `save` so that `signal` stops it. `File.save` takes no signal; it writes through
+   * `createWriteStream` (once per try, with the SDK's retries around it), so each stream it opens
+   * is destroyed on abort, which ends the upload request. An ABORTED error is not retryable for
+   * the SDK, so no further try starts.
+   */
+  private async abortable<T>(f: File, key: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    if (!signal) return run();
+    const aborted = () => new TributaryError('ABORTED', `Aborted while writing ${key}.`, { context: { adapter: 'gcs', key } });
+    const open = new Set<Writable>();
+    const create = f.createWriteStream.bind(f);
+    f.createWriteStream = ((...args: Parameters<File['createWriteStream']>) => {
+      const w = create(...args);
+      open.add(w);
+      w.once('close', () => open.delete(w));
+      if (signal.aborted) queueMicrotask(() => w.destroy(aborted()));
+      return w;
+    }) as File['createWriteStream'];
+    const onAbort = () => {
+      for (const w of open) w.destroy(aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run();
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -217,9 +269,26 @@ export class GcsDatastore implements Datastore {
 
   async getStream(key: string, options: GetOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const f = this.file(key, options.signal);
-    if (!(await this.head(key))) throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: 'gcs', key } });
+    const info = await this.head(key);
+    if (!info) throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: 'gcs', key } });
     const r = options.range;
-    return f.createReadStream({ validation: false, ...(r ? { start: r.offset, end: r.offset + Math.max(r.length, 1) - 1 } : {}) });
+    // The size is known: a range that reads nothing (empty, or past the end) asks for nothing.
+    if (r && (r.length <= 0 || r.offset >= info.size)) return emptyStream();
+    const stream = f.createReadStream({
+      validation: false,
+      ...(r ? { start: r.offset, end: Math.min(r.offset + r.length, info.size) - 1 } : {}),
+    });
+    return this.stream(stream, key, options.signal);
+  }
+
+  /** The body as the port's stream: aborted by `signal`, failures typed. */
+  private async *stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    if (signal) addAbortSignal(signal, body);
+    try {
+      for await (const chunk of body) yield chunk as Uint8Array;
+    } catch (err) {
+      throw this.map(err, key);
+    }
   }
 
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -266,6 +335,8 @@ export class GcsDatastore implements Datastore {
     this.closed = true;
   }
 }
+
+async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createGcsDatastore(options: GcsDatastoreOptions): GcsDatastore {

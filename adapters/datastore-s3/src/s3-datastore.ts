@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -6,10 +6,12 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
+  type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  redactUrl,
+  safeCause,
   TributaryError,
   validateKey,
   validatePrefix,
@@ -91,13 +93,20 @@ export class S3Datastore implements Datastore {
   readonly name = 's3';
   readonly capabilities: DatastoreCapabilities;
   readonly locator: AdapterLocator;
-  private client?: S3Client;
+  // Secrets and the SDK client (which holds them) live in #private fields: util.inspect, JSON and
+  // error serializers never reach them.
+  readonly #credentials: S3DatastoreOptions['credentials'];
+  #client?: S3Client;
   private closed = false;
+  private readonly options: Omit<S3DatastoreOptions, 'credentials'>;
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly concurrency: number;
 
-  constructor(private readonly options: S3DatastoreOptions) {
+  constructor(options: S3DatastoreOptions) {
+    const { credentials, ...shareable } = options;
+    this.#credentials = credentials;
+    this.options = shareable;
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
       throw new TributaryError(
         'CONFIG',
@@ -119,27 +128,35 @@ export class S3Datastore implements Datastore {
       atomicOverwrite: options.atomicOverwrite !== false,
       prefixObjects: options.prefixObjects !== false,
     };
-    const { credentials: _secret, ...shareable } = options;
-    this.locator = { module: import.meta.url, factory: 'createS3Datastore', options: shareable };
+    this.locator = { module: import.meta.url, factory: 'createS3Datastore', options: { ...shareable } };
+  }
+
+  /** `s3://bucket/prefix at endpoint`, for messages (an endpoint's credentials redacted). */
+  private where(): string {
+    return `s3://${this.options.bucket}/${this.prefix}${this.options.endpoint ? ` at ${redactUrl(this.options.endpoint)}` : ''}`;
   }
 
   /** The SDK client, created on first use. */
   private s3(): S3Client {
-    if (this.closed)
-      throw new TributaryError('CLOSED', `S3 datastore s3://${this.options.bucket}/${this.prefix} is closed.`, {
-        context: { adapter: 's3' },
+    if (this.closed) throw new TributaryError('CLOSED', `S3 datastore ${this.where()} is closed.`, { context: { adapter: 's3' } });
+    if (!this.#client) {
+      // The SDK warns about the Node version once per process (NodeVersionSupportWarning). Every
+      // task worker opens this datastore, so a run with 8 workers printed it 9 times; the
+      // orchestrator's copy is enough. AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED is the
+      // switch the SDK reads (@aws-sdk/core emitWarningIfUnsupportedVersion).
+      if (process.env.TRIBUTARY_WORKER === '1') process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      this.#client = new S3Client({
+        ...(this.options.region ? { region: this.options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
+        ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+        ...(this.options.forcePathStyle ? { forcePathStyle: true } : {}),
+        ...(this.#credentials ? { credentials: { ...this.#credentials } } : {}),
+        maxAttempts: this.options.maxAttempts ?? 6,
+        // Checksums only when required: some S3-compatible servers store aws-chunked framing as data.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
       });
-    this.client ??= new S3Client({
-      ...(this.options.region ? { region: this.options.region } : { region: process.env.AWS_REGION ?? 'us-east-1' }),
-      ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-      ...(this.options.forcePathStyle ? { forcePathStyle: true } : {}),
-      ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
-      maxAttempts: this.options.maxAttempts ?? 6,
-      // Checksums only when required: some S3-compatible servers store aws-chunked framing as data.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-    return this.client;
+    }
+    return this.#client;
   }
 
   private key(key: string, signal?: AbortSignal): string {
@@ -153,8 +170,9 @@ export class S3Datastore implements Datastore {
     const context = { adapter: 's3', ...(key ? { key } : {}) };
     const name = (err as { name?: string }).name ?? '';
     const code = status(err);
-    const where = `s3://${this.options.bucket}/${this.prefix}${this.options.endpoint ? ` at ${this.options.endpoint}` : ''}`;
-    if (name === 'AbortError') return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
+    const where = this.where();
+    if (name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR')
+      return new TributaryError('ABORTED', `Aborted: ${key ?? ''}`, { context });
     if (name === 'NoSuchKey' || name === 'NotFound' || (code === 404 && name !== 'NoSuchBucket'))
       return new TributaryError('NOT_FOUND', `No object at key ${key} in ${where}.`, { context });
     if (name === 'NoSuchBucket')
@@ -180,17 +198,20 @@ export class S3Datastore implements Datastore {
     const retryable = code === undefined || code >= 500 || code === 429;
     return new TributaryError(
       'INFRASTRUCTURE',
-      `S3 request failed for ${key ?? where} (${name}${code ? ` ${code}` : ''}) after retrying.`,
-      { context, retryable, cause: err instanceof S3ServiceException ? undefined : err },
+      `S3 request failed for ${key ?? where} (${name}${code ? ` ${code}` : ''}: ${redactUrl((err as Error).message ?? '')}) after retrying.`,
+      // Only a copy of the SDK error: the original carries the request and response ($metadata,
+      // $response, headers with signatures or session tokens).
+      { context, retryable, cause: safeCause(err) },
     );
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const k = this.key(key, options.signal);
     try {
-      if (options.ifAbsent && !this.capabilities.conditionalPut && (await this.head(key))) return { created: false };
+      const headOpts = options.signal ? { signal: options.signal } : {};
+      if (options.ifAbsent && !this.capabilities.conditionalPut && (await this.head(key, headOpts))) return { created: false };
       if (body.byteLength > this.partSize) {
-        if (options.ifAbsent && this.capabilities.conditionalPut && (await this.head(key))) return { created: false };
+        if (options.ifAbsent && this.capabilities.conditionalPut && (await this.head(key, headOpts))) return { created: false };
         await this.upload(k, body, options.signal);
         return { created: true };
       }
@@ -232,7 +253,7 @@ export class S3Datastore implements Datastore {
   async putStream(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
     const k = this.key(key, options.signal);
     try {
-      if (options.ifAbsent && (await this.head(key))) return { created: false };
+      if (options.ifAbsent && (await this.head(key, options.signal ? { signal: options.signal } : {}))) return { created: false };
       await this.upload(k, Readable.from(body), options.signal);
       return { created: true };
     } catch (err) {
@@ -240,78 +261,176 @@ export class S3Datastore implements Datastore {
     }
   }
 
-  private async getRange(k: string, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
-    if (length <= 0) return new Uint8Array(0);
-    const r = await this.s3().send(
-      new GetObjectCommand({ Bucket: this.options.bucket, Key: k, Range: `bytes=${offset}-${offset + length - 1}` }),
-      signal ? { abortSignal: signal } : {},
-    );
-    const bytes = await r.Body!.transformToByteArray();
-    // A server that ignored the range (s3rver does for bytes=0-0) sent the whole object.
-    return bytes.byteLength > length ? bytes.subarray(offset, offset + length) : bytes;
+  /**
+   * One ranged GET of `[offset, offset + length)`, for a positive `length`. Explicit `bytes=a-b` ranges
+   * only (suffix ranges are wrong on some S3-compatible servers). `total` is the object's size as
+   * the answer states it.
+   */
+  private async getPart(
+    k: string,
+    offset: number,
+    length: number,
+    signal?: AbortSignal,
+    etag?: string,
+  ): Promise<{ bytes: Uint8Array; total?: number; etag?: string }> {
+    let r: GetObjectCommandOutput;
+    try {
+      r = await this.s3().send(
+        new GetObjectCommand({
+          Bucket: this.options.bucket,
+          Key: k,
+          Range: `bytes=${offset}-${offset + length - 1}`,
+          // Later parts of one read must come from the same object version (real S3 honours it).
+          ...(etag ? { IfMatch: etag } : {}),
+        }),
+        signal ? { abortSignal: signal } : {},
+      );
+    } catch (err) {
+      // 416: the range starts at or past the end. Real S3 answers so for any range of an empty object.
+      if (status(err) === 416) return { bytes: new Uint8Array(0), ...(offset === 0 ? { total: 0 } : {}) };
+      throw err;
+    }
+    const { start, total } = parseContentRange(r);
+    if (total !== undefined && offset >= total) {
+      // Nothing to read. s3rver answers a range of an empty object with `bytes 0-0/0` and a
+      // Content-Length of 1, then resets the connection: never wait for that body.
+      destroyBody(r);
+      return { bytes: new Uint8Array(0), total };
+    }
+    const body = await r.Body!.transformToByteArray();
+    // A server that ignored the range (s3rver does for `bytes=a-0`) sent the object from `start`.
+    const from = offset - start;
+    const bytes = from === 0 && body.byteLength <= length ? body : body.subarray(from, from + length);
+    return { bytes, ...(total !== undefined ? { total } : {}), ...(r.ETag ? { etag: r.ETag } : {}) };
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
     const k = this.key(key, options.signal);
+    const signal = options.signal;
     try {
       if (options.range) {
-        const size = (await this.head(key))?.size;
-        if (size === undefined) throw new TributaryError('NOT_FOUND', `No object at key ${key}.`, { context: { adapter: 's3', key } });
-        // Explicit `bytes=a-b` ranges only (suffix ranges are wrong on some S3-compatible servers).
-        const end = Math.min(size, options.range.offset + options.range.length);
-        return Buffer.from(await this.getRange(k, options.range.offset, end - options.range.offset, options.signal));
+        const { offset, length } = options.range;
+        if (length <= 0) {
+          // No bytes to read, but a missing key is still NOT_FOUND.
+          if (!(await this.head(key, signal ? { signal } : {}))) throw this.notFound(key);
+          return new Uint8Array(0);
+        }
+        return asBuffer((await this.getPart(k, offset, length, signal)).bytes);
       }
-      // One request for small objects; a large one is fetched again as parallel ranges.
-      const first = await this.s3().send(
-        new GetObjectCommand({ Bucket: this.options.bucket, Key: k }),
-        options.signal ? { abortSignal: options.signal } : {},
-      );
-      const total = Number(first.ContentLength ?? 0);
-      if (total <= 2 * this.partSize) {
-        const bytes = await first.Body!.transformToByteArray();
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // The first part as a ranged GET: a small object comes whole in one request, and its answer
+      // states the size; the rest of a large one follows as parallel ranges of the same version.
+      for (let attempt = 1; ; attempt++) {
+        const first = await this.getPart(k, 0, this.partSize, signal);
+        const total = first.total ?? first.bytes.byteLength;
+        if (total <= first.bytes.byteLength) return asBuffer(first.bytes.subarray(0, total));
+        try {
+          return await this.getRest(k, first.bytes, total, signal, first.etag);
+        } catch (err) {
+          // 412: the object was replaced between the parts (If-Match): read it again, once.
+          if (status(err) === 412 && attempt < 2) continue;
+          throw err;
+        }
       }
-      (first.Body as unknown as { destroy?: () => void }).destroy?.();
-      const head = new Uint8Array(0);
-      const out = Buffer.allocUnsafe(total);
-      out.set(head, 0);
-      const ranges: Array<[number, number]> = [];
-      for (let o = head.byteLength; o < total; o += this.partSize) ranges.push([o, Math.min(this.partSize, total - o)]);
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(this.concurrency, ranges.length) }, async () => {
-          while (next < ranges.length) {
-            const [o, len] = ranges[next++]!;
-            out.set(await this.getRange(k, o, len, options.signal), o);
-          }
-        }),
-      );
-      return out;
     } catch (err) {
-      if (status(err) === 416) return new Uint8Array(0); // empty object, range asked
       throw this.map(err, key);
     }
   }
 
+  private async getRest(k: string, head: Uint8Array, total: number, signal?: AbortSignal, etag?: string): Promise<Uint8Array> {
+    const out = Buffer.allocUnsafe(total);
+    out.set(head, 0);
+    const ranges: Array<[number, number]> = [];
+    for (let o = head.byteLength; o < total; o += this.partSize) ranges.push([o, Math.min(this.partSize, total - o)]);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.concurrency, ranges.length) }, async () => {
+        while (next < ranges.length) {
+          const [o, len] = ranges[next++]!;
+          const part = await this.getPart(k, o, len, signal, etag);
+          if (part.bytes.byteLength !== len || (part.total !== undefined && part.total !== total)) {
+            throw new TributaryError('INFRASTRUCTURE', `Object ${k} changed size while it was read (${total} bytes, then ${part.total}).`, {
+              context: { adapter: 's3', key: k },
+              retryable: true,
+            });
+          }
+          out.set(part.bytes, o);
+        }
+      }),
+    );
+    return out;
+  }
+
   async getStream(key: string, options: GetOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const k = this.key(key, options.signal);
+    const signal = options.signal;
+    const range = options.range;
     try {
-      const r = options.range
-        ? await this.s3().send(
-            new GetObjectCommand({
-              Bucket: this.options.bucket,
-              Key: k,
-              Range: `bytes=${options.range.offset}-${options.range.offset + Math.max(options.range.length, 1) - 1}`,
-            }),
-          )
-        : await this.s3().send(
-            new GetObjectCommand({ Bucket: this.options.bucket, Key: k }),
-            options.signal ? { abortSignal: options.signal } : {},
-          );
-      return r.Body as unknown as AsyncIterable<Uint8Array>;
+      if (range && range.length <= 0) {
+        if (!(await this.head(key, signal ? { signal } : {}))) throw this.notFound(key);
+        return emptyStream();
+      }
+      let r: GetObjectCommandOutput;
+      try {
+        r = await this.s3().send(
+          new GetObjectCommand({
+            Bucket: this.options.bucket,
+            Key: k,
+            ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+          }),
+          signal ? { abortSignal: signal } : {},
+        );
+      } catch (err) {
+        if (range && status(err) === 416) return emptyStream();
+        throw err;
+      }
+      const body = r.Body as unknown as Readable;
+      if (!range) return this.stream(body, key, signal, 0, Infinity);
+      const { start, total } = parseContentRange(r);
+      if (total !== undefined && range.offset >= total) {
+        destroyBody(r);
+        return emptyStream();
+      }
+      return this.stream(body, key, signal, range.offset - start, range.length);
     } catch (err) {
       throw this.map(err, key);
     }
+  }
+
+  /**
+   * The body as the port's stream: aborted by `signal`, failures typed, and trimmed to the range
+   * asked for (`skip` bytes dropped first) when a server sent more.
+   */
+  private async *stream(
+    body: Readable,
+    key: string,
+    signal: AbortSignal | undefined,
+    skip: number,
+    limit: number,
+  ): AsyncIterable<Uint8Array> {
+    if (signal) addAbortSignal(signal, body);
+    try {
+      for await (const chunk of body) {
+        let c = chunk as Uint8Array;
+        if (skip > 0) {
+          if (c.byteLength <= skip) {
+            skip -= c.byteLength;
+            continue;
+          }
+          c = c.subarray(skip);
+          skip = 0;
+        }
+        if (c.byteLength > limit) c = c.subarray(0, limit);
+        limit -= c.byteLength;
+        if (c.byteLength > 0) yield c;
+        if (limit <= 0) return;
+      }
+    } catch (err) {
+      throw this.map(err, key);
+    }
+  }
+
+  private notFound(key: string): TributaryError {
+    return new TributaryError('NOT_FOUND', `No object at key ${key} in ${this.where()}.`, { context: { adapter: 's3', key } });
   }
 
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -366,9 +485,26 @@ export class S3Datastore implements Datastore {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.client?.destroy();
+    this.#client?.destroy();
   }
 }
+
+function parseContentRange(r: GetObjectCommandOutput): { start: number; total?: number } {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(r.ContentRange ?? '');
+  if (m) return { start: Number(m[1]), ...(m[2] !== '*' ? { total: Number(m[2]) } : {}) };
+  // No Content-Range: the server sent the whole object (200).
+  return { start: 0, ...(r.ContentLength !== undefined ? { total: Number(r.ContentLength) } : {}) };
+}
+
+function destroyBody(r: GetObjectCommandOutput): void {
+  (r.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createS3Datastore(options: S3DatastoreOptions): S3Datastore {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'vitest';
-import type { Datastore } from '@tributary/core';
+import { ArtifactStore, type Datastore } from '@tributary/core';
 import { checkProperty, propertyParams, rejectsWith, skipReason, type PropertySettings } from '../common.ts';
 import { datastoreModelProperty } from './datastore-model.ts';
 
@@ -304,6 +304,27 @@ export function datastoreConformance(options: DatastoreConformanceOptions): void
           await options.cleanup?.(ds);
         }
       });
+    });
+
+    describe('content addressing (the core on this adapter)', () => {
+      test('a blob changed behind the core reads as INTEGRITY, and a new write of the same value replaces it', ({ expect }) =>
+        withStore(async (ds) => {
+          // What the core's repair relies on: head reports the stored size, and a put without
+          // ifAbsent replaces an existing object (of the same size, or not).
+          const value = { weights: [0.5, 1.5], note: 'conformance '.repeat(40) };
+          const ref = await new ArtifactStore(ds, 'Conformance').save('model', value);
+          const key = new ArtifactStore(ds, 'Conformance').blobKey(ref.sha);
+          const stored = Uint8Array.from(await ds.get(key));
+          const flipped = Uint8Array.from(stored);
+          flipped[5] = flipped[5]! ^ 0xff;
+          for (const corrupt of [flipped, stored.subarray(0, 7)]) {
+            await ds.put(key, corrupt);
+            await rejectsWith(new ArtifactStore(ds, 'Conformance').load(ref), 'INTEGRITY');
+            await new ArtifactStore(ds, 'Conformance').save('model', value);
+            expect(await new ArtifactStore(ds, 'Conformance').load(ref)).toEqual(value);
+            if (options.inspect) expect(same((await options.inspect.read(ds, key))!, stored)).toBe(true);
+          }
+        }));
     });
 
     describe('abort and close', () => {

@@ -12,6 +12,8 @@ export interface FaultProxyOptions {
   seed?: number;
   /** Delay of a 'slow' fault, ms. Default 1500. */
   slowMs?: number;
+  /** Called with each request as it arrives (e.g. to count the requests an operation costs). */
+  onRequest?: (request: { method: string; url: string; headers: IncomingMessage['headers'] }) => void;
 }
 
 /** @public */
@@ -38,6 +40,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
+        // Headers go out now, as the server sent them, even if no body byte ever follows; a
+        // server that breaks off its response breaks off ours.
+        res.flushHeaders();
+        up.on('error', () => res.destroy());
+        up.on('aborted', () => res.destroy());
         up.pipe(res);
       },
     );
@@ -46,6 +53,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
   const server = createServer((req, res) => {
     stats.requests++;
+    options.onRequest?.({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     if (random() >= options.failureRate) return forward(req, res);
     const fault = faults[Math.floor(random() * faults.length)]!;
     stats.failed[fault] = (stats.failed[fault] ?? 0) + 1;

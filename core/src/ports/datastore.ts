@@ -106,7 +106,11 @@ export interface Datastore {
   readonly capabilities: DatastoreCapabilities;
   /** How a task worker opens this same store; required for process-based compute. */
   readonly locator?: AdapterLocator;
-  /** Store bytes atomically under `key`, replacing any previous value unless `ifAbsent`. */
+  /**
+   * Store bytes atomically under `key`, replacing any previous value unless `ifAbsent`. The
+   * replacing write must be atomic too (readers see the old or the new bytes, never a mix): the
+   * core repairs a corrupt content-addressed blob by writing it again without `ifAbsent`.
+   */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<PutResult>;
   /** Store a stream atomically (the key appears only once the whole stream is written). */
   putStream(key: string, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<PutResult>;

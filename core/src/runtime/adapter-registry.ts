@@ -5,6 +5,7 @@ import { TributaryError } from '../errors.ts';
 import type { ComputeBackend } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import type { MetadataStore } from '../ports/metadata-store.ts';
+import { redactUrl } from '../util/redact-url.ts';
 
 /** The adapter kinds a run needs. @public */
 export interface AdapterKinds {
@@ -87,7 +88,7 @@ export async function openConfigured<K extends keyof AdapterKinds>(
   } catch {
     throw new TributaryError(
       'CONFIG',
-      `Invalid ${kind} URL ${JSON.stringify(url)}: expected e.g. file:///path, sqlite:///path/db.sqlite or s3://bucket/prefix.`,
+      `Invalid ${kind} URL ${JSON.stringify(redactUrl(url))}: expected e.g. file:///path, sqlite:///path/db.sqlite or s3://bucket/prefix.`,
     );
   }
   const scheme = parsed.protocol.replace(/:$/, '');
