@@ -20,7 +20,7 @@ import {
   type TaskRef,
 } from '@tributary/core';
 import { MIGRATIONS } from './migrations.ts';
-import { redactUrl } from './redact.ts';
+import { redactUrl } from '@tributary/core';
 
 /** @public */
 export interface PostgresMetadataStoreOptions {

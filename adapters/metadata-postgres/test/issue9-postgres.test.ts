@@ -9,7 +9,7 @@ import { TributaryError, type NewRun, type TaskRef } from '@tributary/core';
 import { runFlow } from 'tributary';
 import { HelloFlow } from '../../../examples/hello.ts';
 import { createPostgresMetadataStore, type PostgresMetadataStore } from '../src/index.ts';
-import { redactUrl } from '../src/redact.ts';
+import { redactUrl } from '@tributary/core';
 import { startTestPostgres, type TestPostgres } from '../src/testing/postgres-server.ts';
 import { startReplyLossProxy, type ReplyLossProxy } from '../src/testing/reply-loss-proxy.ts';
 

@@ -38,7 +38,7 @@ export async function executeTask(
   const st: TaskState = {
     graph: ctx.graph,
     node,
-    store: ctx.store,
+    store: ctx.store.forTask(spec.pathspec),
     current: {
       flow: spec.flow,
       runId: spec.runId,

@@ -341,7 +341,7 @@ export class Orchestrator {
     let foreach: TaskOutcome['foreach'];
     if (node.type === 'foreach') {
       const f = JSON.parse(meta.foreach!) as { var: string; count: number; index: string };
-      const items = (await this.store.load({ sha: f.index, encoding: 'msgpack', type: 'Array' })) as ItemRef[];
+      const items = (await this.store.load({ name: '_foreach_index', sha: f.index, encoding: 'msgpack', type: 'Array' })) as ItemRef[];
       foreach = { var: f.var, count: f.count, items, index: f.index };
     }
     const outcome: TaskOutcome = {

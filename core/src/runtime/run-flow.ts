@@ -118,7 +118,7 @@ export class Run {
     const task = page.items[0];
     if (!task) throw new TributaryError('NOT_FOUND', `Run ${this.pathspec} has no successful task of step ${target}.`);
     const refs = await this.metadata.listArtifacts({ flow: this.flow, runId: this.runId, taskId: task.taskId });
-    const store = new ArtifactStore(this.datastore, this.flow);
+    const store = new ArtifactStore(this.datastore, this.flow).forTask(`${this.flow}/${this.runId}/${task.step}/${task.taskId}`);
     const out: Record<string, unknown> = {};
     for (const ref of refs) out[ref.name] = await store.load(ref);
     return out;

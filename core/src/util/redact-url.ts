@@ -11,8 +11,9 @@ const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):\S*@/gi;
 // `;`-separated connection strings (`AccountKey=…;`). Matched as a part of the name, any case.
 const SECRET_NAME =
   '[^\\s=&;?"\'`]*?(?:pass(?:word|wd)?|pwd|secret|token|sig(?:nature)?|accountkey|sharedaccesssignature|api[-_]?key|private[-_]?key|credentials?|auth)[^\\s=&;?"\'`]*';
-// A value runs to the next separator or whitespace (a quote may be part of a password).
-const SECRET_PARAM = new RegExp(`(^|[?&;\\s"'\`])(${SECRET_NAME}|key)=([^&;\\s]*)`, 'gi');
+// A value runs to the next separator or whitespace (a quote may be part of a password), or is a
+// quoted libpq value (`password='s 3'`, backslash escapes inside).
+const SECRET_PARAM = new RegExp(`(^|[?&;\\s"'\`])(${SECRET_NAME}|key)=('(?:[^'\\\\]|\\\\.)*'|[^&;\\s]*)`, 'gi');
 
 /**
  * Redact credentials from text that may hold URLs or connection strings, before it goes into a
