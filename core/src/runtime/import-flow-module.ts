@@ -28,7 +28,7 @@ export interface ImportedFlowModule {
   /** The module's exports, when its evaluation finished. */
   exports?: Record<string, unknown>;
   /** The flow classes the module passed to runFlow/resumeFlow while it was being imported. */
-  started: FlowClass[];
+  started: Function[];
 }
 
 /**
