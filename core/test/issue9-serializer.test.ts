@@ -138,18 +138,21 @@ describe('issue 9 item 21: deep values and readable kinds', () => {
     expect(TributaryError.is(items, 'SERIALIZATION')).toBe(true);
   });
 
-  test('issue 9 item 21: values nested up to the limit store; Maps too deep for the encoder are refused by name', () => {
-    expect(roundTrip(nest(MAX_NESTING - 1, (x) => ({ a: x })))).toEqual(nest(MAX_NESTING - 1, (x) => ({ a: x })));
-    expect(roundTrip(nest(MAX_NESTING - 1, (x) => [x]))).toEqual(nest(MAX_NESTING - 1, (x) => [x]));
-    expect(roundTrip(nest(200, (x) => new Map([['k', x]])))).toEqual(nest(200, (x) => new Map([['k', x]])));
-    const deepMaps = thrown(() =>
-      encodeValue(
-        nest(MAX_NESTING - 1, (x) => new Map([['k', x]])),
-        site,
-      ),
-    );
-    expect(TributaryError.is(deepMaps, 'SERIALIZATION')).toBe(true);
-    expect((deepMaps as Error).message).toMatch(/nested too deeply/);
+  test('issue 9 item 21: values nested up to the limit store, one level more is refused (Maps count 3, Sets 2)', () => {
+    const cases: Array<[number, (x: unknown) => unknown]> = [
+      [MAX_NESTING, (x) => ({ a: x })],
+      [MAX_NESTING, (x) => [x]],
+      [Math.floor(MAX_NESTING / 3), (x) => new Map([['k', x]])],
+      [Math.floor(MAX_NESTING / 2), (x) => new Set([x])],
+    ];
+    for (const [limit, wrap] of cases) {
+      expect(roundTrip(nest(limit, wrap))).toEqual(nest(limit, wrap));
+      const over = thrown(() => encodeValue(nest(limit + 1, wrap), site));
+      expect(TributaryError.is(over, 'SERIALIZATION')).toBe(true);
+      expect((over as Error).message).toMatch(
+        /nested too deeply \(more than 1000 levels of objects and arrays; a Map counts as 3 levels, a Set as 2\)/,
+      );
+    }
   });
 
   test('issue 9 item 21: generators, iterators and anonymous classes are described readably', () => {

@@ -90,7 +90,12 @@ export function describeKind(value: unknown): string {
   return 'an instance of an anonymous class';
 }
 
-/** How deeply containers may nest: the encoder recurses once (a Map, three times) per level. */
+/**
+ * How deeply containers may nest. msgpackr encodes recursively; a Map costs it about three levels
+ * of recursion and a Set two, so they count as that many. The limit keeps a comfortable margin
+ * below the default stack, so whether a value stores does not depend on where it is encoded.
+ * @internal
+ */
 export const MAX_NESTING = 1000;
 
 function unserializable(site: ValueSite, path: string, what: string, hint: string): TributaryError {
@@ -108,7 +113,7 @@ const tooDeep = (site: ValueSite, path: string) =>
   unserializable(
     site,
     path,
-    `it is nested too deeply (more than ${MAX_NESTING} levels of objects, arrays, Maps or Sets)`,
+    `it is nested too deeply (more than ${MAX_NESTING} levels of objects and arrays; a Map counts as 3 levels, a Set as 2)`,
     'Store deep structures flattened: e.g. a linked list as an array, a tree as a list of nodes with parent indices.',
   );
 
@@ -148,6 +153,7 @@ function formatStep(kind: PathStep, key: unknown): string {
  */
 function validate(value: unknown, site: ValueSite): Scan {
   const stack = new Set<object>();
+  let depth = 0;
   // The path as parallel stacks of (kind, key), formatted only when an error needs it.
   const kinds: PathStep[] = [];
   const keys: unknown[] = [];
@@ -183,10 +189,12 @@ function validate(value: unknown, site: ValueSite): Scan {
         }
         if (stack.has(v))
           throw unserializable(site, pathOf(), 'a circular reference', 'Artifacts must be trees: remove the back-reference.');
-        if (stack.size >= MAX_NESTING) throw tooDeep(site, pathOf());
         const proto = Object.getPrototypeOf(v);
         const plain = proto === null || proto === Object.prototype || Array.isArray(v);
         if (!plain && !ALLOWED_CLASSES.has(proto.constructor)) throw notData(site, pathOf(), v);
+        const weight = v instanceof Map ? 3 : v instanceof Set ? 2 : 1;
+        depth += weight;
+        if (depth > MAX_NESTING) throw tooDeep(site, pathOf());
         stack.add(v);
         if (Array.isArray(v)) {
           for (let i = 0; i < v.length; i++) {
@@ -229,6 +237,7 @@ function validate(value: unknown, site: ValueSite): Scan {
           }
         }
         stack.delete(v);
+        depth -= weight;
         return;
       }
       default:
@@ -321,8 +330,8 @@ function packAll<T>(values: readonly unknown[], scan: Scan, site: ValueSite, eac
     if (scan.rewrite) return each(values.map((v) => packr.pack(rewrite(v))));
     return withTaggedMaps(scan.maps, () => each(values.map((v) => packr.pack(v))));
   } catch (err) {
-    // Within MAX_NESTING the encoder's recursion fits the stack, except for Maps nested hundreds
-    // deep (each costs several calls): name the artifact rather than let a bare RangeError out.
+    // Within MAX_NESTING the encoder's recursion fits the stack unless the caller is itself deep
+    // in recursion: name the artifact rather than let a bare RangeError out.
     if (err instanceof RangeError && /call stack/i.test(err.message)) throw tooDeep(site, '');
     throw err;
   }

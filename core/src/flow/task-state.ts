@@ -68,6 +68,10 @@ export interface TaskState {
   transition?: Transition;
   itemCache?: { value: unknown };
   constructing: boolean;
+  /** The object behind the flow instance's proxy: where field initializers put their values. */
+  target?: object;
+  /** Encoding (SHA-256) of each storable initialized field at step start, to find in-place changes. */
+  fieldBaselines?: Map<string, string>;
   /** Checkpoints of this task identity so far, oldest first. */
   checkpoints: CheckpointRecord[];
   /** Durably record a checkpoint in metadata (through the orchestrator). */

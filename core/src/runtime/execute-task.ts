@@ -1,7 +1,8 @@
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { isMutable, encodeValue } from '../artifacts/serializer.ts';
-import { TributaryError } from '../errors.ts';
+import { serializeUnknownError, TributaryError } from '../errors.ts';
 import { instantiateFlow, makeInputs, type FlowSpec } from '../flow/flow-spec.ts';
+import { promoteChangedFields } from '../flow/fields.ts';
 import type { TaskState } from '../flow/task-state.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
@@ -90,7 +91,7 @@ export async function executeTask(
     return { ...outcome, enteredAt, finishedAt: preciseNow() };
   } catch (err) {
     logs ??= capture.stop();
-    const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${String(err)}\n`;
+    const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${serializeUnknownError(err).message}\n`; // issue 9 item 21
     logs = { stdout: logs.stdout, stderr: Buffer.concat([logs.stderr, Buffer.from(text)]) };
     await saveLogs(ctx.store, spec, logs).catch(() => undefined);
     throw err;
@@ -129,6 +130,7 @@ async function saveLogs(store: ArtifactStore, spec: TaskSpec, logs: { stdout: Bu
 
 async function persistOutputs(st: TaskState, spec: TaskSpec): Promise<Omit<TaskOutcome, 'enteredAt' | 'finishedAt'>> {
   const site = { step: spec.step };
+  promoteChangedFields(st); // initialized fields changed in place are saved as assigned (issue 9 item 2)
   const out = new Map<string, ArtifactRef>();
   // Untouched artifacts pass on by reference: no decode, no re-upload.
   for (const [name, ref] of st.manifest) if (!st.deleted.has(name)) out.set(name, ref);
