@@ -3,7 +3,7 @@
  * an artifact has while no step has stored it: steps start from it, and a step that changes it,
  * by assignment or in place, stores the change as an artifact like any other. An unchanged
  * default is not stored; it is code, made again by every task. A declaration without a value
- * (`x!: number`) defines nothing of its own.
+ * (`x!: number`) gives no default.
  */
 import { encodeValue, isMutable } from '../artifacts/serializer.ts';
 import { TributaryError } from '../errors.ts';
@@ -12,7 +12,8 @@ import { GraphError } from '../graph/graph-error.ts';
 import { sha256 } from '../util/hash.ts';
 import type { TaskState } from './task-state.ts';
 
-const probed = new WeakMap<Function, ReadonlyMap<string, unknown>>();
+type Probe = { fields: ReadonlyMap<string, unknown> } | { error: TributaryError };
+const probed = new WeakMap<Function, Probe>();
 
 function reservedField(flow: string, name: string): string {
   return (
@@ -21,67 +22,90 @@ function reservedField(flow: string, name: string): string {
   );
 }
 
+/** Make one instance outside any task and read its own fields (cached per class). */
+function probe(flowClass: Function): Probe {
+  const hit = probed.get(flowClass);
+  if (hit) return hit;
+  let result: Probe;
+  try {
+    const instance = new (flowClass as new () => Record<string, unknown>)();
+    result = { fields: new Map(Object.keys(instance).map((k) => [k, instance[k]])) };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    result = {
+      error: new TributaryError(
+        'FLOW_LOAD',
+        `Could not read the field initializers of ${flowClass.name}: creating an instance outside any step threw: ${why}. ` +
+          'Parameter defaults written as initializers are read that way, when the flow is loaded: ' +
+          'move code that needs a running task (this.input, this.current...) into a step, or give the default as @param({ default }).',
+        { cause: err, context: { flow: flowClass.name } },
+      ),
+    };
+  }
+  probed.set(flowClass, result);
+  return result;
+}
+
 /**
- * What a flow's field initializers produce, by name, from one instance made outside any task.
- * Checks the declarations too: a field may not hide a member of every flow (`input`, `index`...).
- * Field initializers therefore run when the flow is loaded, not only in tasks.
+ * Refuse, before anything runs, an initialized field that would hide a member of every flow
+ * (`index = 0`). A class whose initializers need a running task cannot be checked here; its
+ * tasks check it when they build the instance.
+ * @internal
+ */
+export function checkFieldDeclarations(flowClass: Function): void {
+  const p = probe(flowClass);
+  if (!('fields' in p)) return;
+  for (const [key, value] of p.fields) {
+    if (RESERVED_NAMES.has(key) && value !== undefined) {
+      throw new GraphError(flowClass.name, 'reserved-name', reservedField(flowClass.name, key), key);
+    }
+  }
+}
+
+/**
+ * What a flow's field initializers produce, by name, from one instance made outside any task
+ * (so they also run when the flow is loaded). Used for parameter defaults.
  * @internal
  */
 export function fieldInitializers(flowClass: Function): ReadonlyMap<string, unknown> {
-  const hit = probed.get(flowClass);
-  if (hit) return hit;
-  let instance: Record<string, unknown>;
-  try {
-    instance = new (flowClass as new () => Record<string, unknown>)();
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new TributaryError(
-      'FLOW_LOAD',
-      `Could not read the field initializers of ${flowClass.name}: creating an instance outside any step threw: ${why}. ` +
-        'Field initializers run when the flow is loaded and at the start of every task, outside any step: ' +
-        'move code that needs a running task (this.input, this.current...) into a step, and check that no field is named like a member of every flow.',
-      { cause: err, context: { flow: flowClass.name } },
-    );
-  }
-  const fields = new Map<string, unknown>();
-  for (const key of Object.keys(instance)) {
-    const value = instance[key];
-    if (RESERVED_NAMES.has(key)) {
-      if (value === undefined) continue;
-      throw new GraphError(flowClass.name, 'reserved-name', reservedField(flowClass.name, key), key);
-    }
-    fields.set(key, value);
-  }
-  probed.set(flowClass, fields);
-  return fields;
+  const p = probe(flowClass);
+  if ('error' in p) throw p.error;
+  return p.fields;
 }
 
 /**
  * Right after a task's flow instance is built: drop bare declarations of reserved members
- * (`input!: number` would shadow the getter with `undefined`), and note the encoding of every
- * initialized field that a step could change in place, so a change can be found at the end.
- * A value that cannot be stored (a function, a client object) is a helper, not an artifact.
+ * (`input!: number` would shadow the getter with `undefined`) and refuse initialized ones.
  * @internal
  */
-export function noteFieldDefaults(st: TaskState, target: object): void {
-  const baselines = new Map<string, string>();
+export function settleFieldDeclarations(st: TaskState, target: object): void {
   for (const key of Object.keys(target)) {
-    const value = (target as Record<string, unknown>)[key];
-    if (RESERVED_NAMES.has(key)) {
-      if (value !== undefined) throw new TypeError(reservedField(st.graph.flow, key));
-      Reflect.deleteProperty(target, key);
-      continue;
-    }
-    // A parameter or an inherited artifact of this name hides the default from every read.
-    if (!isMutable(value) || st.params.has(key) || st.manifest.has(key)) continue;
-    try {
-      baselines.set(key, sha256(encodeValue(value, { step: st.node.name, artifact: key }).bytes));
-    } catch (err) {
-      if (!TributaryError.is(err, 'SERIALIZATION')) throw err;
-    }
+    if (!RESERVED_NAMES.has(key)) continue;
+    if ((target as Record<string, unknown>)[key] !== undefined) throw new TypeError(reservedField(st.graph.flow, key));
+    Reflect.deleteProperty(target, key);
   }
-  st.fieldBaselines = baselines;
   st.target = target;
+  st.fieldBaselines = new Map();
+}
+
+/**
+ * A step read an initialized field (no artifact of that name is in scope): note its encoding, so
+ * a change made in place can be found at the end. Only fields a step reads pay for this, once. A
+ * value that cannot be stored (a function, a client object) is a helper, not an artifact.
+ * @internal
+ */
+export function noteFieldRead(st: TaskState, key: string): void {
+  const target = st.target as Record<string, unknown> | undefined;
+  const baselines = st.fieldBaselines;
+  if (!target || !baselines || baselines.has(key) || !Object.prototype.hasOwnProperty.call(target, key)) return;
+  const value = target[key];
+  if (!isMutable(value) || st.params.has(key)) return;
+  try {
+    baselines.set(key, sha256(encodeValue(value, { step: st.node.name, artifact: key }).bytes));
+  } catch (err) {
+    if (!TributaryError.is(err, 'SERIALIZATION')) throw err;
+    baselines.set(key, null);
+  }
 }
 
 /**
@@ -96,7 +120,7 @@ export function promoteChangedFields(st: TaskState): void {
   const visible = (name: string) =>
     !st.assigned.has(name) && !st.deleted.has(name) && !st.manifest.has(name) && Object.prototype.hasOwnProperty.call(target, name);
   for (const [name, before] of st.fieldBaselines ?? []) {
-    if (!visible(name)) continue;
+    if (before === null || !visible(name)) continue;
     const value = target[name];
     // Encoding again is the only way to see a change deep inside; a value that no longer
     // encodes fails here, naming the field, rather than being dropped.

@@ -3,7 +3,7 @@ import { RESERVED_NAMES } from '../graph/build-graph.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { describeKind } from '../artifacts/serializer.ts';
 import { taskCheckpoints, type TaskCheckpoints } from './checkpoints.ts';
-import { noteFieldDefaults } from './fields.ts';
+import { noteFieldRead, settleFieldDeclarations } from './fields.ts';
 import { stepRecordOf } from './registry.ts';
 import type { CurrentTask, Frame, InputSource, TaskState, Transition } from './task-state.ts';
 
@@ -125,6 +125,7 @@ export abstract class FlowSpec {
         if (!st.constructing) {
           const r = readArtifact(st, key);
           if (r.found) return r.value;
+          noteFieldRead(st, key);
         }
         return Reflect.get(target, key, receiver);
       },
@@ -403,7 +404,7 @@ export function instantiateFlow<F extends FlowSpec>(flowClass: new () => F, st: 
   st.constructing = true;
   try {
     const flow = new flowClass();
-    noteFieldDefaults(st, st.target ?? flow);
+    settleFieldDeclarations(st, st.target ?? flow);
     return flow;
   } finally {
     constructingWith = undefined;

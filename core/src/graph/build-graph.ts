@@ -1,4 +1,4 @@
-import { fieldInitializers } from '../flow/fields.ts';
+import { checkFieldDeclarations } from '../flow/fields.ts';
 import { paramsOf, stepsOf, type StepRecord } from '../flow/registry.ts';
 import { GraphError, type GraphRule } from './graph-error.ts';
 import type { FlowGraph, GraphNode } from './ir.ts';
@@ -63,7 +63,7 @@ class GraphBuilder {
         );
       }
     }
-    fieldInitializers(this.flowClass); // checks field declarations (issue 9 item 3) before anything runs
+    checkFieldDeclarations(this.flowClass); // issue 9 item 3: before anything runs
     const start = this.pickTerminal('start', names);
     const end = this.pickTerminal('end', names);
     for (const p of paramsOf(this.flowClass)) {
