@@ -19,7 +19,14 @@ const leaf = fc.oneof(
   fc.float64Array({ maxLength: 8, noDefaultInfinity: true }),
   fc.int32Array({ maxLength: 8 }),
   fc.bigInt64Array({ maxLength: 4 }),
+  fc.constant(-0), // issue 9 item 4: must come back as -0, not 0
 );
+// An object built with defineProperty, so a "__proto__" key is an own key (as JSON.parse makes it).
+const ownKeys = (entries: Array<[string, unknown]>) => {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return o;
+};
 const structured = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -28,6 +35,10 @@ const structured = fc.letrec<{ value: unknown }>((tie) => ({
     fc.dictionary(fc.string({ maxLength: 6 }), tie('value'), { maxKeys: 4 }),
     fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 3 }).map((e) => new Map(e)),
     fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 4 }).map((e) => new Set(e)),
+    // issue 9 items 4 and 13: own "__proto__" keys, frozen objects and frozen Maps
+    fc.array(fc.tuple(fc.oneof(fc.constant('__proto__'), fc.string({ maxLength: 6 })), tie('value')), { maxLength: 3 }).map(ownKeys),
+    fc.array(fc.tuple(fc.string({ maxLength: 6 }), tie('value')), { maxLength: 3 }).map((e) => Object.freeze(Object.fromEntries(e))),
+    fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 3 }).map((e) => Object.freeze(new Map(e))),
   ),
 })).value;
 

@@ -4,6 +4,8 @@
  * duplicate package copies and across realms.
  */
 
+import { inspect } from 'node:util';
+
 const BRAND = Symbol.for('tributary.error');
 
 /**
@@ -118,6 +120,15 @@ export function deserializeError(e: SerializedError): TributaryError {
 
 /** Turn anything thrown by user code into a serialized USER_CODE error, keeping its stack. @internal */
 export function serializeUnknownError(err: unknown, context: ErrorContext = {}): SerializedError {
+  try {
+    return serializeThrown(err, context);
+  } catch {
+    // Reading the thrown value threw (a hostile Proxy, a getter): report what can be said safely.
+    return { name: 'Error', code: 'USER_CODE', message: `Non-error thrown: ${describeThrown(err)}`, retryable: false, context };
+  }
+}
+
+function serializeThrown(err: unknown, context: ErrorContext): SerializedError {
   if (TributaryError.is(err)) {
     const j = err.toJSON();
     return { ...j, context: { ...context, ...j.context } };
@@ -132,7 +143,33 @@ export function serializeUnknownError(err: unknown, context: ErrorContext = {}):
       stack: err.stack,
     };
   }
-  return { name: 'Error', code: 'USER_CODE', message: `Non-error thrown: ${String(err)}`, retryable: false, context };
+  return { name: 'Error', code: 'USER_CODE', message: `Non-error thrown: ${describeThrown(err)}`, retryable: false, context };
+}
+
+/**
+ * The content of a thrown non-Error, bounded: `throw { code: 42 }` must read as that object, not
+ * `[object Object]`, and a huge or hostile value must not flood the log or throw again.
+ */
+function describeThrown(value: unknown): string {
+  if (typeof value === 'string') return value.length > 2000 ? `${value.slice(0, 2000)}… (${value.length} characters)` : value;
+  let text: string;
+  try {
+    text = inspect(value, {
+      depth: 3,
+      breakLength: Infinity,
+      compact: true,
+      maxArrayLength: 20,
+      maxStringLength: 500,
+      customInspect: false,
+    });
+  } catch {
+    try {
+      text = String(value);
+    } catch {
+      text = `a value of type ${typeof value}`;
+    }
+  }
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }
 
 /** @internal */

@@ -6,7 +6,7 @@ import { TributaryError } from '../errors.ts';
 // calls (fatal for content addressing). So while packing, each Map is briefly re-prototyped to
 // this subclass, which msgpackr routes through our extension; the prototype is restored right
 // after, synchronously, before any other code can observe it.
-class TaggedMap extends Map {}
+class TaggedMap extends Map<unknown, unknown> {}
 const MAP_EXT = 84; // 1-100 are free for applications; msgpackr reserves 101-127
 addExtension({
   Class: TaggedMap,
@@ -67,85 +67,274 @@ function typeName(value: unknown): string {
   return (proto.constructor?.name as string | undefined) ?? 'object';
 }
 
+/**
+ * A readable description of any value's kind, for messages: `a generator object`, `an instance
+ * of class Model`, `an instance of an anonymous class`, `a string`...
+ * @internal
+ */
+export function describeKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`;
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  if (Array.isArray(value)) return 'an array';
+  // The tag names what the language made (Generator, Array Iterator...) even when no class does.
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (tag === 'Generator') return 'a generator object';
+  if (tag === 'AsyncGenerator') return 'an async generator object';
+  if (tag.endsWith('Iterator')) return `an iterator (${tag})`;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null || proto === Object.prototype) return 'a plain object';
+  const name = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto.constructor as Function | undefined)?.name : undefined;
+  if (typeof name === 'string' && name !== '') return `an instance of class ${name}`;
+  return 'an instance of an anonymous class';
+}
+
+/**
+ * How deeply containers may nest. msgpackr encodes recursively; a Map costs it about three levels
+ * of recursion and a Set two, so they count as that many. The limit keeps a comfortable margin
+ * below the default stack, so whether a value stores does not depend on where it is encoded.
+ * @internal
+ */
+export const MAX_NESTING = 1000;
+
 function unserializable(site: ValueSite, path: string, what: string, hint: string): TributaryError {
-  const where = path ? ` at ${site.artifact}${path}` : '';
+  // A path hundreds of levels deep helps no one: keep its start, which locates the value.
+  const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  const where = path ? ` at ${site.artifact}${shown}` : '';
   return new TributaryError(
     'SERIALIZATION',
     `Artifact '${site.artifact}'${site.step ? ` of step ${site.step}` : ''} cannot be stored: ${what}${where}. ${hint}`,
-    { context: { step: site.step, artifact: site.artifact, path: `${site.artifact}${path}` } },
+    { context: { step: site.step, artifact: site.artifact, path: `${site.artifact}${shown}` } },
   );
 }
 
+const tooDeep = (site: ValueSite, path: string) =>
+  unserializable(
+    site,
+    path,
+    `it is nested too deeply (more than ${MAX_NESTING} levels of objects and arrays; a Map counts as 3 levels, a Set as 2)`,
+    'Store deep structures flattened: e.g. a linked list as an array, a tree as a list of nodes with parent indices.',
+  );
+
 const ALLOWED_CLASSES = new Set([Date, RegExp, Map, Set, Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]);
 
-/** Reject what cannot round-trip, naming the path inside the value. Returns the Maps found. */
-function validate(value: unknown, site: ValueSite): Map<unknown, unknown>[] {
+/** What the pre-scan found. `rewrite`: the value holds something msgpackr would not round-trip as is. */
+interface Scan {
+  maps: Map<unknown, unknown>[];
+  rewrite: boolean;
+}
+
+const isNegZero = (n: number) => n === 0 && 1 / n < 0;
+
+// How a path step is written (plain numbers, not an enum: the sources also run type-stripped).
+const PathStep = { Index: 0, Property: 1, MapKey: 2, MapValue: 3, SetItem: 4 } as const;
+type PathStep = (typeof PathStep)[keyof typeof PathStep];
+
+function formatStep(kind: PathStep, key: unknown): string {
+  switch (kind) {
+    case PathStep.Index:
+      return `[${key as number}]`;
+    case PathStep.Property:
+      return /^[A-Za-z_$][\w$]*$/.test(key as string) ? `.${key as string}` : `[${JSON.stringify(key)}]`;
+    case PathStep.MapKey:
+      return `.<key ${key as number}>`;
+    case PathStep.MapValue:
+      return `.get(${typeof key === 'string' ? JSON.stringify(key) : String(key)})`;
+    default:
+      return `.<item ${key as number}>`;
+  }
+}
+
+/**
+ * Reject what cannot round-trip, naming the path inside the value, and note the rare values
+ * (-0, a `__proto__` key, a frozen or sealed Map) that need the rewriting encoder. The path is
+ * built only for an error: a scan of a large array allocates nothing per item.
+ */
+function validate(value: unknown, site: ValueSite): Scan {
   const stack = new Set<object>();
-  const maps: Map<unknown, unknown>[] = [];
-  const visit = (v: unknown, path: string): void => {
+  let depth = 0;
+  // The path as parallel stacks of (kind, key), formatted only when an error needs it.
+  const kinds: PathStep[] = [];
+  const keys: unknown[] = [];
+  const enter = (kind: PathStep, key: unknown) => {
+    kinds.push(kind);
+    keys.push(key);
+  };
+  const leave = () => {
+    kinds.pop();
+    keys.pop();
+  };
+  const pathOf = () => kinds.map((k, i) => formatStep(k, keys[i])).join('');
+  const scan: Scan = { maps: [], rewrite: false };
+  const visit = (v: unknown): void => {
     switch (typeof v) {
+      case 'number':
+        if (isNegZero(v)) scan.rewrite = true;
+        return;
       case 'function':
         throw unserializable(
           site,
-          path,
+          pathOf(),
           `a function (${(v as Function).name || 'anonymous'})`,
           'Store data, not code: compute the value, or keep the function in your module.',
         );
       case 'symbol':
-        throw unserializable(site, path, 'a symbol', 'Use a string instead.');
+        throw unserializable(site, pathOf(), 'a symbol', 'Use a string instead.');
       case 'object': {
         if (v === null) return;
         if (ArrayBuffer.isView(v)) {
-          if (v instanceof DataView) throw unserializable(site, path, 'a DataView', 'Store a Uint8Array over the same buffer instead.');
+          if (v instanceof DataView) throw unserializable(site, pathOf(), 'a DataView', 'Store a Uint8Array over the same buffer instead.');
           return;
         }
-        if (stack.has(v)) throw unserializable(site, path, 'a circular reference', 'Artifacts must be trees: remove the back-reference.');
+        if (stack.has(v))
+          throw unserializable(site, pathOf(), 'a circular reference', 'Artifacts must be trees: remove the back-reference.');
         const proto = Object.getPrototypeOf(v);
         const plain = proto === null || proto === Object.prototype || Array.isArray(v);
-        if (!plain && !ALLOWED_CLASSES.has(proto.constructor)) {
-          if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
-            throw unserializable(site, path, 'an ArrayBuffer', 'Wrap it: new Uint8Array(buffer).');
-          }
-          if (v instanceof Promise) throw unserializable(site, path, 'a Promise', 'Await it before assigning the artifact.');
-          if (v instanceof WeakMap || v instanceof WeakSet || v instanceof WeakRef) {
-            throw unserializable(site, path, `a ${typeName(v)}`, 'Weak collections hold no storable data: use a Map or Set.');
-          }
-          throw unserializable(
-            site,
-            path,
-            `an instance of class ${typeName(v)}`,
-            'Artifacts are plain data (objects, arrays, Map, Set, Date, BigInt, typed arrays, Buffers) and are never revived with code: convert it to a plain object first.',
-          );
-        }
+        if (!plain && !ALLOWED_CLASSES.has(proto.constructor)) throw notData(site, pathOf(), v);
+        const weight = v instanceof Map ? 3 : v instanceof Set ? 2 : 1;
+        depth += weight;
+        if (depth > MAX_NESTING) throw tooDeep(site, pathOf());
         stack.add(v);
-        if (Array.isArray(v)) v.forEach((item, i) => visit(item, `${path}[${i}]`));
-        else if (v instanceof Map) {
-          maps.push(v);
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) {
+            const item: unknown = v[i];
+            if (typeof item === 'number') {
+              if (isNegZero(item)) scan.rewrite = true;
+            } else if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') {
+              enter(PathStep.Index, i);
+              visit(item);
+              leave();
+            }
+          }
+        } else if (v instanceof Map) {
+          scan.maps.push(v);
+          // A frozen, sealed or non-extensible Map cannot be re-prototyped for the Map extension.
+          if (!Object.isExtensible(v)) scan.rewrite = true;
           let i = 0;
           for (const [k, item] of v) {
-            visit(k, `${path}.<key ${i}>`);
-            visit(item, `${path}.get(${typeof k === 'string' ? JSON.stringify(k) : String(k)})`);
+            enter(PathStep.MapKey, i);
+            visit(k);
+            leave();
+            enter(PathStep.MapValue, k);
+            visit(item);
+            leave();
             i++;
           }
         } else if (v instanceof Set) {
           let i = 0;
-          for (const item of v) visit(item, `${path}.<item ${i++}>`);
+          for (const item of v) {
+            enter(PathStep.SetItem, i++);
+            visit(item);
+            leave();
+          }
         } else if (!(v instanceof Date || v instanceof RegExp || v instanceof Error)) {
-          for (const key of Object.keys(v))
-            visit(
-              (v as Record<string, unknown>)[key],
-              /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
-            );
+          for (const key of Object.keys(v)) {
+            if (key === '__proto__') scan.rewrite = true;
+            enter(PathStep.Property, key);
+            visit((v as Record<string, unknown>)[key]);
+            leave();
+          }
         }
         stack.delete(v);
+        depth -= weight;
         return;
       }
       default:
         return;
     }
   };
-  visit(value, '');
-  return maps;
+  visit(value);
+  return scan;
+}
+
+function notData(site: ValueSite, path: string, v: object): TributaryError {
+  if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
+    return unserializable(site, path, 'an ArrayBuffer', 'Wrap it: new Uint8Array(buffer).');
+  }
+  if (v instanceof Promise) return unserializable(site, path, 'a Promise', 'Await it before assigning the artifact.');
+  if (v instanceof WeakMap || v instanceof WeakSet || v instanceof WeakRef) {
+    return unserializable(site, path, `a ${typeName(v)}`, 'Weak collections hold no storable data: use a Map or Set.');
+  }
+  const kind = describeKind(v);
+  if (kind.includes('generator') || kind.startsWith('an iterator')) {
+    return unserializable(site, path, kind, 'Store its items instead: [...iterator] (an iterator is consumed as it is read).');
+  }
+  return unserializable(
+    site,
+    path,
+    kind,
+    'Artifacts are plain data (objects, arrays, Map, Set, Date, BigInt, typed arrays, Buffers) and are never revived with code: convert it to a plain object first.',
+  );
+}
+
+// The rewriting encoder: values msgpackr alone would change are replaced, in a copy, by
+// placeholders whose extensions write the exact form. Only values that hold such a case pay.
+
+/** Stands for -0, which msgpackr writes as the integer 0. Written as a standard float64 -0. */
+class NegativeZero {}
+const NEGATIVE_ZERO = new NegativeZero();
+addExtension({
+  Class: NegativeZero,
+  type: 85, // never appears in the bytes: the value is written as a plain msgpack float64
+  pack(_value: unknown, allocate: (size: number) => { target: Uint8Array; position: number }) {
+    const { target, position } = allocate(9);
+    target.set([0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0], position);
+  },
+} as never);
+
+/**
+ * An object with an own `__proto__` key: msgpackr renames that key on read (to keep the
+ * prototype safe), so such objects are written as their flat key/value list and rebuilt with
+ * defineProperty, which makes an own property and never touches a prototype.
+ */
+class KeyedObject {
+  constructor(readonly entries: unknown[]) {}
+}
+const OBJECT_EXT = 86;
+addExtension({
+  Class: KeyedObject,
+  type: OBJECT_EXT,
+  write: (o: KeyedObject) => o.entries,
+  read: (flat: unknown[]) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      Object.defineProperty(out, String(flat[i]), { value: flat[i + 1], writable: true, enumerable: true, configurable: true });
+    }
+    return out;
+  },
+});
+
+/** A copy of a validated value with the placeholders in; what it shares with the value is never changed. */
+function rewrite(v: unknown): unknown {
+  if (typeof v === 'number') return isNegZero(v) ? NEGATIVE_ZERO : v;
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof Date || v instanceof RegExp || v instanceof Error)
+    return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = rewrite(v[i]);
+    return out;
+  }
+  if (v instanceof Map) return new TaggedMap([...v].map(([k, item]) => [rewrite(k), rewrite(item)]));
+  if (v instanceof Set) return new Set([...v].map(rewrite));
+  const keys = Object.keys(v);
+  if (keys.includes('__proto__')) return new KeyedObject(keys.flatMap((k) => [k, rewrite((v as Record<string, unknown>)[k])]));
+  const out: Record<string, unknown> = Object.getPrototypeOf(v) === null ? Object.create(null) : {};
+  for (const k of keys) out[k] = rewrite((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+/** Pack values that passed `validate`, by the fast or the rewriting path as the scan says. */
+function packAll<T>(values: readonly unknown[], scan: Scan, site: ValueSite, each: (bytes: Buffer[]) => T): T {
+  try {
+    if (scan.rewrite) return each(values.map((v) => packr.pack(rewrite(v))));
+    return withTaggedMaps(scan.maps, () => each(values.map((v) => packr.pack(v))));
+  } catch (err) {
+    // Within MAX_NESTING the encoder's recursion fits the stack unless the caller is itself deep
+    // in recursion: name the artifact rather than let a bare RangeError out.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw tooDeep(site, '');
+    throw err;
+  }
 }
 
 /**
@@ -161,8 +350,8 @@ export function encodeValue(value: unknown, site: ValueSite): Encoded {
       type: typeName(value),
     };
   }
-  const maps = validate(value, site);
-  return { bytes: withTaggedMaps(maps, () => packr.pack(value)), encoding: 'msgpack', type: typeName(value) };
+  const scan = validate(value, site);
+  return { bytes: packAll([value], scan, site, ([bytes]) => bytes!), encoding: 'msgpack', type: typeName(value) };
 }
 
 /**
@@ -171,8 +360,8 @@ export function encodeValue(value: unknown, site: ValueSite): Encoded {
  * @internal
  */
 export function encodeArrayItems(items: readonly unknown[], site: ValueSite): { bytes: Uint8Array; offsets: number[]; lengths: number[] } {
-  const maps = validate(items, site);
-  const parts = withTaggedMaps(maps, () => items.map((item) => packr.pack(item)));
+  const scan = validate(items, site);
+  const parts = packAll(items, scan, site, (p) => p);
   const n = items.length;
   const header =
     n < 16

@@ -3,7 +3,6 @@ import {
   recordParam,
   type CatchOptions,
   type ParamOptions,
-  type ParamType,
   type ResourcesOptions,
   type RetryOptions,
   type TimeoutOptions,
@@ -21,12 +20,24 @@ function assertStandard(context: unknown, decorator: string): asserts context is
   }
 }
 
+function notAMethod(decorator: string, context: { kind: string; name: string | symbol; static?: boolean; private?: boolean }): TypeError {
+  const name = String(context.name);
+  if (context.kind === 'field' && !context.static && !context.private) {
+    // `@step train = () => {...}` is a property holding a function, made per instance: the class
+    // has no method to find, run or parse, so it must be a method.
+    return new TypeError(
+      `${decorator} on ${name}: ${name} is a field (an arrow function property?), not a method. ` +
+        `Steps are methods: write \`@step ${name}() { ... }\` instead of \`@step ${name} = () => { ... }\`.`,
+    );
+  }
+  const what = `${context.static ? 'static ' : ''}${context.private ? 'private ' : ''}${context.kind}`;
+  return new TypeError(`${decorator} can only decorate a public instance method (got ${what} ${name}).`);
+}
+
 function methodDecorator(decorator: string, apply: (rec: ReturnType<typeof ensureStepRecord>) => void): StepDecorator {
   return (fn, context) => {
     assertStandard(context, decorator);
-    if (context.kind !== 'method' || context.static || context.private) {
-      throw new TypeError(`${decorator} can only decorate a public instance method (got ${context.kind} ${String(context.name)}).`);
-    }
+    if (context.kind !== 'method' || context.static || context.private) throw notAMethod(decorator, context);
     apply(ensureStepRecord(fn, String(context.name)));
   };
 }
@@ -47,10 +58,13 @@ export function step(fn: Function, context: ClassMethodDecoratorContext): void;
 /** @public */
 export function step(options: StepOptions): StepDecorator;
 export function step(arg: Function | StepOptions, context?: ClassMethodDecoratorContext): void | StepDecorator {
-  if (typeof arg === 'function') {
+  // Bare `@step` gets the decorated thing and its context; on a field that thing is undefined, so
+  // the context, not the argument, tells a decorator call from `@step({ ... })`.
+  if (context !== undefined) assertStandard(context, '@step');
+  if (typeof arg === 'function' || (typeof context === 'object' && context !== null && 'kind' in context)) {
     methodDecorator('@step', (rec) => {
       rec.isStep = true;
-    })(arg, context as ClassMethodDecoratorContext);
+    })(arg as Function, context as ClassMethodDecoratorContext);
     return;
   }
   const options = arg ?? {};
@@ -115,22 +129,10 @@ export function recordedDecorator(name: string) {
     });
 }
 
-function inferType(value: unknown): ParamType {
-  switch (typeof value) {
-    case 'number':
-      return 'number';
-    case 'boolean':
-      return 'boolean';
-    case 'string':
-    case 'undefined':
-      return 'string';
-    default:
-      return 'json';
-  }
-}
-
 /**
- * Declares a flow parameter on a field: `@param({ default: 3 }) folds!: number`.
+ * Declares a flow parameter on a field: `@param() folds = 3` (the initializer is the default and
+ * gives the type: number, boolean, string, or json for objects and arrays) or
+ * `@param({ default: 3 }) folds!: number`. Without a default the parameter is required.
  * Parameters are artifacts: readable in every step, recorded with the run.
  * @public
  */
@@ -140,12 +142,7 @@ export function param<T>(options: ParamOptions<T> = {}) {
     if (context.kind !== 'field' || context.static || context.private) {
       throw new TypeError(`@param can only decorate a public instance field (got ${context.kind} ${String(context.name)}).`);
     }
-    const name = String(context.name);
-    recordParam(context.metadata, {
-      ...options,
-      name,
-      type: options.type ?? inferType(options.default),
-      required: options.required ?? !('default' in options),
-    } as never);
+    // The initializer's value is known only when an instance is made: params.ts reads it then.
+    recordParam(context.metadata, { ...options, name: String(context.name) });
   };
 }

@@ -1,7 +1,9 @@
 import { TributaryError } from '../errors.ts';
 import { RESERVED_NAMES } from '../graph/build-graph.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
+import { describeKind } from '../artifacts/serializer.ts';
 import { taskCheckpoints, type TaskCheckpoints } from './checkpoints.ts';
+import { noteFieldRead, settleFieldDeclarations } from './fields.ts';
 import { stepRecordOf } from './registry.ts';
 import type { CurrentTask, Frame, InputSource, TaskState, Transition } from './task-state.ts';
 
@@ -113,14 +115,17 @@ export abstract class FlowSpec {
     if (!st) return;
     constructingWith = undefined;
     Object.defineProperty(this, STATE, { value: st });
-    // Field declarations (`x!: T`) define own properties during construction; they are class
-    // defaults, not artifacts, and must not shadow artifacts loaded from upstream.
+    st.target = this;
+    // Field declarations define own properties on the target during construction (with either
+    // [[Define]] or [[Set]] semantics: both land in the traps below while constructing). They are
+    // defaults, read only when no artifact of that name is in scope (see fields.ts).
     return new Proxy(this, {
       get(target, key, receiver) {
         if (typeof key === 'symbol' || RESERVED_NAMES.has(key)) return Reflect.get(target, key, receiver);
         if (!st.constructing) {
           const r = readArtifact(st, key);
           if (r.found) return r.value;
+          noteFieldRead(st, key);
         }
         return Reflect.get(target, key, receiver);
       },
@@ -177,7 +182,7 @@ export abstract class FlowSpec {
     const frame = [...st.frames].reverse().find((f) => f.kind === 'foreach');
     if (!frame?.item)
       throw new TributaryError('CONFIG', `Step ${st.node.name} is not inside a foreach: this.input is only set in foreach splits.`);
-    st.itemCache ??= { value: st.store.loadItemSync(frame.item) };
+    st.itemCache ??= { value: st.store.loadItemSync(frame.item, frame.var) };
     return st.itemCache.value;
   }
 
@@ -325,14 +330,25 @@ function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void 
           `Foreach variable '${opts.foreach}' in step ${step} is not set. Assign this.${opts.foreach} before this.next().`,
           { context: { step } },
         );
-      if (typeof value === 'string' || value === null || typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      if (value === null || (typeof value !== 'string' && typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')) {
+        const isAsync = typeof (value as Partial<AsyncIterable<unknown>> | null)?.[Symbol.asyncIterator] === 'function';
         throw new TributaryError(
           'TRANSITION_MISMATCH',
-          `Foreach variable '${opts.foreach}' in step ${step} is not iterable (got ${value === null ? 'null' : typeof value}). Assign an array.`,
+          `Foreach variable '${opts.foreach}' in step ${step} is not iterable (got ${describeKind(value)}). ` +
+            (isAsync
+              ? `It is async: collect its items first (const items = []; for await (const x of it) items.push(x); this.${opts.foreach} = items).`
+              : 'Assign an array, or any iterable: a Set, a Map (its [key, value] entries), a string (its characters), a generator.'),
           { context: { step } },
         );
       }
+      // Any iterable fans out, as in Metaflow (a string: one split per character). One that is not
+      // data itself (a generator, an iterator) is consumed here; its items become the artifact.
       const items = Array.isArray(value) ? value : Array.from(value as Iterable<unknown>);
+      if (!isStorableIterable(value)) {
+        st.deleted.delete(opts.foreach);
+        st.loaded.delete(opts.foreach);
+        st.assigned.set(opts.foreach, items);
+      }
       if (items.length === 0)
         throw new TributaryError('TRANSITION_MISMATCH', `Foreach iterator over '${opts.foreach}' in step ${step} produced zero splits.`, {
           context: { step },
@@ -359,6 +375,11 @@ function recordTransition(flow: FlowSpec, st: TaskState, args: unknown[]): void 
   st.transition = transition;
 }
 
+/** Iterables that are stored as themselves; any other is stored as the array of its items. */
+function isStorableIterable(value: unknown): boolean {
+  return Array.isArray(value) || typeof value === 'string' || value instanceof Set || value instanceof Map || ArrayBuffer.isView(value);
+}
+
 function mismatch(st: TaskState, got: string): never {
   const n = st.node;
   const expected =
@@ -382,7 +403,9 @@ export function instantiateFlow<F extends FlowSpec>(flowClass: new () => F, st: 
   constructingWith = st;
   st.constructing = true;
   try {
-    return new flowClass();
+    const flow = new flowClass();
+    settleFieldDeclarations(st, st.target ?? flow);
+    return flow;
   } finally {
     constructingWith = undefined;
     st.constructing = false;

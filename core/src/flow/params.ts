@@ -1,7 +1,62 @@
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { TributaryError } from '../errors.ts';
-import { paramsOf, type ParamRecord } from './registry.ts';
+import { fieldInitializers } from './fields.ts';
+import { paramsOf, type ParamType } from './registry.ts';
 
-function coerce(p: ParamRecord, value: unknown, flow: string): unknown {
+/** A parameter with its default and type settled. */
+interface DeclaredParam {
+  name: string;
+  type: ParamType;
+  hasDefault: boolean;
+  default?: unknown;
+  help?: string;
+  required: boolean;
+}
+
+function inferType(value: unknown): ParamType {
+  switch (typeof value) {
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    case 'string':
+    case 'undefined':
+      return 'string';
+    default:
+      return 'json';
+  }
+}
+
+/**
+ * The parameters of a flow class with defaults from `@param({ default })` or from the field's
+ * initializer (`@param() epochs = 10`), which also gives the type when none is declared.
+ */
+function declaredParams(flowClass: Function): DeclaredParam[] {
+  const records = paramsOf(flowClass);
+  if (records.length === 0) return [];
+  const initial = fieldInitializers(flowClass);
+  return records.map((p) => {
+    const init = initial.get(p.name);
+    const optionDefault = 'default' in p;
+    if (optionDefault && init !== undefined && !isDeepStrictEqual(p.default, init)) {
+      throw new TypeError(
+        `@param ${p.name} of ${flowClass.name} has two defaults: ${inspect(p.default)} in @param({ default }) and ${inspect(init)} as its initializer. Keep one (e.g. \`@param() ${p.name} = ...\`).`,
+      );
+    }
+    const hasDefault = optionDefault || init !== undefined;
+    const value = optionDefault ? p.default : init;
+    return {
+      name: p.name,
+      type: p.type ?? inferType(value),
+      hasDefault,
+      ...(hasDefault ? { default: value } : {}),
+      ...(p.help ? { help: p.help } : {}),
+      required: p.required ?? !hasDefault,
+    };
+  });
+}
+
+function coerce(p: DeclaredParam, value: unknown, flow: string): unknown {
   const bad = (why: string) =>
     new TributaryError('PARAM_INVALID', `Parameter --${p.name} of ${flow} ${why}.${p.help ? ` (${p.help})` : ''}`, {
       context: { artifact: p.name },
@@ -36,7 +91,7 @@ function coerce(p: ParamRecord, value: unknown, flow: string): unknown {
  * @public
  */
 export function resolveParams(flowClass: Function, given: Record<string, unknown> = {}): Record<string, unknown> {
-  const declared = paramsOf(flowClass);
+  const declared = declaredParams(flowClass);
   const names = new Set(declared.map((p) => p.name));
   for (const key of Object.keys(given)) {
     if (!names.has(key)) {
@@ -64,14 +119,18 @@ export function resolveParams(flowClass: Function, given: Record<string, unknown
   return out;
 }
 
-/** The parameters a flow declares (name, type, default, help). @public */
+/**
+ * The parameters a flow declares (name, type, default, help). A default written as the field's
+ * initializer counts, and gives the type when none is declared.
+ * @public
+ */
 export function describeParams(
   flowClass: Function,
-): Array<{ name: string; type: string; default?: unknown; help?: string; required: boolean }> {
-  return paramsOf(flowClass).map((p) => ({
+): Array<{ name: string; type: ParamType; default?: unknown; help?: string; required: boolean }> {
+  return declaredParams(flowClass).map((p) => ({
     name: p.name,
     type: p.type,
-    ...('default' in p ? { default: p.default } : {}),
+    ...(p.hasDefault ? { default: p.default } : {}),
     ...(p.help ? { help: p.help } : {}),
     required: p.required === true,
   }));

@@ -76,16 +76,15 @@ export interface ParamOptions<T = unknown> {
   default?: T;
   /** Shown by `tributary run <flow> --help`. */
   help?: string;
-  /** Parsing of command-line values; inferred from `default` when omitted (else `string`). */
+  /** Parsing of command-line values; inferred from the default (option or initializer) when omitted (else `string`). */
   type?: ParamType;
   /** Fail when not given (implied when there is no default). */
   required?: boolean;
 }
 
-/** @internal */
+/** A parameter as its decorator was written; params.ts resolves it against the field's initializer. @internal */
 export interface ParamRecord extends ParamOptions {
   name: string;
-  type: ParamType;
 }
 
 const steps = new WeakMap<Function, StepRecord>();

@@ -68,6 +68,10 @@ export interface TaskState {
   transition?: Transition;
   itemCache?: { value: unknown };
   constructing: boolean;
+  /** The object behind the flow instance's proxy: where field initializers put their values. */
+  target?: object;
+  /** Encoding (SHA-256) of each initialized field a step read, when first read (null: not storable, a helper). */
+  fieldBaselines?: Map<string, string | null>;
   /** Checkpoints of this task identity so far, oldest first. */
   checkpoints: CheckpointRecord[];
   /** Durably record a checkpoint in metadata (through the orchestrator). */

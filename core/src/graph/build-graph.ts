@@ -1,4 +1,5 @@
 import { sha256 } from '../util/hash.ts';
+import { checkFieldDeclarations } from '../flow/fields.ts';
 import { paramsOf, stepsOf, type StepRecord } from '../flow/registry.ts';
 import { GraphError, type GraphRule } from './graph-error.ts';
 import type { FlowGraph, GraphNode } from './ir.ts';
@@ -63,6 +64,7 @@ class GraphBuilder {
         );
       }
     }
+    checkFieldDeclarations(this.flowClass); // issue 9 item 3: before anything runs
     const start = this.pickTerminal('start', names);
     const end = this.pickTerminal('end', names);
     for (const p of paramsOf(this.flowClass)) {

@@ -1,7 +1,8 @@
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { isMutable, encodeValue } from '../artifacts/serializer.ts';
-import { TributaryError } from '../errors.ts';
+import { serializeUnknownError, TributaryError } from '../errors.ts';
 import { instantiateFlow, makeInputs, type FlowSpec } from '../flow/flow-spec.ts';
+import { promoteChangedFields } from '../flow/fields.ts';
 import type { TaskState } from '../flow/task-state.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
@@ -103,7 +104,7 @@ export async function executeTask(
     await log.save();
     return { ...outcome, finishedAt: preciseNow() };
   } catch (err) {
-    const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${String(err)}\n`;
+    const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${serializeUnknownError(err).message}\n`;
     log.append('stderr', Buffer.from(text));
     await log.save().catch(() => undefined);
     throw err;
@@ -165,6 +166,7 @@ async function saveLogs(store: ArtifactStore, spec: TaskSpec, logs: { stdout: Bu
 
 async function persistOutputs(st: TaskState, spec: TaskSpec): Promise<Omit<TaskOutcome, 'enteredAt' | 'finishedAt'>> {
   const site = { step: spec.step };
+  promoteChangedFields(st); // initialized fields changed in place are saved as assigned (issue 9 item 2)
   const out = new Map<string, ArtifactRef>();
   // Untouched artifacts pass on by reference: no decode, no re-upload.
   for (const [name, ref] of st.manifest) if (!st.deleted.has(name)) out.set(name, ref);
