@@ -18,7 +18,14 @@ async function tasksWithStatus(metadata: MetadataStore, flow: string, runId: str
  * finished.
  * @internal
  */
-export async function finalizeUnfinishedTasks(metadata: MetadataStore, flow: string, runId: string, error: AttemptError): Promise<number> {
+export async function finalizeUnfinishedTasks(
+  metadata: MetadataStore,
+  flow: string,
+  runId: string,
+  error: AttemptError,
+  /** How the run ended, for tasks that never started: `failed`, `was aborted`... */
+  ended = 'stopped',
+): Promise<number> {
   let n = 0;
   for (const task of await tasksWithStatus(metadata, flow, runId, 'running')) {
     const ref = { flow, runId, taskId: task.taskId };
@@ -33,7 +40,7 @@ export async function finalizeUnfinishedTasks(metadata: MetadataStore, flow: str
     await metadata.startAttempt(ref, task.attempts);
     await metadata.finishAttempt(ref, task.attempts, {
       status: 'failed',
-      error: { code: 'ABORTED', message: `Never started: the run stopped before this task ran (${error.message})` },
+      error: { code: 'ABORTED', message: `Never started: the run ${ended} before this task ran.` },
     });
     n++;
   }

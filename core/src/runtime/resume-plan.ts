@@ -134,10 +134,16 @@ export async function retireIfStale(metadata: MetadataStore, run: RunRecord, sta
     if (!TributaryError.is(err, 'CONFLICT')) throw err; // someone else retired it first
   }
   run.status = 'failed';
-  await finalizeUnfinishedTasks(metadata, run.flow, run.runId, {
-    code: 'WORKER_LOST',
-    message: `The orchestrator of run ${run.flow}/${run.runId} stopped without finishing this attempt (${why}).`,
-  });
+  await finalizeUnfinishedTasks(
+    metadata,
+    run.flow,
+    run.runId,
+    {
+      code: 'WORKER_LOST',
+      message: `The orchestrator of run ${run.flow}/${run.runId} stopped without finishing this attempt (${why}).`,
+    },
+    'lost its orchestrator',
+  );
 }
 
 /** Every task of the origin run, by key. @internal */

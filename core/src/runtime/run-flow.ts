@@ -362,11 +362,19 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     });
     const result = await orchestrator.run();
     if (result.status !== 'succeeded') {
-      await finalizeUnfinishedTasks(metadata, flow, run.runId, {
-        code: result.status === 'aborted' ? 'ABORTED' : 'RUN_FAILED',
-        message:
-          result.status === 'aborted' ? 'The run was aborted.' : `The run failed: ${result.error?.message.split('\n')[0] ?? 'it stopped'}`,
-      });
+      await finalizeUnfinishedTasks(
+        metadata,
+        flow,
+        run.runId,
+        {
+          code: result.status === 'aborted' ? 'ABORTED' : 'RUN_FAILED',
+          message:
+            result.status === 'aborted'
+              ? 'The run was aborted.'
+              : `The run failed: ${result.error?.message.split('\n')[0] ?? 'it stopped'}`,
+        },
+        result.status === 'aborted' ? 'was aborted' : 'failed',
+      );
     }
     await metadata.finishRun(flow, run.runId, result.status);
     recorded = undefined;
@@ -390,7 +398,9 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
     if (recorded) {
       // The run is recorded but cannot go on: give it and its tasks a final status.
       const message = `The run could not go on: ${(err as Error)?.message ?? String(err)}`.split('\n')[0]!;
-      await finalizeUnfinishedTasks(recorded.metadata, flow, recorded.runId, { code: 'INFRASTRUCTURE', message }).catch(() => undefined);
+      await finalizeUnfinishedTasks(recorded.metadata, flow, recorded.runId, { code: 'INFRASTRUCTURE', message }, 'failed').catch(
+        () => undefined,
+      );
       await recorded.metadata.finishRun(flow, recorded.runId, 'failed').catch(() => undefined);
     }
     throw err;
