@@ -95,9 +95,10 @@ function loadError(file: string, path: string, err: unknown): TributaryError {
     if (cjs) return fail(`${file} does not load: ${cjs}`);
   }
 
-  // Node's own SyntaxError (plain JavaScript) carries no location; `node --check` prints it.
-  if (e?.name === 'SyntaxError') {
-    const m = /^(.+?):(\d+)\n(.*)\n( *)\^/m.exec(syntaxCheck(path));
+  // Node's own parse error (plain JavaScript) carries no location; `node --check` prints it. A
+  // SyntaxError thrown by running code (JSON.parse...) has a frame in the user's file instead.
+  if (e?.name === 'SyntaxError' && !userFrame(e.stack)) {
+    const m = /\.[cm]?js$/.test(path) ? /^(.+?):(\d+)\n(.*)\n( *)\^/m.exec(syntaxCheck(path)) : null;
     if (m) {
       const [, at, line, text, pad] = m;
       const where = `${displayPath(at!, file, path)}:${line}:${pad!.length + 1}`;
