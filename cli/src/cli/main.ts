@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import {
   ArtifactStore,
@@ -199,6 +200,13 @@ function homeOption(args: ParsedArgs): string | undefined {
   const env = process.env.TRIBUTARY_HOME;
   if (home === undefined && env !== undefined && hasControlChars(env))
     throw usageError(`TRIBUTARY_HOME contains a control character: "${safeText(env)}". Fix the variable or pass --home <dir>.`);
+  const dir = tributaryHome(home);
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new TributaryError(
+      'CONFIG',
+      `The Tributary home ${safeText(dir)}${home === undefined ? ' (from $TRIBUTARY_HOME or the default ./.tributary)' : ''} is not a directory. Pass --home <dir>: a folder for the default stores.`,
+      { context: { path: dir } },
+    );
   return home;
 }
 
