@@ -66,5 +66,10 @@ describe('issue 9 item 16: stored text is escaped before it reaches the terminal
     expect(CONTROL.test(failed.stderr)).toBe(false);
     expect(failed.stderr).toContain('error [RUN_FAILED]: Task EscapesFlow/');
     expect(failed.stderr).toContain('Error: bad \\x1b[2J\\x1b]0;title\\x07 thing');
+    // The stored attempt error, as dump shows it.
+    const task = /Task (EscapesFlow\/\d+\/start\/\d+) failed/.exec(failed.stderr)![1]!;
+    const failedDump = runCli(home, ['dump', task]);
+    expect(CONTROL.test(failedDump.stdout)).toBe(false);
+    expect(failedDump.stdout).toContain('attempt 0 failed: [USER_CODE] Error: bad \\x1b[2J\\x1b]0;title\\x07 thing');
   });
 });

@@ -31,7 +31,7 @@ import {
   type ParsedArgs,
 } from './args.ts';
 import { loadFlow } from './load-flow.ts';
-import { err, handleClosedPipes, out, setRunInProgress } from './output.ts';
+import { err, handleClosedPipes, keepRunningOnClosedPipes, out } from './output.ts';
 import { parsePathspec, type Pathspec } from './pathspec.ts';
 import { ProgressDisplay } from './progress.ts';
 import { hasControlChars, safeJson, safeText } from './safe-text.ts';
@@ -393,14 +393,13 @@ async function runWithDisplay(
   };
   const signals = Object.keys(SIGNAL_EXIT) as NodeJS.Signals[];
   for (const s of signals) process.on(s, onSignal);
-  setRunInProgress(true);
+  keepRunningOnClosedPipes();
   try {
     const run = await start({ signal: abort.signal, onEvent: display.handle, onTaskOutput: display.output });
     await run.close();
     return reportRun(run, stoppedBy);
   } finally {
     display.stop();
-    setRunInProgress(false);
     for (const s of signals) process.off(s, onSignal);
   }
 }
@@ -661,10 +660,16 @@ async function cmdDump(tokens: string[]): Promise<number> {
       );
     const values: Record<string, unknown> = {};
     for (const ref of chosen) values[ref.name] = await store.load(ref);
+    // A failed task has no artifacts: what its last attempt failed with is what the reader wants.
+    const failure =
+      task.status === 'failed'
+        ? (await stores.metadata.listAttempts({ flow: ps.flow, runId: ps.runId, taskId: task.taskId })).filter((a) => a.error).pop()
+        : undefined;
     if (json) {
       const doc = {
         pathspec,
         status: task.status,
+        ...(failure?.error ? { error: { attempt: failure.attempt, ...failure.error } } : {}),
         artifacts: Object.fromEntries(
           chosen.map((r) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[r.name]) }]),
         ),
@@ -672,6 +677,10 @@ async function cmdDump(tokens: string[]): Promise<number> {
       out(`${safeJson(JSON.stringify(doc, null, 2))}\n`);
     } else {
       out(`${safeText(pathspec)} (${task.status})\n`);
+      if (failure?.error)
+        out(
+          `  attempt ${failure.attempt} failed: [${safeText(failure.error.code)}] ${safeText(failure.error.message, { multiline: true })}\n`,
+        );
       for (const r of chosen) {
         const shown = inspect(values[r.name], { depth: 4, maxArrayLength: 20, breakLength: 100 });
         out(

@@ -15,7 +15,7 @@ export function err(text: string): void {
   process.stderr.write(safeText(text, { multiline: true }));
 }
 
-let runInProgress = false;
+let runStarted = false;
 
 /**
  * `tributary runs | head -1`: the reader goes away, the next write fails with EPIPE. That is the
@@ -27,12 +27,15 @@ export function handleClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
-      if (!runInProgress) process.exit(0);
+      if (!runStarted) process.exit(0);
     });
   }
 }
 
-/** Mark that a run is in progress (closed pipes no longer end the process). @internal */
-export function setRunInProgress(value: boolean): void {
-  runInProgress = value;
+/**
+ * A run starts: from now on closed pipes never end the process (the run must be recorded, and the
+ * exit code must be the run's, even when the EPIPE is reported after the run). @internal
+ */
+export function keepRunningOnClosedPipes(): void {
+  runStarted = true;
 }
