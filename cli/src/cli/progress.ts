@@ -283,8 +283,7 @@ export class ProgressDisplay {
       const done = hidden.filter((r) => r.c.queued > 0 && r.c.done === r.c.queued).length;
       summary = `  … ${hidden.length} more steps (${done} done, ${hidden.length - done} waiting or queued)`;
     }
-    const lines = [header];
-    for (const { step, c } of shown) {
+    const cells = shown.map(({ step, c }) => {
       const name = step.length > nameWidth ? `${step.slice(0, nameWidth - 1)}…` : step.padEnd(nameWidth);
       const state =
         c.failed > 0
@@ -299,9 +298,13 @@ export class ProgressDisplay {
       const elapsed = c.firstStart ? fmtTime((c.running > 0 || !c.lastEnd ? Date.now() : c.lastEnd) - c.firstStart) : '';
       const cloned = c.cloned ? `  (${c.cloned} cloned)` : '';
       const counts = `${String(c.done).padStart(5)}/${String(c.queued).padEnd(5)} run ${String(c.running).padStart(3)}  fail ${String(c.failed).padStart(3)}`;
-      const rest = ` ${state} ${counts}  ${elapsed}${cloned}`;
-      // The bar gives way first when the terminal is narrow.
-      const barWidth = Math.min(BAR, width - 2 - nameWidth - 1 - displayWidth(rest));
+      return { c, name, rest: ` ${state} ${counts}  ${elapsed}${cloned}` };
+    });
+    // One bar width for the whole panel; it gives way first when the terminal is narrow.
+    const restWidth = Math.max(0, ...cells.map((x) => displayWidth(x.rest)));
+    const barWidth = Math.min(BAR, width - 2 - nameWidth - 1 - restWidth);
+    const lines = [header];
+    for (const { c, name, rest } of cells) {
       let bar = '';
       if (barWidth >= 5) {
         const filled = c.queued === 0 ? 0 : Math.round((c.done / Math.max(c.queued, 1)) * barWidth);
