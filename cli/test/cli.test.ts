@@ -85,7 +85,7 @@ describe('tributary CLI', () => {
   test('an invalid graph fails before anything runs, naming the step', () => {
     const r = cli('run', 'cli/test/fixtures/invalid-flow.ts');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('GraphError [GRAPH_INVALID]: Step *orphan* is unreachable from the start step *start*.');
+    expect(r.stderr).toContain('error [GRAPH_INVALID]: Step *orphan* is unreachable from the start step *start*.');
   });
 
   test('a failed run exits non-zero and says which task failed', () => {
