@@ -413,3 +413,42 @@ describe('issue 9: workers of a killed orchestrator', () => {
     expect(left).toEqual([]);
   });
 });
+
+describe('issue 9 items 5 and 6 through the CLI', () => {
+  const cli = (h: string, ...args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args, '--home', h], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, SCRIPT_HOME: h },
+    });
+
+  test('issue 9 item 6: tributary run of a one-file script runs the flow once (the script’s own runFlow call starts nothing)', async () => {
+    const h = join(home, 'cli-script');
+    const r = cli(h, 'run', join(fixtures, 'issue9-one-file-script.ts'), '--no-progress');
+    expect(r.stderr).toMatch(/Run ScriptFlow\/\d+ succeeded/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain('RESULT');
+    const md = openMetadata(h);
+    try {
+      expect((await md.listRuns({ flow: 'ScriptFlow' })).items).toHaveLength(1);
+    } finally {
+      await md.close();
+    }
+  });
+
+  test('issue 9 item 5: resume --dry-run marks a changed step, --rerun-changed re-runs it', async () => {
+    const h = join(home, 'cli-changed');
+    expect(cli(h, 'run', join(fixtures, 'issue9-changing-v1.ts'), '--no-progress').status).toBe(1);
+    const plan = cli(h, 'resume', join(fixtures, 'issue9-changing-v4.ts'), '--dry-run');
+    expect(plan.status).toBe(0);
+    expect(plan.stdout).toMatch(/prep +clone\* /);
+    expect(plan.stdout).toContain('--rerun-changed');
+    const rerun = cli(h, 'resume', join(fixtures, 'issue9-changing-v4.ts'), '--rerun-changed', '--dry-run');
+    expect(rerun.stdout).toMatch(/prep +re-run .*its code changed/);
+    const done = cli(h, 'resume', join(fixtures, 'issue9-changing-v4.ts'), '--rerun-changed', '--no-progress');
+    expect(done.status).toBe(0);
+    const dump = cli(h, 'dump', `${done.stdout.trim().split('\n').pop()!}/a`, '--json');
+    expect(JSON.parse(dump.stdout).artifacts.z.value).toBe(101);
+  });
+});

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FlowSpec, TributaryError } from '@tributary/core';
+import { FlowSpec, importFlowModule, TributaryError } from '@tributary/core';
 
 /** Import a flow file and pick its FlowSpec class. @internal */
 export async function loadFlow(
@@ -16,9 +16,11 @@ export async function loadFlow(
   const module = pathToFileURL(path).href;
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(module)) as Record<string, unknown>;
+    // A one-file script that runs its flow at top level hands over its class instead of running.
+    const imported = await importFlowModule(module);
+    mod = imported.exports ?? Object.fromEntries(imported.started.map((c) => [c.name, c]));
   } catch (err) {
-    throw loadError(file, path, err);
+    throw loadError(file, path, TributaryError.is(err, 'FLOW_LOAD') && err.cause !== undefined ? err.cause : err);
   }
   const flows = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as Function).prototype instanceof FlowSpec) as Array<
     [string, new () => FlowSpec]

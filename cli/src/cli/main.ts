@@ -41,7 +41,7 @@ const USAGE = `tributary — ML workflows as TypeScript classes
 
 Usage:
   tributary run <flow.ts> [--<param> value] [--max-workers N] [--max-num-splits N] [--tag T]...
-  tributary resume <flow.ts> [step] [--origin-run-id ID] [--dry-run]
+  tributary resume <flow.ts> [step] [--origin-run-id ID] [--rerun-changed] [--dry-run]
   tributary show <flow.ts> [--format text|mermaid|dot|json]
   tributary runs <FlowName | flow.ts> [--limit N]
   tributary logs <Flow/run/step[/task]> [--stdout | --stderr] [--attempt N]
@@ -100,6 +100,7 @@ const COMMANDS: Record<string, Command> = {
       FLOW,
       { name: 'origin-run-id', kind: 'value', value: 'ID', help: 'the run to resume (default: the latest run of the flow)' },
       { name: 'dry-run', kind: 'flag', help: 'print what would be cloned and what would run, run nothing' },
+      { name: 'rerun-changed', kind: 'flag', help: 're-run steps whose code changed since the origin run (default: clone them)' },
       ...STORES,
       ...EXECUTION,
       HELP,
@@ -333,7 +334,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
   refuseExtraPositionals(args, 2, 'resume', tokens);
   refuseControlChars(args, 'resume');
   const file = args.positional[0];
-  if (!file) throw usageError('Usage: tributary resume <flow.ts> [step] [--origin-run-id ID] [--dry-run]');
+  if (!file) throw usageError('Usage: tributary resume <flow.ts> [step] [--origin-run-id ID] [--rerun-changed] [--dry-run]');
   const { flowClass, module, exportName } = await loadFlow(file, optionValue(args, 'flow'));
   const step = args.positional[1];
   const originRunId = optionValue(args, 'origin-run-id');
@@ -349,6 +350,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
     ...(metadata ? { metadata } : {}),
     ...(originRunId ? { originRunId } : {}),
     ...(step ? { step } : {}),
+    ...(flag(args, 'rerun-changed') ? { rerunChanged: true } : {}),
   };
   if (flag(args, 'dry-run')) {
     out(`${formatResumePlan(await planResume(flowClass, common))}\n`);
@@ -650,9 +652,9 @@ async function cmdDump(tokens: string[]): Promise<number> {
     }
     const task = tasks[0]!;
     const refs = await stores.metadata.listArtifacts({ flow: ps.flow, runId: ps.runId, taskId: task.taskId });
-    const store = new ArtifactStore(stores.datastore, ps.flow);
-    const chosen = ps.artifact ? refs.filter((r) => r.name === ps.artifact) : refs;
     const pathspec = `${ps.flow}/${ps.runId}/${task.step}/${task.taskId}`;
+    const store = new ArtifactStore(stores.datastore, ps.flow).forTask(pathspec);
+    const chosen = ps.artifact ? refs.filter((r) => r.name === ps.artifact) : refs;
     if (ps.artifact && chosen.length === 0)
       throw new TributaryError(
         'NOT_FOUND',
