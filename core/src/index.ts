@@ -37,6 +37,7 @@ export { sha256 } from './util/hash.ts';
 export { validateKey, validateName, validatePrefix } from './util/keys.ts';
 export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
+export { emptyStream, portStream } from './util/adapter-streams.ts';
 
 export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';

@@ -1,6 +1,8 @@
-import { addAbortSignal, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import {
+  emptyStream,
+  portStream,
   redactUrl,
   safeCause,
   TributaryError,
@@ -278,13 +280,8 @@ export class AzureDatastore implements Datastore {
   }
 
   /** The body as the port's stream: aborted by `signal`, failures typed. */
-  private async *stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
-    if (signal) addAbortSignal(signal, body);
-    try {
-      for await (const chunk of body) yield chunk as Uint8Array;
-    } catch (err) {
-      throw this.map(err, key);
-    }
+  private stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    return portStream(body, signal, (err) => this.map(err, key));
   }
 
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -329,8 +326,6 @@ export class AzureDatastore implements Datastore {
     this.closed = true;
   }
 }
-
-async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createAzureDatastore(options: AzureDatastoreOptions): AzureDatastore {

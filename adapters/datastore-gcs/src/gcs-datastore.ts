@@ -1,7 +1,9 @@
-import { addAbortSignal, Readable, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IdempotencyStrategy, Storage, type Bucket, type File } from '@google-cloud/storage';
 import {
+  emptyStream,
+  portStream,
   redactUrl,
   safeCause,
   TributaryError,
@@ -282,13 +284,8 @@ export class GcsDatastore implements Datastore {
   }
 
   /** The body as the port's stream: aborted by `signal`, failures typed. */
-  private async *stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
-    if (signal) addAbortSignal(signal, body);
-    try {
-      for await (const chunk of body) yield chunk as Uint8Array;
-    } catch (err) {
-      throw this.map(err, key);
-    }
+  private stream(body: Readable, key: string, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
+    return portStream(body, signal, (err) => this.map(err, key));
   }
 
   async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | undefined> {
@@ -335,8 +332,6 @@ export class GcsDatastore implements Datastore {
     this.closed = true;
   }
 }
-
-async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createGcsDatastore(options: GcsDatastoreOptions): GcsDatastore {

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  emptyStream,
   redactUrl,
   safeCause,
   TributaryError,
@@ -503,8 +504,6 @@ function destroyBody(r: GetObjectCommandOutput): void {
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-async function* emptyStream(): AsyncIterable<Uint8Array> {}
 
 /** @public */
 export function createS3Datastore(options: S3DatastoreOptions): S3Datastore {
