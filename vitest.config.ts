@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// The workspace's own tests run our TypeScript sources: packages resolve to them through the
+// `tributary-source` export condition (published packages resolve to their built dist/).
+const conditions = ['tributary-source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: [
       'core/test/**/*.test.ts',

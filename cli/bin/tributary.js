@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// Flows are TypeScript: load them (and our own sources) through tsx, then hand over to the CLI.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The CLI is plain JavaScript (the package's build); a TypeScript flow file is turned into
+// JavaScript with esbuild when it is loaded, and only then.
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,9 @@
  * The composition root for services that embed Tributary: an inversify container with the three
  * adapters a run needs, bound by factories (no decorators, no reflect-metadata). Rebind any of them
  * (`await container.rebind(TRIBUTARY.Datastore)` then `.toConstantValue(myStore)`) and run flows
- * with `runFlowIn(container, Flow, options)`.
+ * with `runFlowIn(container, Flow, options)`. Imported as `tributary/container`, so that services
+ * that do not use it never load inversify.
+ * @packageDocumentation
  */
 import { Container } from 'inversify';
 import {

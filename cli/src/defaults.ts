@@ -5,17 +5,23 @@
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registerAdapter, TributaryError } from '@tributary/core';
-import { createFsDatastore } from '@tributary/datastore-fs';
-import { createSqliteMetadataStore } from '@tributary/metadata-sqlite';
-import { createLocalCompute } from '@tributary/compute-local';
 
-registerAdapter('datastore', 'file', (url) => createFsDatastore({ root: fileURLToPath(url) }), {
-  default: (home) => pathToFileURL(join(home, 'datastore')).href,
+// The embedded adapters too are imported when first opened: `tributary show` never loads SQLite.
+registerAdapter(
+  'datastore',
+  'file',
+  async (url) => (await import('@tributary/datastore-fs')).createFsDatastore({ root: fileURLToPath(url) }),
+  { default: (home) => pathToFileURL(join(home, 'datastore')).href },
+);
+registerAdapter(
+  'metadata',
+  'sqlite',
+  async (url) => (await import('@tributary/metadata-sqlite')).createSqliteMetadataStore({ path: decodeURIComponent(url.pathname) }),
+  { default: (home) => `sqlite://${pathToFileURL(join(home, 'metadata.sqlite')).pathname}` },
+);
+registerAdapter('compute', 'local', async () => (await import('@tributary/compute-local')).createLocalCompute(), {
+  default: () => 'local://',
 });
-registerAdapter('metadata', 'sqlite', (url) => createSqliteMetadataStore({ path: decodeURIComponent(url.pathname) }), {
-  default: (home) => `sqlite://${pathToFileURL(join(home, 'metadata.sqlite')).pathname}`,
-});
-registerAdapter('compute', 'local', () => createLocalCompute(), { default: () => 'local://' });
 
 // Optional adapters are loaded only when a URL asks for them, so users install only the SDKs they use.
 async function optional<T>(pkg: string, what: string): Promise<T> {

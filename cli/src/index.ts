@@ -9,4 +9,4 @@ export * from '@tributary/core';
 export { createFsDatastore, FsDatastore, type FsDatastoreOptions } from '@tributary/datastore-fs';
 export { createSqliteMetadataStore, SqliteMetadataStore, type SqliteMetadataStoreOptions } from '@tributary/metadata-sqlite';
 export { createLocalCompute, LocalCompute, type LocalComputeOptions } from '@tributary/compute-local';
-export { createTributaryContainer, runFlowIn, resumeFlowIn, TRIBUTARY, type TributaryContainerOptions } from './container.ts';
+// The inversify composition root is `tributary/container`: importing `tributary` does not load inversify.

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { createFsDatastore, createTributaryContainer, runFlowIn, TRIBUTARY, type Datastore } from '../src/index.ts';
+import { createFsDatastore, type Datastore } from '../src/index.ts';
+import { createTributaryContainer, runFlowIn, TRIBUTARY } from '../src/container.ts';
 import { HelloFlow } from '../../examples/hello.ts';
 import { tempHome } from './helpers.ts';
 

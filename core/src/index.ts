@@ -43,6 +43,7 @@ export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOption
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
 export type { CheckpointRecord } from './runtime/protocol.ts';
 export { importFlowModule, type ImportedFlowModule } from './runtime/import-flow-module.ts';
+export { prepareFlowCode, type FlowCode } from './runtime/code-package.ts';
 export type { TaskCheckpoints, CheckpointOptions } from './flow/checkpoints.ts';
 export {
   registerAdapter,

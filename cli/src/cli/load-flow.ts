@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FlowSpec, importFlowModule, TributaryError } from '@tributary/core';
+import { FlowSpec, importFlowModule, prepareFlowCode, TributaryError, type FlowCode } from '@tributary/core';
 
 /** Import a flow file and pick its FlowSpec class. @internal */
 export async function loadFlow(
@@ -15,9 +15,19 @@ export async function loadFlow(
     throw new TributaryError('FLOW_LOAD', `${file} is a directory, expected a .ts/.js file that exports a flow.`, { context: { path } });
   const module = pathToFileURL(path).href;
   let mod: Record<string, unknown>;
+  let code: FlowCode;
+  try {
+    // TypeScript is built into JavaScript once (the same file the workers will import).
+    code = await prepareFlowCode(module);
+  } catch (err) {
+    throw loadError(file, path, TributaryError.is(err, 'FLOW_LOAD') && err.cause !== undefined ? err.cause : err);
+  }
+  // Stack traces of flow code point into its TypeScript sources (enabled only now: the maps of
+  // the CLI's own modules are not worth reading at every start).
+  if (code.built) process.setSourceMapsEnabled(true);
   try {
     // A one-file script that runs its flow at top level hands over its class instead of running.
-    const imported = await importFlowModule(module);
+    const imported = await importFlowModule(code.url);
     mod = imported.exports ?? Object.fromEntries(imported.started.map((c) => [c.name, c]));
   } catch (err) {
     throw loadError(file, path, TributaryError.is(err, 'FLOW_LOAD') && err.cause !== undefined ? err.cause : err);
@@ -45,7 +55,7 @@ export async function loadFlow(
       { context: { path } },
     );
   }
-  return { flowClass: pick[1], module, exportName: pick[0] };
+  return { flowClass: pick[1], module: code.url, exportName: pick[0] };
 }
 
 /** Why `import()` of a flow file failed, as a FLOW_LOAD error that says where and what to do. */
@@ -67,7 +77,26 @@ function loadError(file: string, path: string, err: unknown): TributaryError {
       : [esbuild.file, esbuild.line, esbuild.column, esbuild.text];
     const where = `${displayPath(at, file, path)}:${line}:${column + 1}`;
     const source = sourceLine(resolve(at), line);
-    return fail(`Syntax error in ${where}: ${text}${source === undefined ? '' : `\n${codeFrame(source, column)}`}`, {
+    const frame = source === undefined ? '' : `\n${codeFrame(source, column)}`;
+    const pkg = /^Cannot find package '([^']+)'/.exec(text)?.[1];
+    if (pkg) {
+      return fail(
+        `${file} does not load: package '${pkg}', imported from ${displayPath(at, file, path)}, cannot be found. Install it (npm install ${packageName(pkg)}) or fix the import (${where}).${frame}`,
+        { line, column: column + 1, missing: pkg },
+      );
+    }
+    const local = /^Could not resolve "([^"]+)"/.exec(text)?.[1];
+    if (local) {
+      return fail(
+        `${file} does not load: module '${local}', imported from ${displayPath(at, file, path)}, cannot be found. Fix the import path (${where}).${frame}`,
+        {
+          line,
+          column: column + 1,
+          missing: local,
+        },
+      );
+    }
+    return fail(`Syntax error in ${where}: ${text}${frame}`, {
       line,
       column: column + 1,
     });

@@ -19,7 +19,9 @@ import {
   type GraphFormat,
   type MetadataStore,
   type TaskRecord,
-} from '../index.ts';
+} from '@tributary/core';
+// The embedded default adapters, registered (and loaded only when a command opens them).
+import '../defaults.ts';
 import {
   flag,
   intOption,

@@ -125,9 +125,14 @@ const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT
 const SYSTEM_FAILURES = new Set(['WORKER_LOST', 'TIMEOUT', 'COMPUTE_OOM', 'COMPUTE_PREEMPTED', 'INFRASTRUCTURE', 'COMPUTE_FAILED']);
 
 function workerMain(): { path: string; execArgv: string[] } {
-  const path = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
-  // Flows and our own packages are TypeScript source: workers load them through tsx.
-  return { path, execArgv: ['--import', import.meta.resolve('tsx')] };
+  // Built packages run plain JavaScript (the flow module was built into JavaScript at run start).
+  // Run from this repository's TypeScript sources (its own tests), workers load those sources
+  // through tsx and resolve our packages to their sources too.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const path = fileURLToPath(new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url));
+  const execArgv = ['--enable-source-maps'];
+  if (fromSource) execArgv.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
+  return { path, execArgv };
 }
 
 function sameMembers(a: string[], b: string[]): boolean {

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { TributaryError } from '../errors.ts';
 import type { FlowSpec } from '../flow/flow-spec.ts';
@@ -18,6 +17,7 @@ import { validateName } from '../util/keys.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
 import { Orchestrator, type ResumeOrigin } from './orchestrator.ts';
+import { prepareFlowCode } from './code-package.ts';
 import { finalizeUnfinishedTasks } from './finalize-tasks.ts';
 import { claimedByImport } from './import-flow-module.ts';
 import { onDemandAdapter } from './on-demand-adapter.ts';
@@ -248,6 +248,8 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`,
     );
   }
+  // TypeScript becomes JavaScript once, here, before anything is recorded: workers import the result.
+  const code = await prepareFlowCode(flowModule);
   const home = tributaryHome(options.home);
   const opened: Array<Configured<{ close(): Promise<void> }>> = [];
   const open = async <K extends 'datastore' | 'metadata' | 'compute'>(kind: K, given: Parameters<typeof openConfigured<K>>[1]) => {
@@ -293,12 +295,6 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
     }
 
-    let codeHash = '';
-    try {
-      codeHash = sha256(await readFile(fileURLToPath(flowModule)));
-    } catch {
-      // a module that is not a file (data: URL...) has no code hash
-    }
     const user = options.user ?? defaultUser();
     const run = await metadata.createRun({
       flow,
@@ -306,7 +302,7 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       params: originRun ? originRun.params : params,
       tags: options.tags ?? originRun?.tags ?? [],
       systemTags: [`user:${user}`, `runtime:node${process.versions.node.split('.')[0]}`],
-      codeHash,
+      codeHash: code.sha,
       graph,
       ...(originRun ? { originRunId: originRun.runId } : {}),
     });
@@ -341,7 +337,7 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       flow,
       runId: run.runId,
       graph,
-      flowModule,
+      flowModule: code.url,
       flowExport: options.flowExport ?? flowClass.name,
       datastore,
       metadata,

@@ -1,7 +1,11 @@
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const FLOW_API_DIR = new URL('../flow/', import.meta.url).href;
-const FLOW_API_PATH = new URL('../flow/', import.meta.url).pathname;
+// This package's own code (its sources and its build, which may both be loaded in one process of
+// this repository): frames in it are never the user's module.
+const OWN = ['../../src/', '../../dist/'].flatMap((d) => {
+  const url = new URL(d, import.meta.url);
+  return [url.href, fileURLToPath(url)];
+});
 
 /**
  * The module (file URL) of the code that is defining a flow class right now, read from the
@@ -15,8 +19,7 @@ export function callerModule(): string | undefined {
     const m = /\(?((?:file:\/\/)?\/[^():]+?\.(?:[cm]?[jt]sx?)):\d+:\d+\)?\s*$/.exec(line);
     if (!m) continue;
     const file = m[1]!;
-    if (file.startsWith(FLOW_API_DIR) || file.startsWith(FLOW_API_PATH) || file.includes('/node_modules/')) continue;
-    if (file.includes('/core/src/util/caller-module')) continue;
+    if (OWN.some((dir) => file.startsWith(dir)) || file.includes('/node_modules/')) continue;
     return file.startsWith('file://') ? file : pathToFileURL(file).href;
   }
   return undefined;
