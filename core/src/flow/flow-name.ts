@@ -85,14 +85,14 @@ function refuse(code: 'CONFIG' | 'INVALID_KEY', flowClass: Function, why: string
   );
 }
 
+const ANONYMOUS = 'has no name of its own (an anonymous class).';
+
 /**
  * Why a class name, used as the default flow name, looks made by a tool rather than a person, or
  * undefined. Minifiers give classes 1–2 character names (`t`, `Zt`, `_a`); bundlers rename the
  * second of two classes called `TrainFlow` to `TrainFlow2` (esbuild) or `TrainFlow$1` (rollup);
  * an anonymous class gets `''` or `default`. Names like `ETL` or `A2BFlow` pass.
  */
-const ANONYMOUS = 'has no name of its own (an anonymous class).';
-
 function machineMade(name: string): string | undefined {
   if (name === 'default' || name.endsWith('_default')) return ANONYMOUS;
   if (name.length <= 2) return 'has a 1–2 character name, which looks minified.';
@@ -142,12 +142,8 @@ export function flowNameOf(flowClass: Function): string {
     const why = name.includes('$')
       ? `cannot be a flow name: it contains '$' (bundlers rename colliding classes to names like TrainFlow$1), and flow names use ${NAME_RULE}.`
       : `cannot be a flow name: flow names use ${NAME_RULE}.`;
-    refuse(
-      'INVALID_KEY',
-      flowClass,
-      why,
-      validFlowName(name.replace(/[^A-Za-z0-9_.-]/g, '')) ? name.replace(/[^A-Za-z0-9_.-]/g, '') : 'TrainFlow',
-    );
+    const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, '');
+    refuse('INVALID_KEY', flowClass, why, validFlowName(cleaned) ? cleaned : 'TrainFlow');
   }
   const why = machineMade(name);
   if (why) refuse('CONFIG', flowClass, why, /[0-9]$/.test(name) && name.length > 2 ? name : 'TrainFlow');
