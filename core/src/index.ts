@@ -9,6 +9,8 @@ export type * from './ports/index.ts';
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
 export { step, param, retry, catchFailure, timeout, resources, type StepOptions, type StepDecorator } from './flow/decorators.ts';
+export { flow, type FlowOptions, type FlowDecorator } from './flow/decorators.ts';
+export { flowNameOf } from './flow/flow-name.ts';
 export type {
   RetryOptions,
   CatchOptions,

@@ -2,13 +2,38 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FlowSpec, importFlowModule, prepareFlowCode, TributaryError, type FlowCode } from '@tributary/core';
+import { FlowSpec, flowNameOf, importFlowModule, prepareFlowCode, TributaryError, type FlowCode } from '@tributary/core';
 
-/** Import a flow file and pick its FlowSpec class. @internal */
+/** A flow class found in a flow file. */
+interface FoundFlow {
+  exportName: string;
+  flowClass: new () => FlowSpec;
+  /** Its flow name, when it has a usable one (the picked flow's naming error is thrown later). */
+  flowName?: string;
+}
+
+function found(exportName: string, flowClass: new () => FlowSpec): FoundFlow {
+  try {
+    return { exportName, flowClass, flowName: flowNameOf(flowClass) };
+  } catch {
+    return { exportName, flowClass };
+  }
+}
+
+function describe(f: FoundFlow): string {
+  return f.flowName === undefined || f.flowName === f.exportName ? f.exportName : `${f.exportName} (flow ${f.flowName})`;
+}
+
+/**
+ * Import a flow file and pick its FlowSpec class: the only one, or the one `name` (`--flow`) names
+ * by export name, flow name or class name. Two different flows of one file with one flow name are
+ * refused: their runs and artifacts would be kept under the same key.
+ * @internal
+ */
 export async function loadFlow(
   file: string,
   name?: string,
-): Promise<{ flowClass: new () => FlowSpec; module: string; exportName: string }> {
+): Promise<{ flowClass: new () => FlowSpec; module: string; exportName: string; flowName: string }> {
   const path = resolve(file);
   if (!existsSync(path)) throw new TributaryError('FLOW_LOAD', `Flow file not found: ${file}`, { context: { path } });
   if (statSync(path).isDirectory())
@@ -32,9 +57,13 @@ export async function loadFlow(
   } catch (err) {
     throw loadError(file, path, TributaryError.is(err, 'FLOW_LOAD') && err.cause !== undefined ? err.cause : err);
   }
-  const flows = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as Function).prototype instanceof FlowSpec) as Array<
+  const exported = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as Function).prototype instanceof FlowSpec) as Array<
     [string, new () => FlowSpec]
   >;
+  // One class exported under two names (`export default TrainFlow` too) is one flow.
+  const byClass = new Map<Function, [string, new () => FlowSpec]>();
+  for (const [k, v] of exported) if (!byClass.has(v) || byClass.get(v)![0] === 'default') byClass.set(v, [k, v]);
+  const flows = [...byClass.values()];
   if (flows.length === 0) {
     const cjs = commonJsScope(path);
     throw new TributaryError(
@@ -45,17 +74,39 @@ export async function loadFlow(
       { context: { path } },
     );
   }
-  const pick = name ? flows.find(([k, v]) => k === name || v.name === name) : flows.length === 1 ? flows[0] : undefined;
-  if (!pick) {
+  const all = flows.map(([k, v]) => found(k, v));
+  const seen = new Map<string, FoundFlow>();
+  for (const f of all) {
+    if (f.flowName === undefined) continue;
+    const other = seen.get(f.flowName);
+    if (other) {
+      throw new TributaryError(
+        'CONFIG',
+        `${file} exports two different flows named ${f.flowName}: ${other.exportName} and ${f.exportName}. ` +
+          `A flow's name keys its runs and artifacts, so each flow needs its own: give one of them another name (static flowName = '...').`,
+        { context: { path, flow: f.flowName } },
+      );
+    }
+    seen.set(f.flowName, f);
+  }
+  const picked = name
+    ? all.filter((f) => f.exportName === name || f.flowName === name || f.flowClass.name === name)
+    : all.length === 1
+      ? all
+      : [];
+  if (picked.length !== 1) {
     throw new TributaryError(
       'FLOW_LOAD',
-      name
-        ? `${file} exports no flow named ${name}; it exports ${flows.map(([k]) => k).join(', ')}.`
-        : `${file} exports ${flows.length} flows (${flows.map(([k]) => k).join(', ')}); choose one with --flow <Name>.`,
+      picked.length > 1
+        ? `--flow ${name} is ambiguous in ${file}: it names ${picked.map(describe).join(' and ')}. Rename one of them so that its export, class and flow names are not names of the other.`
+        : name
+          ? `${file} exports no flow named ${name}; it exports ${all.map(describe).join(', ')}.`
+          : `${file} exports ${all.length} flows (${all.map(describe).join(', ')}); choose one with --flow <Name>.`,
       { context: { path } },
     );
   }
-  return { flowClass: pick[1], module: code.url, exportName: pick[0] };
+  const pick = picked[0]!;
+  return { flowClass: pick.flowClass, module: code.url, exportName: pick.exportName, flowName: flowNameOf(pick.flowClass) };
 }
 
 /** Why `import()` of a flow file failed, as a FLOW_LOAD error that says where and what to do. */

@@ -268,7 +268,7 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const flowName = optionValue(pre, 'flow');
   if (flowName !== undefined && hasControlChars(flowName))
     throw usageError(`Option --flow contains a control character: "${safeText(flowName)}". Remove it.`);
-  const { flowClass, module, exportName } = await loadFlow(file, flowName);
+  const { flowClass, module, exportName, flowName: flow } = await loadFlow(file, flowName);
   const declared = describeParams(flowClass);
   const args = parseArgs(
     tokens,
@@ -276,21 +276,21 @@ async function cmdRun(tokens: string[]): Promise<number> {
     declared.filter((d) => !paramConflict(d, declared)).map((d) => ({ name: d.name, boolean: d.type === 'boolean' })),
   );
   if (flag(args, 'help')) {
-    out(`${commandHelp('run')}\n${paramsHelp(file, flowClass.name, declared)}`);
+    out(`${commandHelp('run')}\n${paramsHelp(file, flow, declared)}`);
     return 0;
   }
   for (const d of declared) {
     const conflict = paramConflict(d, declared);
     if (conflict)
       throw usageError(
-        `Parameter ${safeText(d.name)} of ${flowClass.name} cannot be set from the command line: ${conflict}. Rename the parameter (for example to ${renameHint(flowClass.name, d.name)}).`,
+        `Parameter ${safeText(d.name)} of ${flow} cannot be set from the command line: ${conflict}. Rename the parameter (for example to ${renameHint(flow, d.name)}).`,
         { artifact: d.name },
       );
   }
   if (args.unknown.length) {
     const bad = args.unknown[0]!.option;
     throw usageError(
-      `Unknown parameter ${safeText(bad)} for ${flowClass.name}. ${declared.length ? `Its parameters are: ${declared.map((p) => (p.type === 'boolean' ? `--[no-]${p.name}` : `--${p.name}`)).join(', ')}.` : 'It declares no parameters.'} See tributary run ${file} --help.`,
+      `Unknown parameter ${safeText(bad)} for ${flow}. ${declared.length ? `Its parameters are: ${declared.map((p) => (p.type === 'boolean' ? `--[no-]${p.name}` : `--${p.name}`)).join(', ')}.` : 'It declares no parameters.'} See tributary run ${file} --help.`,
       { option: bad },
     );
   }
@@ -435,7 +435,7 @@ async function cmdRuns(tokens: string[]): Promise<number> {
   const target = args.positional[0];
   if (!target) throw usageError('Usage: tributary runs <FlowName | flow.ts> [--limit N]');
   let flow: string;
-  if (/\.[cm]?[jt]s$/.test(target)) flow = (await loadFlow(target, optionValue(args, 'flow'))).flowClass.name;
+  if (/\.[cm]?[jt]s$/.test(target)) flow = (await loadFlow(target, optionValue(args, 'flow'))).flowName;
   else {
     flow = target;
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/.test(flow))

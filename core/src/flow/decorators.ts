@@ -7,6 +7,8 @@ import {
   type RetryOptions,
   type TimeoutOptions,
 } from './registry.ts';
+import { recordFlowName } from './flow-name.ts';
+import type { FlowSpec } from './flow-spec.ts';
 
 /** What `@step(...)`, `@retry(...)` and the other step decorators return. @public */
 export type StepDecorator = (fn: Function, context: ClassMethodDecoratorContext) => void;
@@ -144,5 +146,33 @@ export function param<T>(options: ParamOptions<T> = {}) {
     }
     // The initializer's value is known only when an instance is made: params.ts reads it then.
     recordParam(context.metadata, { ...options, name: String(context.name) });
+  };
+}
+
+/** Options of `@flow(...)`. @public */
+export interface FlowOptions {
+  /** The flow's name, which keys its runs and artifacts (see `flowNameOf`). */
+  name: string;
+}
+
+/** What `@flow(...)` returns: a standard class decorator for a FlowSpec subclass. @public */
+export type FlowDecorator = <C extends abstract new (...args: never[]) => FlowSpec>(value: C, context: ClassDecoratorContext<C>) => void;
+
+/**
+ * Names a flow explicitly, like `static flowName = 'TrainFlow'`: `@flow({ name: 'TrainFlow' })`.
+ * The name then survives a bundler that minifies or renames the class.
+ * @public
+ */
+export function flow(options: FlowOptions): FlowDecorator {
+  if (typeof options !== 'object' || options === null) throw new TypeError("@flow needs options: @flow({ name: 'TrainFlow' }).");
+  return (value, context) => {
+    if (typeof context !== 'object' || context === null || !('kind' in context)) {
+      throw new TypeError(
+        '@flow is a standard (TC39) decorator but was called as a legacy one. ' +
+          'Remove "experimentalDecorators" from your tsconfig.json (Tributary needs no compiler flags).',
+      );
+    }
+    if (context.kind !== 'class') throw new TypeError(`@flow decorates a flow class (got ${String(context.kind)}).`);
+    recordFlowName(value, options.name);
   };
 }

@@ -10,6 +10,7 @@ import { TributaryError } from '../errors.ts';
 import { RESERVED_NAMES } from '../graph/build-graph.ts';
 import { GraphError } from '../graph/graph-error.ts';
 import { sha256 } from '../util/hash.ts';
+import { flowLabel } from './flow-name.ts';
 import type { TaskState } from './task-state.ts';
 
 type Probe = { fields: ReadonlyMap<string, unknown> } | { error: TributaryError };
@@ -35,10 +36,10 @@ function probe(flowClass: Function): Probe {
     result = {
       error: new TributaryError(
         'FLOW_LOAD',
-        `Could not read the field initializers of ${flowClass.name}: creating an instance outside any step threw: ${why}. ` +
+        `Could not read the field initializers of ${flowLabel(flowClass)}: creating an instance outside any step threw: ${why}. ` +
           'Parameter defaults written as initializers are read that way, when the flow is loaded: ' +
           'move code that needs a running task (this.input, this.current...) into a step, or give the default as @param({ default }).',
-        { cause: err, context: { flow: flowClass.name } },
+        { cause: err, context: { flow: flowLabel(flowClass) } },
       ),
     };
   }
@@ -57,7 +58,7 @@ export function checkFieldDeclarations(flowClass: Function): void {
   if (!('fields' in p)) return;
   for (const [key, value] of p.fields) {
     if (RESERVED_NAMES.has(key) && value !== undefined) {
-      throw new GraphError(flowClass.name, 'reserved-name', reservedField(flowClass.name, key), key);
+      throw new GraphError(flowLabel(flowClass), 'reserved-name', reservedField(flowLabel(flowClass), key), key);
     }
   }
 }

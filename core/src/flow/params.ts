@@ -1,6 +1,7 @@
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { TributaryError } from '../errors.ts';
 import { fieldInitializers } from './fields.ts';
+import { flowLabel } from './flow-name.ts';
 import { paramsOf, type ParamType } from './registry.ts';
 
 /** A parameter with its default and type settled. */
@@ -40,7 +41,7 @@ function declaredParams(flowClass: Function): DeclaredParam[] {
     const optionDefault = 'default' in p;
     if (optionDefault && init !== undefined && !isDeepStrictEqual(p.default, init)) {
       throw new TypeError(
-        `@param ${p.name} of ${flowClass.name} has two defaults: ${inspect(p.default)} in @param({ default }) and ${inspect(init)} as its initializer. Keep one (e.g. \`@param() ${p.name} = ...\`).`,
+        `@param ${p.name} of ${flowLabel(flowClass)} has two defaults: ${inspect(p.default)} in @param({ default }) and ${inspect(init)} as its initializer. Keep one (e.g. \`@param() ${p.name} = ...\`).`,
       );
     }
     const hasDefault = optionDefault || init !== undefined;
@@ -97,7 +98,7 @@ export function resolveParams(flowClass: Function, given: Record<string, unknown
     if (!names.has(key)) {
       throw new TributaryError(
         'PARAM_INVALID',
-        `Unknown parameter --${key} for ${flowClass.name}. ${declared.length ? `Its parameters are: ${declared.map((p) => `--${p.name}`).join(', ')}.` : 'It declares no parameters.'}`,
+        `Unknown parameter --${key} for ${flowLabel(flowClass)}. ${declared.length ? `Its parameters are: ${declared.map((p) => `--${p.name}`).join(', ')}.` : 'It declares no parameters.'}`,
         { context: { artifact: key } },
       );
     }
@@ -109,12 +110,12 @@ export function resolveParams(flowClass: Function, given: Record<string, unknown
       if (p.required)
         throw new TributaryError(
           'PARAM_INVALID',
-          `Missing required parameter --${p.name} for ${flowClass.name}.${p.help ? ` (${p.help})` : ''}`,
+          `Missing required parameter --${p.name} for ${flowLabel(flowClass)}.${p.help ? ` (${p.help})` : ''}`,
           { context: { artifact: p.name } },
         );
       continue;
     }
-    out[p.name] = coerce(p, value, flowClass.name);
+    out[p.name] = coerce(p, value, flowLabel(flowClass));
   }
   return out;
 }

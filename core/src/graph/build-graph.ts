@@ -1,5 +1,6 @@
 import { sha256 } from '../util/hash.ts';
 import { checkFieldDeclarations } from '../flow/fields.ts';
+import { flowNameOf } from '../flow/flow-name.ts';
 import { paramsOf, stepsOf, type StepRecord } from '../flow/registry.ts';
 import { GraphError, type GraphRule } from './graph-error.ts';
 import type { FlowGraph, GraphNode } from './ir.ts';
@@ -38,7 +39,7 @@ class GraphBuilder {
   private readonly nodes: Record<string, GraphNode> = {};
 
   constructor(private readonly flowClass: Function) {
-    this.flow = flowClass.name;
+    this.flow = flowNameOf(flowClass);
     this.steps = stepsOf(flowClass);
   }
 

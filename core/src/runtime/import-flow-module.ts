@@ -65,6 +65,10 @@ export async function importFlowModule(url: string): Promise<ImportedFlowModule>
 export function flowClassFrom(mod: ImportedFlowModule, name: string, url: string): FlowClass {
   const fromExports = mod.exports?.[name];
   if (typeof fromExports === 'function') return fromExports;
+  // runFlow's default export name is the class name; a bundler may have renamed the class and
+  // kept the export's name: the one exported class of that name is the flow.
+  const renamed = [...new Set(Object.values(mod.exports ?? {}))].filter((v) => typeof v === 'function' && v.name === name);
+  if (renamed.length === 1) return renamed[0] as FlowClass;
   const started = mod.started.find((c) => c.name === name);
   if (started) return started;
   throw new TributaryError(

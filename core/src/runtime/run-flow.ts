@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { TributaryError } from '../errors.ts';
 import type { FlowSpec } from '../flow/flow-spec.ts';
+import { flowLabel, flowNameOf } from '../flow/flow-name.ts';
 import { resolveParams } from '../flow/params.ts';
 import { stepsOf } from '../flow/registry.ts';
 import { buildGraph } from '../graph/build-graph.ts';
@@ -13,7 +14,6 @@ import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
 import { refuseControlChars } from '../util/control-chars.ts';
-import { validateName } from '../util/keys.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
 import { Orchestrator, type ResumeOrigin } from './orchestrator.ts';
@@ -190,9 +190,9 @@ export async function planResume(flowClass: new () => FlowSpec, options: ResumeF
   const home = tributaryHome(options.home);
   const md = await openConfigured('metadata', options.metadata, home);
   try {
-    const origin = await findOrigin(md.adapter, flowClass.name, options.originRunId);
+    const origin = await findOrigin(md.adapter, graph.flow, options.originRunId);
     if (options.step !== undefined && !graph.nodes[options.step])
-      throw new TributaryError('PARAM_INVALID', `${flowClass.name} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
+      throw new TributaryError('PARAM_INVALID', `${graph.flow} has no step ${options.step}. Steps: ${graph.order.join(', ')}.`);
     return await buildResumePlan(md.adapter, graph, origin, { step: options.step, rerunChanged: options.rerunChanged });
   } finally {
     if (md.owned) await md.adapter.close();
@@ -227,14 +227,13 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
   if (isWorkerProcess() && !insideTask()) {
     throw new TributaryError(
       'CONFIG',
-      `runFlow(${flowClass.name}) was called in a task worker outside any step: the flow module starts a run when it is imported. ` +
+      `runFlow(${flowLabel(flowClass)}) was called in a task worker outside any step: the flow module starts a run when it is imported. ` +
         `Call runFlow at the top level of the module (it is then ignored in workers), or from another file.`,
     );
   }
   const t0 = performance.now();
   const graph = buildGraph(flowClass);
-  const flow = flowClass.name;
-  validateName('flow', flow);
+  const flow = flowNameOf(flowClass);
   if (resume?.step !== undefined && !graph.nodes[resume.step]) {
     throw new TributaryError('PARAM_INVALID', `${flow} has no step ${resume.step}. Steps: ${graph.order.join(', ')}.`);
   }
@@ -245,7 +244,7 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
   if (!flowModule) {
     throw new TributaryError(
       'FLOW_LOAD',
-      `Cannot tell which module defines ${flowClass.name}: pass { flowModule: import.meta.url } to runFlow.`,
+      `Cannot tell which module defines ${flowLabel(flowClass)}: pass { flowModule: import.meta.url } to runFlow.`,
     );
   }
   // TypeScript becomes JavaScript once, here, before anything is recorded: workers import the result.
