@@ -2,11 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // The workspace's own tests run our TypeScript sources: packages resolve to them through the
 // `tributary-source` export condition (published packages resolve to their built dist/).
-const conditions = ['tributary-source', 'module', 'node', 'development|production'];
-
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
+  ssr: { resolve: { conditions: ['tributary-source', 'node'] } },
   test: {
     include: [
       'core/test/**/*.test.ts',

@@ -350,7 +350,6 @@ describe('malformed flows fail validation before anything runs', () => {
     }
     // a param and a step cannot share a name; here the param clashes with nothing, so add one
     class Clash2 extends Clash {
-      static flowName = 'Clash2'; // a class name ending in a digit needs an explicit name (issue 10 item 4)
       // @ts-expect-error: deliberately shadows the parameter
       @step middle() {
         this.next(this.end);

@@ -118,8 +118,6 @@ describe('issue 10 item 4: explicit flow identity', () => {
       ['t', /has a 1–2 character name, which looks minified/],
       ['Zt', /has a 1–2 character name, which looks minified/],
       ['_a', /has a 1–2 character name, which looks minified/],
-      ['TrainFlow2', /ends in a digit, which is how bundlers rename the second of two classes with one name \(TrainFlow → TrainFlow2\)/],
-      ['ModelV2', /If ModelV2 is the name you chose, say so/],
       ['', /has no name of its own \(an anonymous class\)/],
       ['default', /has no name of its own/],
       ['flow_default', /has no name of its own/],

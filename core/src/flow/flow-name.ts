@@ -96,12 +96,8 @@ const ANONYMOUS = 'has no name of its own (an anonymous class).';
 function machineMade(name: string): string | undefined {
   if (name === 'default' || name.endsWith('_default')) return ANONYMOUS;
   if (name.length <= 2) return 'has a 1–2 character name, which looks minified.';
-  if (/[0-9]$/.test(name)) {
-    return (
-      'has a name that ends in a digit, which is how bundlers rename the second of two classes with one name (TrainFlow → TrainFlow2). ' +
-      `If ${name} is the name you chose, say so.`
-    );
-  }
+  // A bundler's rename of a second class with one name (esbuild: TrainFlow → TrainFlow2) cannot be
+  // told from a name chosen that way (ModelV2): not refused, and the README says to name bundled flows.
   return undefined;
 }
 
@@ -110,7 +106,7 @@ function machineMade(name: string): string | undefined {
  * datastore. It is the class's own explicit name (`static flowName = 'TrainFlow'`, or
  * `@flow({ name: 'TrainFlow' })`) when it has one, which is trusted if it is a valid name;
  * otherwise its class name, refused (`CONFIG`) when it looks minified or renamed by a bundler
- * (1–2 characters, ending in a digit, anonymous) and (`INVALID_KEY`) when it is not a valid name.
+ * (1–2 characters, anonymous) and (`INVALID_KEY`) when it is not a valid name.
  * A subclass of an explicitly named flow must name itself: it is another flow.
  * @public
  */
