@@ -49,6 +49,7 @@ class GraphBuilder {
   }
 
   build(): FlowGraph {
+    this.refuseEs5Class();
     const names = [...this.steps.keys()];
     for (const name of names) {
       if (RESERVED_NAMES.has(name)) {
@@ -140,7 +141,7 @@ class GraphBuilder {
       parsed = parseStepSource(source.text);
     } catch (err) {
       this.fail(
-        'unreadable-step',
+        'unreadable-source',
         `Step *${name}* could not be parsed to find its this.next() call (${(err as Error).message}). ` +
           'The graph is read from the JavaScript that runs: load the flow from its source or from tsc/esbuild output, not from code a tool rewrote beyond that.',
         name,
@@ -194,6 +195,20 @@ class GraphBuilder {
     }
   }
 
+  /**
+   * A flow compiled to ES5 is a constructor function calling FlowSpec (a native class) without
+   * `new`: it cannot run, and its steps are not methods of a class source. Say so before anything.
+   */
+  private refuseEs5Class(): void {
+    const text = Function.prototype.toString.call(this.flowClass);
+    if (!/^\s*function\b/.test(text) || text.includes('[native code]')) return;
+    this.fail(
+      'unreadable-source',
+      `Flow ${this.flow} was compiled to ES5: its class is a function, which cannot extend FlowSpec (a native class). ` +
+        'Compile flows to ES2015 or later: "target": "ES2017" (or newer) in tsconfig.json, or --target=es2017 for esbuild.',
+    );
+  }
+
   /** A step with no `this.next` the reader can see: say exactly why when the source shows it. */
   private explainMissingNext(name: string, parsed: ParsedStep, source: StepSource): void {
     if (parsed.foreignNext.length > 0) {
@@ -206,7 +221,7 @@ class GraphBuilder {
     }
     if (parsed.unprovenNext.length > 0) {
       this.fail(
-        'unreadable-step',
+        'unreadable-source',
         `Step *${name}* calls ${parsed.unprovenNext[0]}: that looks like this.next() on a renamed \`this\`, which the graph reader cannot prove is the flow. ` +
           'Write this.next(this.<step>) with `this` itself (a minifier must not rename it; keep flow files out of minification or build with a target of ES2015 or later).',
         name,
@@ -214,7 +229,7 @@ class GraphBuilder {
     }
     if (source.from === 'function') {
       this.fail(
-        'unreadable-step',
+        'unreadable-source',
         `Step *${name}* has no this.next() call in the function @step received, and the source of class ${source.className ?? this.flow} has no method ${name}() to read instead. ` +
           `If another decorator wraps the method before @step sees it, put @step last, directly above the method (\`@logged @step ${name}() {...}\`); otherwise add the this.next() call.`,
         name,

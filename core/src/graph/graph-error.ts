@@ -28,7 +28,7 @@ export type GraphRule =
   | 'switch-into-join'
   | 'missing-join'
   | 'catch-on-split'
-  | 'unreadable-step';
+  | 'unreadable-source';
 
 /**
  * A flow's graph breaks a validity rule. Raised before any task runs.
