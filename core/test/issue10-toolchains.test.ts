@@ -8,9 +8,10 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import fc from 'fast-check';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildGraph, FlowSpec, GraphError, renderGraph, runFlow, step, type FlowGraph } from 'tributary';
+import { buildGraph, FlowSpec, GraphError, renderGraph, runFlow, sha256, step, type FlowGraph } from 'tributary';
 import { parseStepSource } from '../src/graph/parse-step.ts';
 import { tempHome } from '../../cli/test/helpers.ts';
 
@@ -196,7 +197,14 @@ describe('issue 10 item 5: graph extraction survives real toolchains', () => {
     for (const f of flowFiles) {
       const mod = (await import(pathToFileURL(join(generated, 'tsc-es2017', `${f}.js`)).href)) as Record<string, Function>;
       for (const [name, cls] of Object.entries(mod)) {
-        expect(renderGraph(buildGraph(cls), 'json'), name).toBe(reference.get(name)!.json);
+        const graph = buildGraph(cls);
+        expect(renderGraph(graph, 'json'), name).toBe(reference.get(name)!.json);
+        // Reading steps from the class source leaves the code hash of an unwrapped step what it
+        // was (the method's own text), so that resume still sees unchanged steps as unchanged.
+        for (const node of Object.values(graph.nodes)) {
+          if (name === 'WrappedFlow' && ['inner', 'outer'].includes(node.name)) continue;
+          expect(node.codeHash, `${name}.${node.name}`).toBe(sha256(Buffer.from(String(cls.prototype[node.name]))));
+        }
       }
     }
   });
@@ -377,5 +385,87 @@ describe('issue 10 item 5: what cannot be read fails with a GraphError that says
       expect(parsed.paramCount).toBe(1);
       expect(parsed.transitions).toEqual([{ kind: 'targets', targets: ['end'] }]);
     }
+  });
+});
+
+describe("issue 10 item 5: property: every compiler's output of a step body reads as the body as written", () => {
+  // A step body: statements before the transition, the this.next call (maybe inside an arrow
+  // callback, after awaits, through a local `this` alias, in both branches of an if), async or not.
+  const targets = fc.constantFrom(
+    'this.next(this.a)',
+    'this.next(this.a, this.b)',
+    "this.next(this.a, { foreach: 'items' })",
+    "this.next({ x: this.a, y: this.b }, { condition: 'route' })",
+  );
+  const before = fc.uniqueArray(
+    fc.constantFrom('this.x = 1;', 'const v = this.y ?? 0;', 'for (const i of [1, 2]) { this.z = i; }', 'const { p } = this;'),
+    { maxLength: 3 },
+  );
+  const awaits = fc.uniqueArray(
+    fc.constantFrom('await pause();', 'try { await pause(); } finally { this.w = 2; }', 'const r = await Promise.all([pause(), pause()]);'),
+    { maxLength: 2 },
+  );
+  const wrap = fc.constantFrom(
+    (c: string) => `${c};`,
+    (c: string) => `[1].forEach(() => ${c});`,
+    (c: string) => `const go = () => { ${c}; }; go();`,
+    (c: string) => `const self = this; ${c.replaceAll('this.', 'self.')};`,
+    (c: string) => `if (this.flag) { ${c}; } else { ${c}; }`,
+  );
+  const awaitedWrap = fc.constantFrom(
+    (c: string) => `await Promise.resolve().then(() => ${c});`,
+    (c: string) => `await pause(); ${c};`,
+  );
+  const body = fc.record({
+    isAsync: fc.boolean(),
+    join: fc.constantFrom('', 'inputs', 'inputs = []'),
+    before,
+    awaits,
+    targets,
+    wrap,
+    awaitedWrap,
+    useAwaitedWrap: fc.boolean(),
+  });
+
+  const compilers: Array<[string, (src: string) => Promise<string>]> = [
+    ...[ts.ScriptTarget.ES2015, ts.ScriptTarget.ES2017, ts.ScriptTarget.ES2022].map(
+      (target) =>
+        [`tsc-${ts.ScriptTarget[target]}`, async (src: string) => ts.transpileModule(src, { compilerOptions: { target } }).outputText] as [
+          string,
+          (src: string) => Promise<string>,
+        ],
+    ),
+    ...['es2016', 'es2020', 'esnext'].map(
+      (target) =>
+        [`esbuild-${target}`, async (src: string) => (await esbuild.transform(src, { target })).code] as [
+          string,
+          (src: string) => Promise<string>,
+        ],
+    ),
+  ];
+  const summary = (p: ReturnType<typeof parseStepSource>) => ({
+    paramCount: p.paramCount,
+    transitions: p.transitions,
+    thisMembers: [...p.thisMembers].sort(),
+    memberNames: [...p.memberNames].sort(),
+  });
+
+  test('issue 10 item 5: property: same transitions, arity and members after tsc/esbuild at every target', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const awaited = b.isAsync && b.useAwaitedWrap ? b.awaitedWrap(b.targets) : b.wrap(b.targets);
+        const stmts = [...b.before, ...(b.isAsync ? b.awaits : []), awaited].join(' ');
+        const method = `${b.isAsync ? 'async ' : ''}m(${b.join}) { ${stmts} }`;
+        const written = summary(parseStepSource(method));
+        expect(written.transitions.length).toBeGreaterThan(0);
+        expect(written.paramCount).toBe(b.join ? 1 : 0);
+        for (const [name, compile] of compilers) {
+          const code = await compile(`const pause = () => Promise.resolve();\nclass S { ${method} }`);
+          const S = new Function(`${code}\nreturn S;`)() as { prototype: { m: Function } };
+          expect(summary(parseStepSource(S.prototype.m.toString())), `${name}:\n${S.prototype.m.toString()}`).toEqual(written);
+        }
+      }),
+      { seed: Number(process.env.FC_SEED ?? 42), numRuns: Number(process.env.FC_RUNS ?? 100) },
+    );
   });
 });
