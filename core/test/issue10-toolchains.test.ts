@@ -5,6 +5,7 @@
 // way a user's program loads it, and its graph compared with the one tsx gives for the source.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -92,9 +93,21 @@ interface Printed {
   error?: { rule: string; message: string };
 }
 
+/** tsx's loader, from whichever of our packages depends on it. */
+function tsxLoader(): string {
+  for (const pkg of [join(coreDir, 'package.json'), fileURLToPath(new URL('../../cli/package.json', import.meta.url))]) {
+    try {
+      return pathToFileURL(createRequire(pkg).resolve('tsx')).href;
+    } catch {
+      // not a dependency of this package: try the next
+    }
+  }
+  throw new Error('tsx is not resolvable from core or cli');
+}
+
 /** Load modules in a fresh Node process (tsx only for `.ts` files and our own sources) and print their graphs. */
 function printGraphs(files: string[]): Printed[] {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(fixtures, 'print-graphs.ts'), ...files], {
+  const r = spawnSync(process.execPath, ['--import', tsxLoader(), join(fixtures, 'print-graphs.ts'), ...files], {
     cwd: coreDir,
     encoding: 'utf8',
     timeout: 60_000,
