@@ -322,7 +322,7 @@ describe('issue 10 item 5: what cannot be read fails with a GraphError that says
     );
   });
 
-  test('issue 10 item 5: a renamed `this` (as a minifier might leave it) cannot be proven to be the flow', () => {
+  test('issue 10 item 5: `this` passed into a function under another name cannot be proven to be the flow', () => {
     class Renamed extends FlowSpec {
       @step start() {
         ((e: any) => e.next(e.end))(this);
@@ -333,7 +333,7 @@ describe('issue 10 item 5: what cannot be read fails with a GraphError that says
     expect(e.rule).toBe('unreadable-source');
     // (The name is whatever the test's own compiler made of `e`.)
     expect(e.message).toMatch(
-      /^Step \*start\* calls (\w+)\.next\(\1\.end\): that looks like this\.next\(\) on a renamed `this`, which the graph reader cannot prove is the flow\. Write this\.next\(this\.<step>\) with `this` itself \(a minifier must not rename it; keep flow files out of minification or build with a target of ES2015 or later\)\.$/,
+      /^Step \*start\* calls (\w+)\.next\(\1\.end\): that looks like this\.next\(\) on `this` under another name, which the graph reader cannot prove is the flow \(it follows `const self = this`, not `this` passed into a function\)\. Write this\.next\(this\.<step>\) in the step itself\.$/,
     );
   });
 

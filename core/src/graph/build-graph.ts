@@ -143,7 +143,7 @@ class GraphBuilder {
       this.fail(
         'unreadable-source',
         `Step *${name}* could not be parsed to find its this.next() call (${(err as Error).message}). ` +
-          'The graph is read from the JavaScript that runs: load the flow from its source or from tsc/esbuild output, not from code a tool rewrote beyond that.',
+          'The graph is read from the source text of each step: a step must be a method written in the class, not a bound or native function.',
         name,
       );
     }
@@ -222,8 +222,8 @@ class GraphBuilder {
     if (parsed.unprovenNext.length > 0) {
       this.fail(
         'unreadable-source',
-        `Step *${name}* calls ${parsed.unprovenNext[0]}: that looks like this.next() on a renamed \`this\`, which the graph reader cannot prove is the flow. ` +
-          'Write this.next(this.<step>) with `this` itself (a minifier must not rename it; keep flow files out of minification or build with a target of ES2015 or later).',
+        `Step *${name}* calls ${parsed.unprovenNext[0]}: that looks like this.next() on \`this\` under another name, which the graph reader cannot prove is the flow ` +
+          '(it follows `const self = this`, not `this` passed into a function). Write this.next(this.<step>) in the step itself.',
         name,
       );
     }
