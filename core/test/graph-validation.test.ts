@@ -286,7 +286,7 @@ describe('malformed flows fail validation before anything runs', () => {
       @step end() {}
     }
     expect(rejection(BadNext).message).toBe(
-      "Step *start* has an invalid this.next() transition: every step passed to this.next() must be written this.<step>. Use one of: this.next(this.a); this.next(this.a, this.b); this.next(this.a, { foreach: 'items' }); this.next({ yes: this.a, no: this.b }, { condition: 'route' }).",
+      "Step *start* has an invalid this.next() transition: argument 1 (`target`) is a variable: every step passed to this.next() must be written this.<step>, since the graph is read from the source before the run. Use one of: this.next(this.a); this.next(this.a, this.b); this.next(this.a, { foreach: 'items' }); this.next({ yes: this.a, no: this.b }, { condition: 'route' }).",
     );
   });
 

@@ -40,7 +40,7 @@ function methodDecorator(decorator: string, apply: (rec: ReturnType<typeof ensur
   return (fn, context) => {
     assertStandard(context, decorator);
     if (context.kind !== 'method' || context.static || context.private) throw notAMethod(decorator, context);
-    apply(ensureStepRecord(fn, String(context.name)));
+    apply(ensureStepRecord(fn, String(context.name), context.metadata));
   };
 }
 

@@ -94,14 +94,30 @@ export function stepRecordOf(fn: unknown): StepRecord | undefined {
   return typeof fn === 'function' ? steps.get(fn) : undefined;
 }
 
+/**
+ * The step records of one class by method name, kept in its decorator metadata. A decorator that
+ * wraps a step hands the next decorator (and the prototype) another function: the name finds the
+ * same record, and the wrapper is made to point at it too.
+ */
+const STEPS = 'tributary:steps';
+function ownStepNames(metadata: DecoratorMetadataObject | undefined, create: boolean): Map<string, StepRecord> | undefined {
+  if (!metadata) return undefined;
+  if (Object.prototype.hasOwnProperty.call(metadata, STEPS)) return metadata[STEPS] as Map<string, StepRecord>;
+  if (!create) return undefined;
+  const own = new Map<string, StepRecord>();
+  metadata[STEPS] = own;
+  return own;
+}
+
 /** @internal */
-export function ensureStepRecord(fn: Function, name: string): StepRecord {
-  let rec = steps.get(fn);
+export function ensureStepRecord(fn: Function, name: string, metadata?: DecoratorMetadataObject): StepRecord {
+  let rec = steps.get(fn) ?? ownStepNames(metadata, false)?.get(name);
   if (!rec) {
     const definedIn = callerModule();
     rec = { name, fn, isStep: false, start: false, end: false, decorations: { other: {} }, ...(definedIn ? { definedIn } : {}) };
-    steps.set(fn, rec);
   }
+  steps.set(fn, rec);
+  ownStepNames(metadata, true)?.set(name, rec);
   return rec;
 }
 
@@ -128,6 +144,12 @@ export function paramsOf(flowClass: Function): ParamRecord[] {
   return [...((meta?.[PARAMS] as ParamRecord[] | undefined) ?? [])];
 }
 
+function ownMetadataOf(cls: unknown): DecoratorMetadataObject | undefined {
+  const key = (Symbol as unknown as { metadata: symbol }).metadata;
+  if (typeof cls !== 'function' || !Object.prototype.hasOwnProperty.call(cls, key)) return undefined;
+  return (cls as unknown as Record<symbol, DecoratorMetadataObject | undefined>)[key];
+}
+
 /** Every method marked `@step` on a flow class (own and inherited), by name. @internal */
 export function stepsOf(flowClass: Function): Map<string, StepRecord> {
   const found = new Map<string, StepRecord>();
@@ -135,7 +157,12 @@ export function stepsOf(flowClass: Function): Map<string, StepRecord> {
     for (const key of Object.getOwnPropertyNames(proto)) {
       if (found.has(key) || key === 'constructor') continue;
       const desc = Object.getOwnPropertyDescriptor(proto, key);
-      const rec = desc && 'value' in desc ? stepRecordOf(desc.value) : undefined;
+      let rec = desc && 'value' in desc ? stepRecordOf(desc.value) : undefined;
+      if (!rec && typeof desc?.value === 'function') {
+        // `@logged @step train()`: the prototype holds logged's wrapper of the recorded method.
+        rec = ownStepNames(ownMetadataOf(proto.constructor), false)?.get(key);
+        if (rec) steps.set(desc.value, rec); // so that this.next(this.train) knows the wrapper
+      }
       if (rec?.isStep) found.set(key, rec);
     }
   }

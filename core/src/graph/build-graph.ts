@@ -5,6 +5,7 @@ import { paramsOf, stepsOf, type StepRecord } from '../flow/registry.ts';
 import { GraphError, type GraphRule } from './graph-error.ts';
 import type { FlowGraph, GraphNode } from './ir.ts';
 import { parseStepSource, type ParsedStep, type TransitionShape } from './parse-step.ts';
+import { stepSource, type StepSource } from './step-source.ts';
 
 /** Names a step or artifact may not take: they are members of every flow. @internal */
 export const RESERVED_NAMES = new Set(['next', 'input', 'index', 'mergeArtifacts', 'checkpoint', 'current', 'foreachStack', 'constructor']);
@@ -36,6 +37,7 @@ class GraphBuilder {
   private readonly flow: string;
   private readonly steps: Map<string, StepRecord>;
   private readonly parsed = new Map<string, ParsedStep>();
+  private readonly sources = new Map<string, StepSource>();
   private readonly nodes: Record<string, GraphNode> = {};
 
   constructor(private readonly flowClass: Function) {
@@ -48,6 +50,7 @@ class GraphBuilder {
   }
 
   build(): FlowGraph {
+    this.refuseEs5Class();
     const names = [...this.steps.keys()];
     for (const name of names) {
       if (RESERVED_NAMES.has(name)) {
@@ -133,10 +136,17 @@ class GraphBuilder {
 
   private parseStep(name: string, isEnd: boolean): void {
     let parsed: ParsedStep;
+    const source = stepSource(this.flowClass, name, this.steps.get(name)!.fn);
+    this.sources.set(name, source);
     try {
-      parsed = parseStepSource(this.steps.get(name)!.fn.toString());
+      parsed = parseStepSource(source.text);
     } catch (err) {
-      this.fail('invalid-next', `Step *${name}* could not be parsed to find its this.next() call (${(err as Error).message}).`, name);
+      this.fail(
+        'unreadable-source',
+        `Step *${name}* could not be parsed to find its this.next() call (${(err as Error).message}). ` +
+          'The graph is read from the source text of each step: a step must be a method written in the class, not a bound or native function.',
+        name,
+      );
     }
     this.parsed.set(name, parsed);
     if (parsed.paramCount > 1) {
@@ -158,6 +168,7 @@ class GraphBuilder {
       return;
     }
     if (parsed.transitions.length === 0) {
+      this.explainMissingNext(name, parsed, source);
       this.fail(
         'missing-next',
         `Step *${name}* is missing a this.next() transition to the next step. Add a this.next() call at the end of the method.`,
@@ -185,6 +196,48 @@ class GraphBuilder {
     }
   }
 
+  /**
+   * A flow compiled to ES5 is a constructor function calling FlowSpec (a native class) without
+   * `new`: it cannot run, and its steps are not methods of a class source. Say so before anything.
+   */
+  private refuseEs5Class(): void {
+    const text = Function.prototype.toString.call(this.flowClass);
+    if (!/^\s*function\b/.test(text) || text.includes('[native code]')) return;
+    this.fail(
+      'unreadable-source',
+      `Flow ${this.flow} was compiled to ES5: its class is a function, which cannot extend FlowSpec (a native class). ` +
+        'Compile flows to ES2015 or later: "target": "ES2017" (or newer) in tsconfig.json, or --target=es2017 for esbuild.',
+    );
+  }
+
+  /** A step with no `this.next` the reader can see: say exactly why when the source shows it. */
+  private explainMissingNext(name: string, parsed: ParsedStep, source: StepSource): void {
+    if (parsed.foreignNext.length > 0) {
+      this.fail(
+        'missing-next',
+        `Step *${name}* calls ${parsed.foreignNext[0]} inside a nested function(), whose \`this\` is not the flow. ` +
+          'Use an arrow function for the callback (items.forEach(() => this.next(this.end))), or call this.next() in the step itself.',
+        name,
+      );
+    }
+    if (parsed.unprovenNext.length > 0) {
+      this.fail(
+        'unreadable-source',
+        `Step *${name}* calls ${parsed.unprovenNext[0]}: that looks like this.next() on \`this\` under another name, which the graph reader cannot prove is the flow ` +
+          '(it follows `const self = this`, not `this` passed into a function). Write this.next(this.<step>) in the step itself.',
+        name,
+      );
+    }
+    if (source.from === 'function') {
+      this.fail(
+        'unreadable-source',
+        `Step *${name}* has no this.next() call in the function @step received, and the source of class ${source.className ?? this.flow} has no method ${name}() to read instead. ` +
+          `If another decorator wraps the method before @step sees it, put @step last, directly above the method (\`@logged @step ${name}() {...}\`); otherwise add the this.next() call.`,
+        name,
+      );
+    }
+  }
+
   private makeNode(name: string, isEnd: boolean): GraphNode {
     const rec = this.steps.get(name)!;
     const parsed = this.parsed.get(name)!;
@@ -203,7 +256,7 @@ class GraphBuilder {
       ...(parsed.thisMembers.includes('checkpoint') ? { usesCheckpoint: true } : {}),
       reads: parsed.memberNames.filter((n) => n !== 'next'),
       // What a resume compares to tell a step whose code changed since the origin run.
-      codeHash: sha256(Buffer.from(rec.fn.toString())),
+      codeHash: sha256(Buffer.from(this.sources.get(name)!.text)),
     };
     if (isEnd) return { ...base, type: 'end', next: [] };
     const t = parsed.transitions[0]!;

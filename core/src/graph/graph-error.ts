@@ -27,7 +27,8 @@ export type GraphRule =
   | 'unrelated-join'
   | 'switch-into-join'
   | 'missing-join'
-  | 'catch-on-split';
+  | 'catch-on-split'
+  | 'unreadable-source';
 
 /**
  * A flow's graph breaks a validity rule. Raised before any task runs.
