@@ -46,6 +46,7 @@ export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } 
 export type { CheckpointRecord } from './runtime/protocol.ts';
 export { importFlowModule, type ImportedFlowModule } from './runtime/import-flow-module.ts';
 export { prepareFlowCode, type FlowCode } from './runtime/code-package.ts';
+export { workerLaunchSpec } from './runtime/worker-launch.ts';
 export type { TaskCheckpoints, CheckpointOptions } from './flow/checkpoints.ts';
 export {
   registerAdapter,

@@ -66,6 +66,20 @@ export class LocalCompute implements ComputeBackend {
     return job;
   }
 
+  /**
+   * Take over a process this program started itself with `spec` (stdio `['ignore', 'pipe',
+   * 'pipe', 'ipc']` when `spec.ipc`, advanced serialization), before this backend existed: the
+   * CLI starts its first worker this way while it is still loading. The job behaves as if
+   * `launch(spec)` had started it.
+   */
+  adopt(child: ChildProcess, spec: LaunchSpec): ComputeJob {
+    if (this.closed) throw new TributaryError('CLOSED', 'Local compute backend is closed.', { context: { adapter: 'local' } });
+    const job = new LocalJob(`local-${process.pid}-${++nextId}`, child, spec, this.options.killGraceMs ?? 2000);
+    this.running.add(job);
+    void job.result.then(() => this.running.delete(job));
+    return job;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.running].map((j) => j.cancel('backend closed')));

@@ -19,7 +19,11 @@ import {
   type GraphFormat,
   type MetadataStore,
   type TaskRecord,
+  type ComputeBackend,
+  type ComputeJob,
+  workerLaunchSpec,
 } from '@tributary/core';
+import type { ChildProcess } from 'node:child_process';
 // The embedded default adapters, registered (and loaded only when a command opens them).
 import '../defaults.ts';
 import {
@@ -303,8 +307,10 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const maxNumSplits = intOption(args, 'max-num-splits');
   const tags = args.options.get('tag') ?? [];
   const quiet = flag(args, 'quiet');
+  const warm = await takeWarmWorker(flow);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     runFlow(flowClass, {
+      ...warm,
       params: Object.fromEntries(args.params),
       flowModule: module,
       flowExport: exportName,
@@ -337,7 +343,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
   refuseControlChars(args, 'resume');
   const file = args.positional[0];
   if (!file) throw usageError('Usage: tributary resume <flow.ts> [step] [--origin-run-id ID] [--rerun-changed] [--dry-run]');
-  const { flowClass, module, exportName } = await loadFlow(file, optionValue(args, 'flow'));
+  const { flowClass, module, exportName, flowName } = await loadFlow(file, optionValue(args, 'flow'));
   const step = args.positional[1];
   const originRunId = optionValue(args, 'origin-run-id');
   const home = homeOption(args);
@@ -358,8 +364,10 @@ async function cmdResume(tokens: string[]): Promise<number> {
     out(`${formatResumePlan(await planResume(flowClass, common))}\n`);
     return 0;
   }
+  const warm = await takeWarmWorker(flowName);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     resumeFlow(flowClass, {
+      ...warm,
       ...common,
       flowModule: module,
       flowExport: exportName,
@@ -725,7 +733,45 @@ function reportError(e: unknown): number {
 }
 
 /** Run the CLI; resolves with the exit code. @internal */
-export async function main(argv: string[]): Promise<number> {
+/** A worker process the bin script started before the CLI loaded (see bin/tributary.js). @internal */
+export interface WarmWorker {
+  child: ChildProcess;
+  /** The Node arguments it was started with. */
+  args: string[];
+}
+
+let warmWorker: WarmWorker | undefined;
+
+/**
+ * The warm worker, adopted by a local compute backend for the run, when it was started the way the
+ * run would start one. Otherwise it is stopped and the run starts its own workers.
+ */
+async function takeWarmWorker(flow: string): Promise<{ compute?: ComputeBackend; warmWorkers?: ComputeJob[] }> {
+  const warm = warmWorker;
+  warmWorker = undefined;
+  if (!warm) return {};
+  const spec = workerLaunchSpec(`${flow} worker`);
+  if (warm.child.exitCode !== null || warm.child.signalCode !== null || spec.args.join('\0') !== warm.args.join('\0')) {
+    warm.child.kill();
+    return {};
+  }
+  const { createLocalCompute } = await import('@tributary/compute-local');
+  const compute = createLocalCompute();
+  return { compute, warmWorkers: [compute.adopt(warm.child, spec)] };
+}
+
+export async function main(argv: string[], options: { warm?: WarmWorker | undefined } = {}): Promise<number> {
+  warmWorker = options.warm;
+  try {
+    return await runCommand(argv);
+  } finally {
+    // Not taken by a run (another command, --help, an error before the run): stop it.
+    warmWorker?.child.kill();
+    warmWorker = undefined;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
   handleClosedPipes();
   const [cmd, ...tokens] = argv;
   try {

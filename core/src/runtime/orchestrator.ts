@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { ItemRef } from '../artifacts/artifact-store.ts';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { deserializeError, serializeUnknownError, TributaryError, type SerializedError } from '../errors.ts';
@@ -10,6 +9,7 @@ import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRecord, ArtifactRef, MetadataStore, NewTask, TaskRef } from '../ports/metadata-store.ts';
 import type { RunEvent } from './events.ts';
 import { clonedTargets, transitionBlocker } from './resume-rules.ts';
+import { workerLaunchSpec } from './worker-launch.ts';
 import { preciseNow, type CheckpointRecord, type FromWorker, type TaskOutcome, type TaskSpec, type ToWorker } from './protocol.ts';
 
 /** A task the orchestrator knows about, before and while it runs. */
@@ -77,6 +77,8 @@ export interface OrchestratorOptions {
   echoLogs: boolean;
   maxLogBytes: number;
   workerExecArgv?: string[];
+  /** Worker jobs already launched on `compute` with `workerLaunchSpec`, used before new ones. */
+  warmWorkers?: ComputeJob[];
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
   onTaskOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
@@ -123,17 +125,6 @@ export interface OrchestratorResult {
 const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
 
 const SYSTEM_FAILURES = new Set(['WORKER_LOST', 'TIMEOUT', 'COMPUTE_OOM', 'COMPUTE_PREEMPTED', 'INFRASTRUCTURE', 'COMPUTE_FAILED']);
-
-function workerMain(): { path: string; execArgv: string[] } {
-  // Built packages run plain JavaScript (the flow module was built into JavaScript at run start).
-  // Run from this repository's TypeScript sources (its own tests), workers load those sources
-  // through tsx and resolve our packages to their sources too.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const path = fileURLToPath(new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url));
-  const execArgv = ['--enable-source-maps'];
-  if (fromSource) execArgv.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
-  return { path, execArgv };
-}
 
 function sameMembers(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
@@ -373,14 +364,10 @@ export class Orchestrator {
   private async spawn(): Promise<void> {
     this.spawning++;
     try {
-      const main = workerMain();
-      const job = await this.o.compute.launch({
-        name: `${this.o.flow}/${this.o.runId} worker`,
-        command: process.execPath,
-        args: [...(this.o.workerExecArgv ?? main.execArgv), main.path],
-        env: { ...(process.env as Record<string, string>), TRIBUTARY_WORKER: '1' },
-        ipc: true,
-      });
+      // A worker started ahead (the CLI starts one while it loads) is used first.
+      const job =
+        this.o.warmWorkers?.shift() ??
+        (await this.o.compute.launch(workerLaunchSpec(`${this.o.flow}/${this.o.runId} worker`, this.o.workerExecArgv)));
       if (!job.channel)
         throw new TributaryError('CONFIG', `Compute backend ${this.o.compute.name} gave no IPC channel; local runs need capabilities.ipc.`);
       const worker: Worker = { job, ready: false, stderrTail: '' };
@@ -684,6 +671,8 @@ export class Orchestrator {
 
   private async stopWorkers(): Promise<void> {
     this.stopping = true;
+    // Warm workers the run never needed.
+    for (const job of this.o.warmWorkers?.splice(0) ?? []) void job.cancel('not needed');
     const all = [...this.workers];
     for (const w of all) {
       if (w.task) void w.job.cancel('run finished');

@@ -9,7 +9,7 @@ import { resolveParams } from '../flow/params.ts';
 import { stepsOf } from '../flow/registry.ts';
 import { buildGraph } from '../graph/build-graph.ts';
 import type { FlowGraph } from '../graph/ir.ts';
-import type { ComputeBackend } from '../ports/compute-backend.ts';
+import type { ComputeBackend, ComputeJob } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
@@ -56,8 +56,14 @@ export interface RunFlowOptions {
   flowModule?: string;
   /** Export name of the flow class in that module. Default: the class name. */
   flowExport?: string;
-  /** Node arguments for worker processes. Default: load TypeScript through tsx. */
+  /** Node arguments for worker processes. Default: `--enable-source-maps`. */
   workerExecArgv?: string[];
+  /**
+   * Worker jobs already launched on `compute` with `workerLaunchSpec` (the CLI starts one while
+   * it loads, so the first task does not wait for a Node start). The run takes them over: they
+   * are used before new ones, and those it does not use are cancelled, whatever happens.
+   */
+  warmWorkers?: ComputeJob[];
   /** Recorded as the run's user. Default: `$USER` or the OS user. */
   user?: string;
   /** Run heartbeat period in ms (a resume treats a run without heartbeats as dead). Default 5000. */
@@ -221,6 +227,15 @@ function moduleUrl(module: string): string {
 }
 
 async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
+  try {
+    return await launchRun(flowClass, options, resume);
+  } finally {
+    // Warm workers handed over and not used (a refused flow, a run that needed fewer) are stopped.
+    for (const job of options.warmWorkers?.splice(0) ?? []) void job.cancel('not needed');
+  }
+}
+
+async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
   // A module that starts its own run at top level, being imported by a worker or the CLI for
   // its flow class: start nothing (see import-flow-module.ts).
   if (claimedByImport(flowClass)) return new Promise<never>(() => undefined);
@@ -349,6 +364,7 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
       echoLogs: options.echoLogs ?? false,
       maxLogBytes: options.maxLogBytes ?? 10 * 1024 * 1024,
       ...(options.workerExecArgv ? { workerExecArgv: options.workerExecArgv } : {}),
+      ...(options.warmWorkers ? { warmWorkers: options.warmWorkers } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
