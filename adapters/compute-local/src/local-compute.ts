@@ -67,8 +67,8 @@ export class LocalCompute implements ComputeBackend {
   }
 
   /**
-   * Take over a process this program started itself with `spec` (stdio `['ignore', 'pipe',
-   * 'pipe', 'ipc']` when `spec.ipc`, advanced serialization), before this backend existed: the
+   * Take over a process this program started itself with `spec` (stdio ignore/pipe/pipe, plus an
+   * IPC channel when `spec.ipc`, and advanced serialization), before this backend existed: the
    * CLI starts its first worker this way while it is still loading. The job behaves as if
    * `launch(spec)` had started it.
    */
