@@ -5,8 +5,9 @@
  * under the project's `node_modules/.cache/tributary/`, where its package imports resolve as they
  * do from the project. Workers (and the CLI) import that file: no TypeScript loader anywhere.
  *
- * The same bytes come out for the same sources and layout (no timestamps, paths relative to the
- * project), which is what lets this file become the code package of remote tasks.
+ * The same bytes come out for the same sources in the same place (no timestamps; source-map paths
+ * relative to the project), which is what lets this file become the code package of remote tasks
+ * (the absolute `import.meta.url` values written into it are what is left to make relative).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
