@@ -36,7 +36,7 @@ export {
 } from './artifacts/artifact-store.ts';
 export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
-export { validateKey, validateName, validatePrefix } from './util/keys.ts';
+export { objectKeyPrefix, validateKey, validateName, validatePrefix } from './util/keys.ts';
 export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
 export { emptyStream, portStream } from './util/adapter-streams.ts';

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { AnonymousCredential, BlobServiceClient, RestError, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import {
   emptyStream,
+  objectKeyPrefix,
   portStream,
   redactUrl,
   safeCause,
@@ -114,9 +115,7 @@ export class AzureDatastore implements Datastore {
         `Invalid Azure container name ${JSON.stringify(options.container)}: 3-63 lowercase letters, digits and single '-'.`,
       );
     }
-    const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    if (p) validateKey(p);
-    this.prefix = p ? `${p}/` : '';
+    this.prefix = objectKeyPrefix(options.prefix);
     this.blockSize = options.blockSize ?? 8 * 1024 * 1024;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.locator = { module: import.meta.url, factory: 'createAzureDatastore', options: { ...shareable } };

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { IdempotencyStrategy, Storage, type Bucket, type File } from '@google-cloud/storage';
 import {
   emptyStream,
+  objectKeyPrefix,
   portStream,
   redactUrl,
   safeCause,
@@ -90,9 +91,7 @@ export class GcsDatastore implements Datastore {
     this.options = shareable;
     if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(options.bucket))
       throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
-    const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    if (p) validateKey(p);
-    this.prefix = p ? `${p}/` : '';
+    this.prefix = objectKeyPrefix(options.prefix);
     this.capabilities = {
       rangeReads: true,
       conditionalPut: options.conditionalPut !== false,

@@ -11,6 +11,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   emptyStream,
+  objectKeyPrefix,
   redactUrl,
   safeCause,
   TributaryError,
@@ -114,9 +115,7 @@ export class S3Datastore implements Datastore {
         `Invalid S3 bucket name ${JSON.stringify(options.bucket)}: 3-63 lowercase letters, digits, '.' and '-'.`,
       );
     }
-    const p = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    if (p) validateKey(p);
-    this.prefix = p ? `${p}/` : '';
+    this.prefix = objectKeyPrefix(options.prefix);
     this.partSize = Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024);
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.capabilities = {

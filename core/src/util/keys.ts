@@ -53,3 +53,15 @@ export function validatePrefix(prefix: string): string {
   }
   return prefix;
 }
+
+/**
+ * The key prefix an object-store adapter puts before every key, from its `prefix` option
+ * (`'runs/ml/'`, or `''` for none): slashes at either end are dropped and the rest must be a
+ * valid key. Shared by the object-store adapters.
+ * @public
+ */
+export function objectKeyPrefix(prefix: string | undefined): string {
+  const p = (prefix ?? '').replace(/^\/+|\/+$/g, '');
+  if (p) validateKey(p);
+  return p ? `${p}/` : '';
+}
