@@ -5,6 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import {
+  emptyStream,
   TributaryError,
   validateKey,
   validatePrefix,
@@ -231,6 +232,8 @@ export class FsDatastore implements Datastore {
       throw this.mapError(err, key);
     }
     const r = options.range;
+    // An empty range has no last byte to name (createReadStream would throw a RangeError).
+    if (r && r.length <= 0) return emptyStream();
     return createReadStream(
       path,
       r

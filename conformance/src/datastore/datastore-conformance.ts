@@ -206,6 +206,30 @@ export function datastoreConformance(options: DatastoreConformanceOptions): void
           await options.cleanup?.(ds);
         }
       });
+
+      test('getStream of empty objects, empty ranges and ranges past the end yields no bytes (when capabilities.rangeReads)', async ({
+        expect,
+        skip,
+      }) => {
+        const ds = await options.factory();
+        try {
+          if (!ds.capabilities.rangeReads) {
+            skipReason(suite, 'empty ranges', 'capabilities.rangeReads is false');
+            skip();
+          }
+          await ds.put('empty', new Uint8Array(0));
+          await ds.put('ten', enc('0123456789'));
+          expect((await collect(await ds.getStream('empty'))).byteLength).toBe(0);
+          expect((await collect(await ds.getStream('empty', { range: { offset: 0, length: 4 } }))).byteLength).toBe(0);
+          expect((await collect(await ds.getStream('ten', { range: { offset: 3, length: 0 } }))).byteLength).toBe(0);
+          expect((await collect(await ds.getStream('ten', { range: { offset: 8, length: 10 } }))).toString()).toBe('89');
+          expect((await collect(await ds.getStream('ten', { range: { offset: 12, length: 1 } }))).byteLength).toBe(0);
+          await rejectsWith(ds.getStream('missing', { range: { offset: 0, length: 0 } }), 'NOT_FOUND');
+        } finally {
+          await ds.close().catch(() => undefined);
+          await options.cleanup?.(ds);
+        }
+      });
     });
 
     describe('missing keys and deletes', () => {
