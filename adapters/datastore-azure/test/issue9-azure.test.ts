@@ -40,12 +40,6 @@ function datastore(extra: Partial<AzureDatastoreOptions> = {}) {
 
 const shown = (x: unknown) => `${inspect(x, { depth: 10, showHidden: true })}\n${JSON.stringify(x)}\n${String((x as Error)?.stack ?? '')}`;
 
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of stream) parts.push(Buffer.from(p));
-  return Buffer.concat(parts);
-}
-
 describe('issue 9 item 1: Azure (azurite)', () => {
   test('issue 9 item 1: a corrupt blob on Azure is reported with its artifact and task, and a new write of the same value repairs it', async () => {
     const { ds, prefix } = datastore();
@@ -71,7 +65,7 @@ describe('issue 9 item 1: Azure (azurite)', () => {
 });
 
 describe('issue 9 item 13: Azure getStream', () => {
-  test('issue 9 item 13: aborting a getStream mid-read stops it with ABORTED; empty ranges and ranges past the end are empty', async () => {
+  test('issue 9 item 13: aborting a getStream mid-read stops it with ABORTED (empty ranges: the conformance suite)', async () => {
     const { ds } = datastore();
     await ds.put('big', randomBytes(12 * 1024 * 1024));
     for (const range of [undefined, { offset: 10, length: 11 * 1024 * 1024 }]) {
@@ -87,14 +81,6 @@ describe('issue 9 item 13: Azure getStream', () => {
       expect(TributaryError.is(err, 'ABORTED')).toBe(true);
       expect(read).toBeLessThan(12 * 1024 * 1024);
     }
-    await ds.put('empty', new Uint8Array(0));
-    await ds.put('ten', Buffer.from('0123456789'));
-    expect((await collect(await ds.getStream('empty'))).byteLength).toBe(0);
-    expect((await collect(await ds.getStream('empty', { range: { offset: 0, length: 4 } }))).byteLength).toBe(0);
-    expect((await collect(await ds.getStream('ten', { range: { offset: 3, length: 0 } }))).byteLength).toBe(0);
-    expect((await collect(await ds.getStream('ten', { range: { offset: 8, length: 10 } }))).toString()).toBe('89');
-    expect((await collect(await ds.getStream('ten', { range: { offset: 12, length: 1 } }))).byteLength).toBe(0);
-    await expect(ds.getStream('missing', { range: { offset: 0, length: 0 } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await ds.close();
   });
 });
