@@ -7,7 +7,6 @@ import type { TaskState } from '../flow/task-state.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
-import { inspect } from 'node:util';
 import { TaskLog } from './log-capture.ts';
 import { leaveTask, runInTask, type CrashKind, type TaskScope } from './task-context.ts';
 import { preciseNow, type CheckpointRecord, type TaskOutcome, type TaskSpec } from './protocol.ts';
@@ -126,15 +125,11 @@ export class EscapedError extends Error {
     readonly original: unknown,
     how: CrashKind,
   ) {
-    const what = original instanceof Error ? original.message : describeThrown(original);
+    const what = original instanceof Error ? original.message : serializeUnknownError(original).message;
     super(`${what} (an ${how} in code started by ${pathspec}: await the promise, or catch errors inside the callback)`);
     this.name = original instanceof Error ? original.name : 'Error';
     if (original instanceof Error && original.stack) this.stack = `${original.stack}\n    (${how} in ${pathspec})`;
   }
-}
-
-function describeThrown(value: unknown): string {
-  return `Non-error thrown: ${inspect(value, { depth: 3, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 500 })}`;
 }
 
 /**
