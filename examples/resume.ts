@@ -5,7 +5,7 @@ import { FlowSpec, param, retry, step, type Inputs } from '@tributary/core';
  *
  *   pnpm tributary run examples/resume.ts                                   # fails in `report`
  *   pnpm tributary resume examples/resume.ts --dry-run                      # the plan: what is cloned, what re-runs
- *   RESUME_EXAMPLE_FIXED=1 pnpm tributary resume examples/resume.ts         # clones everything that succeeded
+ *   RESUME_EXAMPLE_FIXED=1 pnpm tributary resume examples/resume.ts --env-pass RESUME_EXAMPLE_FIXED   # clones everything that succeeded
  *
  * `train` also shows in-task checkpoints: it saves one per epoch, and a retry (or the same task
  * in a resumed run) continues from the newest instead of starting over.

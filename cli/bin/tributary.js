@@ -10,13 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 const argv = process.argv.slice(2);
 let warm;
-if ((argv[0] === 'run' || argv[0] === 'resume') && !argv.some((a) => a === '--help' || a === '-h' || a === '--dry-run')) {
+const prestart = ['--help', '-h', '--dry-run', '--compute'];
+if ((argv[0] === 'run' || argv[0] === 'resume') && !argv.some((a) => prestart.includes(a) || a.startsWith('--compute='))) {
   try {
+    // Not our environment: the host basics only (the run sends the rest with the flow, see WarmPool).
+    const { hostBasics } = await import('@tributary/core/host-environment');
     const args = ['--enable-source-maps', fileURLToPath(import.meta.resolve('@tributary/core/worker'))];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
-      env: { ...process.env, TRIBUTARY_WORKER: '1' },
+      env: { ...hostBasics(), TRIBUTARY_WORKER: '1' },
     });
     child.on('error', () => undefined);
     warm = { child, args };

@@ -22,6 +22,8 @@ registerAdapter(
 registerAdapter('compute', 'local', async () => (await import('@tributary/compute-local')).createLocalCompute(), {
   default: () => 'local://',
 });
+// Every task attempt its own local process, through the job-per-attempt path remote compute takes.
+registerAdapter('compute', 'local-jobs', async () => (await import('@tributary/compute-local')).createLocalCompute({ jobsOnly: true }));
 
 // Optional adapters are loaded only when a URL asks for them, so users install only the SDKs they use.
 async function optional<T>(pkg: string, what: string): Promise<T> {

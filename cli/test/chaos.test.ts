@@ -87,6 +87,8 @@ test('the orchestrator SIGKILLed mid-run: the run is retired as failed and resum
       '60',
       '--max-workers',
       '2',
+      '--env-pass',
+      'TRIB_LOG',
       '--quiet',
     ],
     {
@@ -118,7 +120,7 @@ test('the orchestrator SIGKILLed mid-run: the run is retired as failed and resum
   expect(finished.length).toBeGreaterThan(5);
   await metadata.close();
 
-  const resumed = await resumeFlow(SlowForeach, { home, maxWorkers: 2, maxNumSplits: 60 });
+  const resumed = await resumeFlow(SlowForeach, { home, envPass: ['TRIB_LOG'], maxWorkers: 2, maxNumSplits: 60 });
   expect(resumed.error?.message).toBeUndefined();
   expect(resumed.status).toBe('succeeded');
   expect(resumed.originRunId).toBe(origin.runId);

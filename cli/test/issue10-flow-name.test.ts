@@ -90,7 +90,7 @@ describe('issue 10 item 4: explicit flow identity, end to end', () => {
   test('issue 10 item 4: a renamed (minified) class with an explicit name keeps its identity: it resumes the runs of the original', async () => {
     const h = join(home, 'renamed');
     expect(minified.Train.name).toBe('t');
-    const failed = runCli(h, ['run', NAMED, '--flow', 'Train', '--quiet'], { TRIB_FAIL_FIT: '1' });
+    const failed = runCli(h, ['run', NAMED, '--flow', 'Train', '--env-pass', 'TRIB_FAIL_FIT', '--quiet'], { TRIB_FAIL_FIT: '1' });
     expect(failed.code).toBe(1);
     const [origin] = await runIds(h, 'TrainingFlow');
     expect(origin).toBeDefined();

@@ -115,7 +115,9 @@ describe('issue 9 item 20: CLI commands are strict and say what happened', () =>
     expect(onlyStdout.stderr).toMatch(/the task printed nothing to stdout\)/);
 
     // A task cloned by resume: its output is the origin's, shown with a note.
-    const failed = runCli(home, ['run', FLOWS, '--flow', 'PrintThenFailFlow', '--quiet'], { TRIB_FAIL_MIDDLE: '1' });
+    const failed = runCli(home, ['run', FLOWS, '--flow', 'PrintThenFailFlow', '--env-pass', 'TRIB_FAIL_MIDDLE', '--quiet'], {
+      TRIB_FAIL_MIDDLE: '1',
+    });
     expect(failed.code).toBe(1);
     const resumed = cli('resume', FLOWS, '--flow', 'PrintThenFailFlow', '--quiet');
     expect(resumed.code).toBe(0);

@@ -157,7 +157,7 @@ test('property: run + resume after a random failure gives the same end artifacts
     fc.asyncProperty(blocks, fc.nat(), async (seq, pick) => {
       const flow = await generate(seq);
       process.env.TRIB_LOG = log;
-      const clean = await runFlow(flow, { home, maxWorkers: 1, maxNumSplits: 1000 });
+      const clean = await runFlow(flow, { home, envPass: ['TRIB_FAIL', 'TRIB_LOG'], maxWorkers: 1, maxNumSplits: 1000 });
       expect(clean.error?.message).toBeUndefined();
       expect(clean.status).toBe('succeeded');
       const all = take(clean.runId);
@@ -165,12 +165,18 @@ test('property: run + resume after a random failure gives the same end artifacts
       const failing = steps[pick % steps.length]!;
 
       process.env.TRIB_FAIL = failing;
-      const failed = await runFlow(flow, { home, maxWorkers: 1, maxNumSplits: 1000 });
+      const failed = await runFlow(flow, { home, envPass: ['TRIB_FAIL', 'TRIB_LOG'], maxWorkers: 1, maxNumSplits: 1000 });
       delete process.env.TRIB_FAIL;
       expect(failed.status).toBe('failed');
       const before = take(failed.runId);
 
-      const resumed = await resumeFlow(flow, { home, maxWorkers: 1, maxNumSplits: 1000, originRunId: failed.runId });
+      const resumed = await resumeFlow(flow, {
+        home,
+        envPass: ['TRIB_FAIL', 'TRIB_LOG'],
+        maxWorkers: 1,
+        maxNumSplits: 1000,
+        originRunId: failed.runId,
+      });
       expect(resumed.error?.message).toBeUndefined();
       expect(resumed.status).toBe('succeeded');
       const after = take(resumed.runId);

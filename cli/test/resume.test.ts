@@ -8,6 +8,8 @@ import { tempHome } from './helpers.ts';
 const { home, cleanup } = tempHome('tributary-resume-');
 afterAll(cleanup);
 const log = join(home, 'executions.log');
+/** The fixture reads these in its tasks: they are passed by name, as a user would. */
+const PASS = ['TRIB_FAIL', 'TRIB_LOG'];
 const runs: Run[] = [];
 afterEach(async () => {
   for (const run of runs.splice(0)) await run.close();
@@ -32,19 +34,29 @@ async function endHashes(run: Run): Promise<Record<string, string>> {
 /** Uninterrupted run, failed run, resume: same end artifacts, nothing that succeeded runs twice. */
 async function failAndResume(flow: new () => FlowSpec, fail: string, opts: { maxWorkers?: number; params?: Record<string, unknown> } = {}) {
   process.env.TRIB_LOG = log;
-  const clean = await runFlow(flow, { home, maxWorkers: opts.maxWorkers ?? 1, ...(opts.params ? { params: opts.params } : {}) });
+  const clean = await runFlow(flow, {
+    home,
+    envPass: PASS,
+    maxWorkers: opts.maxWorkers ?? 1,
+    ...(opts.params ? { params: opts.params } : {}),
+  });
   expect(clean.status).toBe('succeeded');
   const expected = await endHashes(clean);
   const all = executions();
 
   process.env.TRIB_FAIL = fail;
-  const failed = await runFlow(flow, { home, maxWorkers: opts.maxWorkers ?? 1, ...(opts.params ? { params: opts.params } : {}) });
+  const failed = await runFlow(flow, {
+    home,
+    envPass: PASS,
+    maxWorkers: opts.maxWorkers ?? 1,
+    ...(opts.params ? { params: opts.params } : {}),
+  });
   expect(failed.status).toBe('failed');
   expect((failed.error!.cause as Error).message).toContain(`injected failure in ${fail}`);
   const before = executions();
   delete process.env.TRIB_FAIL;
 
-  const resumed = await resumeFlow(flow, { home, maxWorkers: opts.maxWorkers ?? 1 });
+  const resumed = await resumeFlow(flow, { home, envPass: PASS, maxWorkers: opts.maxWorkers ?? 1 });
   expect(resumed.error?.message).toBeUndefined();
   expect(resumed.status).toBe('succeeded');
   expect(resumed.originRunId).toBe(failed.runId);
@@ -87,9 +99,9 @@ describe('resume after a failure, in every graph shape', () => {
 
   test('resume from a given step re-runs it and everything after it', async () => {
     process.env.TRIB_LOG = log;
-    const first = await runFlow(r.ResumeLinear, { home, maxWorkers: 1 });
+    const first = await runFlow(r.ResumeLinear, { home, envPass: PASS, maxWorkers: 1 });
     executions();
-    const again = await resumeFlow(r.ResumeLinear, { home, step: 'b', originRunId: first.runId });
+    const again = await resumeFlow(r.ResumeLinear, { home, envPass: PASS, step: 'b', originRunId: first.runId });
     expect(again.status).toBe('succeeded');
     expect(executions()).toEqual(['b', 'c', 'end']);
     expect(await endHashes(again)).toEqual(await endHashes(first));
@@ -100,7 +112,7 @@ describe('resume after a failure, in every graph shape', () => {
 
 test('resume --dry-run plan: clone vs re-run, and why', async () => {
   process.env.TRIB_FAIL = 'body[3]';
-  const failed = await runFlow(r.ResumeForeach, { home, maxWorkers: 1, params: { n: 5 } });
+  const failed = await runFlow(r.ResumeForeach, { home, envPass: PASS, maxWorkers: 1, params: { n: 5 } });
   delete process.env.TRIB_FAIL;
   const plan = await planResume(r.ResumeForeach, { home });
   expect(plan.originRunId).toBe(failed.runId);
@@ -123,7 +135,7 @@ test('resume --dry-run plan: clone vs re-run, and why', async () => {
 
 test('a step saves 3 checkpoints and dies; its retry starts from the third', async () => {
   const marker = join(home, `ckpt-${Date.now()}`);
-  const run = await runFlow(r.CheckpointFlow, { home, params: { marker } });
+  const run = await runFlow(r.CheckpointFlow, { home, envPass: PASS, params: { marker } });
   expect(run.error?.message).toBeUndefined();
   expect(run.status).toBe('succeeded');
   const data = await run.data('start');
@@ -142,10 +154,10 @@ test('a step saves 3 checkpoints and dies; its retry starts from the third', asy
 
 test('a resumed task gets the checkpoints its failed namesake saved in the origin run', async () => {
   process.env.TRIB_FAIL = 'work';
-  const failed = await runFlow(r.CheckpointResumeFlow, { home });
+  const failed = await runFlow(r.CheckpointResumeFlow, { home, envPass: PASS });
   expect(failed.status).toBe('failed');
   delete process.env.TRIB_FAIL;
-  const resumed = await resumeFlow(r.CheckpointResumeFlow, { home });
+  const resumed = await resumeFlow(r.CheckpointResumeFlow, { home, envPass: PASS });
   expect(resumed.status).toBe('succeeded');
   expect((await resumed.data('work')).resumedFrom).toEqual({ i: 3 });
   await failed.close();

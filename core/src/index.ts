@@ -55,3 +55,20 @@ export {
   type AdapterKinds,
 } from './runtime/adapter-registry.ts';
 export type { RunEvent } from './runtime/events.ts';
+
+export type {
+  TaskExecutor,
+  ExecutorRun,
+  ExecutorRunContext,
+  AttemptRequest,
+  AttemptListener,
+  AttemptHandle,
+  AttemptEnd,
+} from './execution/task-executor.ts';
+export type { ExecutorChoice } from './execution/choose-executor.ts';
+export { WarmPool, type WarmPoolOptions } from './execution/warm-pool.ts';
+export { JobExecutor, type JobExecutorOptions } from './execution/job-executor.ts';
+export { InProcessExecutor } from './execution/in-process-executor.ts';
+export { TASK_EXIT } from './execution/job-spec.ts';
+export { buildCodePackage, type CodePackage } from './packaging/build-code-package.ts';
+export type { CodePackageManifest } from './packaging/code-package-manifest.ts';

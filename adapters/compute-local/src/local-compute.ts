@@ -14,9 +14,25 @@ import {
 export interface LocalComputeOptions {
   /** Grace period between SIGTERM and SIGKILL on cancel, in ms. Default 2000. */
   killGraceMs?: number;
+  /**
+   * Offer no IPC channel (`capabilities.ipc` false): a run then starts every task attempt as its
+   * own process through the job-per-attempt path, as on remote compute (`local-jobs://`).
+   */
+  jobsOnly?: boolean;
 }
 
 let nextId = 0;
+
+/** A job's environment: what the spec sets, plus the named variables copied from ours (this is the same host). */
+function environmentOf(spec: LaunchSpec): Record<string, string> {
+  if (!spec.env && !spec.inheritEnv) return process.env as Record<string, string>;
+  const env: Record<string, string> = {};
+  for (const name of spec.inheritEnv ?? []) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return Object.assign(env, spec.env);
+}
 
 /**
  * Runs each job as a child process of this one. With `ipc`, the child gets a Node IPC channel:
@@ -24,21 +40,28 @@ let nextId = 0;
  * @public
  */
 export class LocalCompute implements ComputeBackend {
-  readonly name = 'local';
-  readonly capabilities: ComputeCapabilities = { ipc: true, maxConcurrency: availableParallelism(), reportsOom: false };
+  readonly name: string;
+  readonly capabilities: ComputeCapabilities;
   private readonly running = new Set<ComputeJob>();
   private closed = false;
 
-  constructor(private readonly options: LocalComputeOptions = {}) {}
+  constructor(private readonly options: LocalComputeOptions = {}) {
+    this.name = options.jobsOnly ? 'local-jobs' : 'local';
+    this.capabilities = { ipc: !options.jobsOnly, maxConcurrency: availableParallelism(), reportsOom: false, local: true };
+  }
 
   async launch(spec: LaunchSpec, options: { signal?: AbortSignal } = {}): Promise<ComputeJob> {
     if (this.closed) throw new TributaryError('CLOSED', 'Local compute backend is closed.', { context: { adapter: 'local' } });
     if (options.signal?.aborted) throw new TributaryError('ABORTED', `Launch of ${spec.name} aborted.`);
+    if (spec.ipc && !this.capabilities.ipc)
+      throw new TributaryError('COMPUTE_FAILED', `Compute backend ${this.name} offers no IPC channel (${spec.name}).`, {
+        context: { adapter: 'local' },
+      });
     let child: ChildProcess;
     try {
       child = spawn(spec.command, spec.args, {
         cwd: spec.cwd,
-        env: spec.env ?? (process.env as Record<string, string>),
+        env: environmentOf(spec),
         stdio: spec.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
         serialization: 'advanced',
       });

@@ -85,6 +85,18 @@ export class AzureDatastore implements Datastore {
     prefixObjects: true,
   };
   readonly locator: AdapterLocator;
+  /** Its SDK's credential chain: copied to task processes on this host, never into a job spec. */
+  readonly credentialEnv: readonly string[] = [
+    'AZURE_STORAGE_CONNECTION_STRING',
+    'AZURE_STORAGE_KEY',
+    'AZURE_STORAGE_SAS_TOKEN',
+    'AZURE_STORAGE_ACCOUNT',
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_CLIENT_SECRET',
+    'AZURE_FEDERATED_TOKEN_FILE',
+    'AZURE_AUTHORITY_HOST',
+  ];
   // Secrets and the SDK client (whose credential holds the key) live in #private fields:
   // util.inspect, JSON and error serializers never reach them.
   readonly #secrets: Pick<AzureDatastoreOptions, 'connectionString' | 'accountKey' | 'sasToken'>;

@@ -77,6 +77,14 @@ export class GcsDatastore implements Datastore {
   readonly name = 'gcs';
   readonly capabilities: DatastoreCapabilities;
   readonly locator: AdapterLocator;
+  /** Its SDK's credential chain: copied to task processes on this host, never into a job spec. */
+  readonly credentialEnv: readonly string[] = [
+    'GOOGLE_APPLICATION_CREDENTIALS',
+    'GOOGLE_CLOUD_PROJECT',
+    'GCLOUD_PROJECT',
+    'STORAGE_EMULATOR_HOST',
+    'CLOUDSDK_CONFIG',
+  ];
   // The key and the SDK client (whose auth client holds it) live in #private fields:
   // util.inspect, JSON and error serializers never reach them.
   readonly #credentials: GcsDatastoreOptions['credentials'];

@@ -95,6 +95,27 @@ export class S3Datastore implements Datastore {
   readonly name = 's3';
   readonly capabilities: DatastoreCapabilities;
   readonly locator: AdapterLocator;
+  /** Its SDK's credential chain: copied to task processes on this host, never into a job spec. */
+  readonly credentialEnv: readonly string[] = [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_REGION',
+    'AWS_DEFAULT_REGION',
+    'AWS_SHARED_CREDENTIALS_FILE',
+    'AWS_CONFIG_FILE',
+    'AWS_ROLE_ARN',
+    'AWS_ROLE_SESSION_NAME',
+    'AWS_WEB_IDENTITY_TOKEN_FILE',
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_S3',
+    'AWS_CA_BUNDLE',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+    'AWS_EC2_METADATA_DISABLED',
+  ];
   // Secrets and the SDK client (which holds them) live in #private fields: util.inspect, JSON and
   // error serializers never reach them.
   readonly #credentials: S3DatastoreOptions['credentials'];

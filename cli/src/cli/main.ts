@@ -58,6 +58,8 @@ Common options:
   --home <dir>         folder of the embedded default stores (default $TRIBUTARY_HOME or ./.tributary)
   --datastore <url>    e.g. file:///data/tributary
   --metadata <url>     e.g. sqlite:///data/tributary/metadata.sqlite
+  --compute <url>      local:// (warm workers) or local-jobs:// (one process per task attempt)
+  --env-pass <NAME>    give tasks this environment variable (they get no other of yours)
   --quiet              print only errors and the run's pathspec (task output stays in 'tributary logs')
   --no-progress        plain progress lines instead of the live display on a terminal
 
@@ -77,6 +79,18 @@ const EXECUTION: OptionSpec[] = [
   { name: 'max-workers', kind: 'value', value: 'N', help: 'task processes at once (default: the number of CPUs)' },
   { name: 'max-num-splits', kind: 'value', value: 'N', help: 'refuse a foreach with more splits than this' },
   { name: 'tag', kind: 'list', value: 'T', help: 'tag the run (repeatable)' },
+  {
+    name: 'compute',
+    kind: 'value',
+    value: 'url',
+    help: 'where tasks run: local:// (warm workers, the default) or local-jobs:// (one process per task attempt, the remote path)',
+  },
+  {
+    name: 'env-pass',
+    kind: 'list',
+    value: 'NAME',
+    help: 'pass this environment variable to tasks (repeatable); tasks get nothing else of this environment',
+  },
   { name: 'quiet', kind: 'flag', help: "print only errors and the run's pathspec (task output stays in 'tributary logs')" },
   { name: 'no-progress', kind: 'flag', help: 'plain progress lines instead of the live display on a terminal' },
 ];
@@ -307,7 +321,9 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const maxNumSplits = intOption(args, 'max-num-splits');
   const tags = args.options.get('tag') ?? [];
   const quiet = flag(args, 'quiet');
-  const warm = await takeWarmWorker(flow);
+  const compute = optionValue(args, 'compute');
+  const envPass = args.options.get('env-pass') ?? [];
+  const warm = compute ? {} : await takeWarmWorker(flow);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     runFlow(flowClass, {
       ...warm,
@@ -319,6 +335,8 @@ async function cmdRun(tokens: string[]): Promise<number> {
       ...(metadata ? { metadata } : {}),
       ...(maxWorkers ? { maxWorkers } : {}),
       ...(maxNumSplits ? { maxNumSplits } : {}),
+      ...(compute ? { compute } : {}),
+      envPass,
       tags,
       // Like Metaflow, task output is shown by default (prefixed with its pathspec); --quiet hides it.
       echoLogs: !quiet,
@@ -353,6 +371,8 @@ async function cmdResume(tokens: string[]): Promise<number> {
   const maxNumSplits = intOption(args, 'max-num-splits');
   const quiet = flag(args, 'quiet');
   const tags = args.options.get('tag');
+  const compute = optionValue(args, 'compute');
+  const envPass = args.options.get('env-pass') ?? [];
   const common = {
     ...(home ? { home } : {}),
     ...(metadata ? { metadata } : {}),
@@ -364,11 +384,13 @@ async function cmdResume(tokens: string[]): Promise<number> {
     out(`${formatResumePlan(await planResume(flowClass, common))}\n`);
     return 0;
   }
-  const warm = await takeWarmWorker(flowName);
+  const warm = compute ? {} : await takeWarmWorker(flowName);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     resumeFlow(flowClass, {
       ...warm,
       ...common,
+      ...(compute ? { compute } : {}),
+      envPass,
       flowModule: module,
       flowExport: exportName,
       ...(datastore ? { datastore } : {}),

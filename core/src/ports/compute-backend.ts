@@ -21,10 +21,18 @@ export interface LaunchSpec {
   /** Executable to run. */
   command: string;
   args: string[];
+  /** Variables set in the job. Nothing else of the launching process's environment is passed, except `inheritEnv`. */
   env?: Record<string, string>;
+  /**
+   * Names of variables a backend whose jobs run on this host (`capabilities.local`) copies from
+   * its own environment at launch (path, home, locale, the datastore's credential chain). A
+   * remote backend ignores them: the job uses its target's own configuration (IAM role, service
+   * account). Only names are in the spec, never values.
+   */
+  inheritEnv?: string[];
   cwd?: string;
   resources?: ResourceSpec;
-  /** Kill the job after this many ms and report `TIMEOUT`. */
+  /** Stop the job after this many ms and report `TIMEOUT` (`@timeout` of a job-per-attempt task). */
   timeoutMs?: number;
   /** Ask for a message channel to the process (only when `capabilities.ipc`). */
   ipc?: boolean;
@@ -38,6 +46,8 @@ export interface ComputeCapabilities {
   readonly maxConcurrency: number;
   /** Can report out-of-memory as a distinct failure. */
   readonly reportsOom: boolean;
+  /** Jobs run on this host as this user (they see its files and, through `inheritEnv`, its environment). */
+  readonly local?: boolean;
 }
 
 /**

@@ -105,6 +105,12 @@ export interface Datastore {
   readonly name: string;
   readonly capabilities: DatastoreCapabilities;
   /** How a task worker opens this same store; required for process-based compute. */
+  /**
+   * Names of the environment variables this adapter reads its credentials from (its SDK's
+   * standard chain). A job on this host gets these copied (never written into a job spec); a
+   * remote job uses its own target's credentials.
+   */
+  readonly credentialEnv?: readonly string[];
   readonly locator?: AdapterLocator;
   /**
    * Store bytes atomically under `key`, replacing any previous value unless `ifAbsent`. The

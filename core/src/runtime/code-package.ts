@@ -30,7 +30,8 @@ const TYPESCRIPT = /\.(?:[cm]?ts|tsx)$/;
 const BUILTINS = new Set(builtinModules);
 
 /** The nearest folder with a package.json: where package imports of the flow resolve from. */
-function projectRoot(file: string): string {
+/** @internal */
+export function projectRoot(file: string): string {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     if (dirname(dir) === dir) return dirname(file);
@@ -38,7 +39,8 @@ function projectRoot(file: string): string {
 }
 
 /** The folder of an installed package as Node would find it from `fromDir`, or undefined. */
-function findPackage(name: string, fromDir: string): string | undefined {
+/** @internal */
+export function findPackage(name: string, fromDir: string): string | undefined {
   for (let dir = fromDir; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
@@ -46,7 +48,8 @@ function findPackage(name: string, fromDir: string): string | undefined {
   }
 }
 
-function packageName(spec: string): string {
+/** @internal */
+export function packageName(spec: string): string {
   const parts = spec.split('/');
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
@@ -57,7 +60,8 @@ interface BuildMessage {
 }
 
 /** esbuild's failure as FLOW_LOAD, naming the first located problem (the raw failure stays the cause). */
-async function buildOrExplain(esbuild: EsbuildLike, file: string, root: string, options: Record<string, unknown>) {
+/** @internal */
+export async function buildOrExplain(esbuild: EsbuildLike, file: string, root: string, options: Record<string, unknown>) {
   try {
     return await esbuild.build(options);
   } catch (err) {
@@ -73,13 +77,15 @@ async function buildOrExplain(esbuild: EsbuildLike, file: string, root: string, 
   }
 }
 
-interface EsbuildLike {
+/** @internal */
+export interface EsbuildLike {
   build(
     options: Record<string, unknown>,
   ): Promise<{ outputFiles?: Array<{ contents: Uint8Array }>; metafile?: { inputs: Record<string, unknown> } }>;
 }
 
-async function loadEsbuild(file: string): Promise<EsbuildLike> {
+/** @internal */
+export async function loadEsbuild(file: string): Promise<EsbuildLike> {
   try {
     // Loaded only for TypeScript flows (a variable specifier: the core has no type dependency on it).
     const name = 'esbuild';
@@ -196,7 +202,8 @@ interface Manifest {
   inputs: Record<string, string | null>;
 }
 
-function tsconfigOf(file: string, root: string): string[] {
+/** @internal */
+export function tsconfigOf(file: string, root: string): string[] {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     const candidate = join(dir, 'tsconfig.json');
     if (existsSync(candidate)) return [candidate];
@@ -204,7 +211,8 @@ function tsconfigOf(file: string, root: string): string[] {
   }
 }
 
-function hashFile(path: string): string | null {
+/** @internal */
+export function hashFile(path: string): string | null {
   try {
     return sha256(readFileSync(path));
   } catch {
@@ -224,7 +232,8 @@ function reuse(manifestFile: string, cache: string): FlowCode | undefined {
   return { url: pathToFileURL(out).href, sha: manifest.output.replace(/\.mjs$/, ''), built: true };
 }
 
-function writeManifest(path: string, manifest: Manifest): void {
+/** @internal */
+export function writeManifest(path: string, manifest: Manifest): void {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(tmp, JSON.stringify(manifest));
   renameSync(tmp, path);

@@ -18,6 +18,14 @@ export interface WorkerContext {
   store: ArtifactStore;
 }
 
+/** @internal */
+export interface ExecuteOptions {
+  /** Other code runs in this process meanwhile (in-process executor): attribute output by async context only. */
+  shared?: boolean;
+  /** Store the log every this many ms while the task runs (one-shot jobs: `tributary logs` shows it live). */
+  logFlushMs?: number;
+}
+
 /**
  * Run one task inside a worker: build the flow instance over its inputs, call the step, then
  * save what it assigned (or changed) as content-addressed artifacts. Returns only references.
@@ -28,6 +36,7 @@ export async function executeTask(
   spec: TaskSpec,
   onEntered: (at: number) => void,
   recordCheckpoint?: (record: CheckpointRecord) => Promise<void>,
+  options: ExecuteOptions = {},
 ): Promise<TaskOutcome> {
   const node = ctx.graph.nodes[spec.step];
   if (!node)
@@ -73,7 +82,10 @@ export async function executeTask(
     log,
     finished: false,
     crash: (error, how) => crashed(new EscapedError(spec.pathspec, error, how)),
+    ...(options.shared ? { shared: true } : {}),
   };
+  const flushing = options.logFlushMs ? setInterval(() => void log.saveIfChanged().catch(() => undefined), options.logFlushMs) : undefined;
+  flushing?.unref();
   try {
     // Everything the step starts (timers, callbacks, child-process handlers) runs in this scope:
     // its output goes to this task's log and its escaped errors fail this task.
@@ -108,6 +120,7 @@ export async function executeTask(
     await log.save().catch(() => undefined);
     throw err;
   } finally {
+    clearInterval(flushing);
     leaveTask(scope);
     log.finish();
     ctx.store.clearPrefetched();

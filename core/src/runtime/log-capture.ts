@@ -22,6 +22,7 @@ export class TaskLog {
   private lateUntil = 0;
   private version = 0;
   private savedVersion = 0;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     readonly pathspec: string,
@@ -57,9 +58,19 @@ export class TaskLog {
 
   /** Store what was captured so far. */
   async save(): Promise<void> {
-    const version = this.version;
-    await this.saver(this.contents());
-    this.savedVersion = Math.max(this.savedVersion, version);
+    // One save at a time, in order: a periodic save finishing late never replaces a fuller one.
+    const next = this.saving.then(async () => {
+      const version = this.version;
+      await this.saver(this.contents());
+      this.savedVersion = Math.max(this.savedVersion, version);
+    });
+    this.saving = next.catch(() => undefined);
+    await next;
+  }
+
+  /** Store what was captured, if anything changed since the last save. */
+  async saveIfChanged(): Promise<void> {
+    if (this.version > this.savedVersion) await this.save();
   }
 
   /** The task is over; output that still arrives for a few seconds is added and the log re-saved. */

@@ -69,7 +69,15 @@ export interface TaskOutcome {
 
 /** @internal */
 export type ToWorker =
-  | { t: 'init'; flowModule: string; flowExport: string; datastore: AdapterLocator; flow: string }
+  | {
+      t: 'init';
+      flowModule: string;
+      flowExport: string;
+      datastore: AdapterLocator;
+      flow: string;
+      /** Set in the worker's environment before anything loads: the datastore's credential variables and those passed by name. */
+      env?: Record<string, string>;
+    }
   | { t: 'task'; spec: TaskSpec }
   | { t: 'rpc-result'; id: number; error?: SerializedError }
   | { t: 'exit' };

@@ -4,7 +4,7 @@ import { TributaryError } from '../errors.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { MetadataStore, RunRecord, TaskRecord } from '../ports/metadata-store.ts';
 import { finalizeUnfinishedTasks } from './finalize-tasks.ts';
-import type { OriginTask } from './orchestrator.ts';
+import type { OriginTask } from '../execution/planned-task.ts';
 import { changedSteps, needsOriginMetadata, transitionBlocker } from './resume-rules.ts';
 
 /** One line of a resume plan. @public */

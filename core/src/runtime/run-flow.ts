@@ -1,6 +1,6 @@
-import { hostname, userInfo } from 'node:os';
+import { availableParallelism, hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { TributaryError } from '../errors.ts';
 import type { FlowSpec } from '../flow/flow-spec.ts';
@@ -16,8 +16,12 @@ import { sha256 } from '../util/hash.ts';
 import { refuseControlChars } from '../util/control-chars.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
-import { Orchestrator, type ResumeOrigin } from './orchestrator.ts';
-import { prepareFlowCode } from './code-package.ts';
+import { chooseExecutor, type ExecutorChoice } from '../execution/choose-executor.ts';
+import { checkEnvPass } from '../execution/job-environment.ts';
+import type { ResumeOrigin } from '../execution/planned-task.ts';
+import { Scheduler } from '../execution/scheduler.ts';
+import { buildCodePackage } from '../packaging/build-code-package.ts';
+import { prepareFlowCode, projectRoot } from './code-package.ts';
 import { finalizeUnfinishedTasks } from './finalize-tasks.ts';
 import { claimedByImport } from './import-flow-module.ts';
 import { onDemandAdapter } from './on-demand-adapter.ts';
@@ -33,8 +37,23 @@ export interface RunFlowOptions {
   datastore?: Datastore | string;
   /** A MetadataStore instance or URL. Default: SQLite at `<home>/metadata.sqlite`. */
   metadata?: MetadataStore | string;
-  /** A ComputeBackend instance or URL. Default: local processes. */
+  /**
+   * A ComputeBackend instance or URL. Default: local processes (`local://`), with warm workers.
+   * `local-jobs://` starts every task attempt as its own process, through the same path as remote compute.
+   */
   compute?: ComputeBackend | string;
+  /**
+   * Where attempts run: `pool` (warm worker processes, the default on a backend with IPC), `jobs`
+   * (one job per attempt, the default on a backend without), `in-process` (in this process: tests
+   * and services that want no child processes), or a TaskExecutor of your own.
+   */
+  executor?: ExecutorChoice;
+  /**
+   * Environment variables tasks receive, by name, with the values they have here (CLI:
+   * `--env-pass NAME`). Tasks get nothing else of this process's environment but the host basics
+   * (PATH, HOME, locale, temp folder) and, on local compute, the datastore's credential variables.
+   */
+  envPass?: string[];
   /** Folder of the embedded default stores. Default: `$TRIBUTARY_HOME`, else `./.tributary`. */
   home?: string;
   /** Tasks running at once. Default: number of cores. */
@@ -56,7 +75,7 @@ export interface RunFlowOptions {
   flowModule?: string;
   /** Export name of the flow class in that module. Default: the class name. */
   flowExport?: string;
-  /** Node arguments for worker processes. Default: `--enable-source-maps`. */
+  /** Node arguments for worker and job processes. Default: `--enable-source-maps`. */
   workerExecArgv?: string[];
   /**
    * Worker jobs already launched on `compute` with `workerLaunchSpec` (the CLI starts one while
@@ -255,15 +274,18 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
   const params = resume ? {} : resolveParams(flowClass, options.params);
   const flowModule = options.flowModule ? moduleUrl(refuseControlChars('flow module', options.flowModule)) : flowModuleOf(flowClass);
   for (const tag of options.tags ?? []) refuseControlChars('tag', tag);
+  const envPass = checkEnvPass(options.envPass ?? []);
   if (options.user !== undefined) refuseControlChars('user', options.user);
-  if (!flowModule) {
+  // In this process, the class itself runs: no module to import, nothing to build.
+  const inProcess = options.executor === 'in-process' || (typeof options.executor === 'object' && !options.executor.outOfProcess);
+  if (!flowModule && !inProcess) {
     throw new TributaryError(
       'FLOW_LOAD',
       `Cannot tell which module defines ${flowLabel(flowClass)}: pass { flowModule: import.meta.url } to runFlow.`,
     );
   }
   // TypeScript becomes JavaScript once, here, before anything is recorded: workers import the result.
-  const code = await prepareFlowCode(flowModule);
+  const code = inProcess || !flowModule ? { url: flowModule ?? '', sha: '', built: false } : await prepareFlowCode(flowModule);
   const home = tributaryHome(options.home);
   const opened: Array<Configured<{ close(): Promise<void> }>> = [];
   const open = async <K extends 'datastore' | 'metadata' | 'compute'>(kind: K, given: Parameters<typeof openConfigured<K>>[1]) => {
@@ -277,15 +299,28 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
   try {
     const ds = await open('datastore', options.datastore);
     const md = await open('metadata', options.metadata);
-    const compute = (await open('compute', options.compute)).adapter;
     const datastore = ds.adapter;
     const metadata = md.adapter;
-    if (!datastore.locator)
+    const chosen = await chooseExecutor(
+      options.executor,
+      options.compute,
+      async (url) => (await openConfigured('compute', url, home)).adapter,
+      options.warmWorkers,
+    );
+    const executor = chosen.executor;
+    if (chosen.owned) opened.push({ adapter: executor, owned: true, reopen: async () => executor });
+    if (executor.outOfProcess && !datastore.locator)
       throw new TributaryError(
         'CONFIG',
-        `Datastore ${datastore.name} has no locator, so task workers cannot open it. Use a datastore that can be shared across processes.`,
+        `Datastore ${datastore.name} has no locator, so task processes cannot open it. Use a datastore that can be shared across processes, or executor: 'in-process'.`,
       );
-    if (!compute.capabilities.ipc) throw new TributaryError('CONFIG', `Compute backend ${compute.name} cannot host warm workers (no IPC).`);
+    // Jobs that start from nothing get the run's code package: built (or reused) and stored once per content.
+    let codePackage: { sha: string } | undefined;
+    if (executor.needsCodePackage) {
+      const pkg = await buildCodePackage(flowModule!, datastore.locator!);
+      await new ArtifactStore(datastore, flow).putBlob(pkg.bytes);
+      codePackage = { sha: pkg.sha };
+    }
 
     let origin: ResumeOrigin | undefined;
     let originRun: RunRecord | undefined;
@@ -315,7 +350,12 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
       user,
       params: originRun ? originRun.params : params,
       tags: options.tags ?? originRun?.tags ?? [],
-      systemTags: [`user:${user}`, `runtime:node${process.versions.node.split('.')[0]}`],
+      systemTags: [
+        `user:${user}`,
+        `runtime:node${process.versions.node.split('.')[0]}`,
+        `executor:${executor.name}`,
+        ...(codePackage ? [`code-package:${codePackage.sha}`] : []),
+      ],
       codeHash: code.sha,
       graph,
       ...(originRun ? { originRunId: originRun.runId } : {}),
@@ -344,34 +384,53 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
     // Where the orchestrator runs: a resume can tell a dead run from a live one (the start time
     // tells the orchestrator from a later process that got the same pid).
     const started = processStartTime(process.pid);
-    const orchestratorInfo = { host: hostname(), pid: String(process.pid), ...(started ? { 'pid-start': started } : {}) };
+    const orchestratorInfo = {
+      host: hostname(),
+      pid: String(process.pid),
+      ...(started ? { 'pid-start': started } : {}),
+      ...(codePackage ? { 'code-package': codePackage.sha } : {}),
+    };
     await metadata.finishAttempt(pref, 0, { status: 'succeeded', artifacts: paramsManifest, metadata: orchestratorInfo });
 
-    const orchestrator = new Orchestrator({
+    const executorRun = await executor.openRun({
       flow,
       runId: run.runId,
-      graph,
+      flowClass,
       flowModule: code.url,
       flowExport: options.flowExport ?? flowClass.name,
       datastore,
-      metadata,
-      compute,
-      paramsManifest,
-      paramsTaskId: paramsTask.taskId,
-      paramNames: paramsManifest.map((r) => r.name),
-      ...(options.maxWorkers !== undefined ? { maxWorkers: options.maxWorkers } : {}),
-      maxNumSplits: options.maxNumSplits ?? 100,
+      ...(codePackage ? { codePackage } : {}),
+      maxWorkers: Math.max(1, options.maxWorkers ?? availableParallelism()),
       echoLogs: options.echoLogs ?? false,
-      maxLogBytes: options.maxLogBytes ?? 10 * 1024 * 1024,
-      ...(options.workerExecArgv ? { workerExecArgv: options.workerExecArgv } : {}),
-      ...(options.warmWorkers ? { warmWorkers: options.warmWorkers } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
-      ...(origin ? { origin } : {}),
-      ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+      envPass,
+      ...(options.workerExecArgv ? { execArgv: options.workerExecArgv } : {}),
+      ...(flowModule?.startsWith('file:') ? { projectRoot: projectRoot(fileURLToPath(flowModule)) } : {}),
     });
-    const result = await orchestrator.run();
+    let result: Awaited<ReturnType<Scheduler['run']>>;
+    try {
+      result = await new Scheduler({
+        flow,
+        runId: run.runId,
+        graph,
+        datastore,
+        metadata,
+        executor: executorRun,
+        paramsManifest,
+        paramsTaskId: paramsTask.taskId,
+        paramNames: paramsManifest.map((r) => r.name),
+        maxWorkers: Math.max(1, options.maxWorkers ?? availableParallelism()),
+        maxNumSplits: options.maxNumSplits ?? 100,
+        echoLogs: options.echoLogs ?? false,
+        maxLogBytes: options.maxLogBytes ?? 10 * 1024 * 1024,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(origin ? { origin } : {}),
+        ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+      }).run();
+    } finally {
+      await executorRun.close();
+    }
     if (result.status !== 'succeeded') {
       await finalizeUnfinishedTasks(
         metadata,

@@ -14,6 +14,11 @@ export interface TaskScope {
   finished: boolean;
   /** Fail the running task with an error thrown outside its await chain. */
   crash(error: unknown, how: CrashKind): void;
+  /**
+   * The process runs other code at the same time (an in-process executor in the orchestrator):
+   * only code in this task's async context is its, never "whatever runs now".
+   */
+  shared?: boolean;
 }
 
 /** How an error escaped a step. @internal */
@@ -24,7 +29,7 @@ let running: TaskScope | undefined;
 
 /** Run `fn` as the body of a task: everything it starts, directly or not, belongs to `scope`. @internal */
 export function runInTask<T>(scope: TaskScope, fn: () => Promise<T>): Promise<T> {
-  running = scope;
+  if (!scope.shared) running = scope;
   return storage.run(scope, fn);
 }
 

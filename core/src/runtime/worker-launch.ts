@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { HOST_BASICS } from '../execution/host-environment.ts';
 import type { LaunchSpec } from '../ports/compute-backend.ts';
 
 /**
@@ -17,7 +18,10 @@ export function workerLaunchSpec(name: string, execArgv?: readonly string[]): La
     name,
     command: process.execPath,
     args: [...args, path],
-    env: { ...(process.env as Record<string, string>), TRIBUTARY_WORKER: '1' },
+    // Not this process's environment: the host basics (copied by a local backend), and, with the
+    // flow, the datastore's credential variables and those passed by name (sent with `init`).
+    env: { TRIBUTARY_WORKER: '1' },
+    inheritEnv: [...HOST_BASICS],
     ipc: true,
   };
 }

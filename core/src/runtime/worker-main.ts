@@ -35,6 +35,7 @@ function rpc(msg: Omit<Extract<FromWorker, { t: 'rpc' }>, 'id' | 't'>): Promise<
 }
 
 async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
+  Object.assign(process.env, msg.env);
   const flowClass = flowClassFrom(await importFlowModule(msg.flowModule), msg.flowExport, msg.flowModule);
   if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
     throw new TributaryError(

@@ -1,0 +1,81 @@
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { serializeUnknownError, TributaryError, type SerializedError } from '../errors.ts';
+import { buildGraph } from '../graph/build-graph.ts';
+import { executeTask, type WorkerContext } from '../runtime/execute-task.ts';
+import { routeTaskOutput } from '../runtime/log-capture.ts';
+import { preciseNow } from '../runtime/protocol.ts';
+import type { AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun, ExecutorRunContext, TaskExecutor } from './task-executor.ts';
+
+/**
+ * Runs attempts in this process, concurrently, each in its own async context (its output and its
+ * escaped promise rejections are its own). For tests (the scheduler with in-memory adapters, in
+ * milliseconds) and for services that want no child processes. What a process boundary gives is
+ * not there: a step that blocks the event loop blocks the caller, a `@timeout` ends the attempt
+ * (recorded `TIMEOUT`) but cannot stop code that keeps running, and a crash is the caller's.
+ * @public
+ */
+export class InProcessExecutor implements TaskExecutor {
+  readonly name = 'in-process';
+  readonly needsCodePackage = false;
+  readonly outOfProcess = false;
+
+  async openRun(run: ExecutorRunContext): Promise<ExecutorRun> {
+    routeTaskOutput();
+    const ctx: WorkerContext = {
+      flowClass: run.flowClass,
+      graph: buildGraph(run.flowClass),
+      store: new ArtifactStore(run.datastore, run.flow),
+    };
+    const running = new Set<Promise<void>>();
+    return {
+      submit(request: AttemptRequest, listener: AttemptListener): AttemptHandle {
+        let settle!: (end: Parameters<AttemptListener['ended']>[0]) => void;
+        const ended = new Promise<Parameters<AttemptListener['ended']>[0]>((resolve) => (settle = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const finish = (end: Parameters<AttemptListener['ended']>[0]) => {
+          clearTimeout(timer);
+          settle(end);
+        };
+        const spec = { ...request.spec, dispatchedAt: preciseNow() };
+        listener.dispatched(spec.dispatchedAt);
+        if (request.timeoutSeconds !== undefined) {
+          const seconds = request.timeoutSeconds;
+          timer = setTimeout(
+            () =>
+              finish({
+                status: 'failed',
+                error: failure('TIMEOUT', `${spec.pathspec} ran longer than its @timeout of ${seconds}s.`, true, spec.pathspec),
+              }),
+            seconds * 1000,
+          );
+          timer.unref();
+        }
+        executeTask(
+          ctx,
+          spec,
+          (at) => listener.entered(at),
+          (record) => listener.checkpoint(record),
+          { shared: true },
+        ).then(
+          (outcome) => finish({ status: 'succeeded', outcome }),
+          (err) => finish({ status: 'failed', error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) }),
+        );
+        const reported = ended.then((end) => listener.ended(end));
+        running.add(reported);
+        void reported.then(() => running.delete(reported));
+        return {
+          cancel: (reason) => finish({ status: 'failed', error: failure('ABORTED', `Cancelled: ${reason}.`, false, spec.pathspec) }),
+        };
+      },
+      async close() {
+        await Promise.all([...running]);
+      },
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function failure(code: 'TIMEOUT' | 'ABORTED', message: string, retryable: boolean, pathspec: string): SerializedError {
+  return { name: 'TributaryError', code, message, retryable, context: { pathspec } };
+}

@@ -1,0 +1,46 @@
+import { TributaryError } from '../errors.ts';
+import { HOST_BASICS } from './host-environment.ts';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Check `--env-pass` names (a value is never accepted here: `NAME=value` would put it in shell history). @internal */
+export function checkEnvPass(names: readonly string[]): string[] {
+  for (const name of names) {
+    if (!NAME.test(name))
+      throw new TributaryError(
+        'PARAM_INVALID',
+        `--env-pass takes variable names (letters, digits, _), got ${JSON.stringify(name.includes('=') ? `${name.split('=')[0]}=…` : name)}. ` +
+          `Set the variable in this environment and pass its name: --env-pass ${name.split('=')[0] || 'NAME'}.`,
+      );
+  }
+  return [...new Set(names)];
+}
+
+/** What a launched process gets of the environment: explicit values, and names a local backend may copy. @internal */
+export interface JobEnvironment {
+  /** Values set in the job (identity, locators, the variables passed by name). */
+  env: Record<string, string>;
+  /** Names a backend running the job on this host copies from its own environment. */
+  inheritEnv: string[];
+}
+
+/**
+ * The environment of a task job or worker: its identity (`TRIBUTARY_*`), the variables the user
+ * passes by name (`envPass`, with the values they have here), and, for local backends only, the
+ * host basics and the credential variables the datastore reads (its own standard chain on this
+ * host). Never the orchestrator's whole environment.
+ * @internal
+ */
+export function jobEnvironment(options: {
+  identity: Record<string, string>;
+  envPass: readonly string[];
+  credentialEnv?: readonly string[];
+}): JobEnvironment {
+  const env: Record<string, string> = {};
+  for (const name of options.envPass) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, options.identity);
+  return { env, inheritEnv: [...new Set([...HOST_BASICS, ...(options.credentialEnv ?? [])])] };
+}

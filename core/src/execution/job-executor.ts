@@ -1,0 +1,251 @@
+import { fileURLToPath } from 'node:url';
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { deserializeError, TributaryError, type ErrorCode, type SerializedError } from '../errors.ts';
+import type { ComputeBackend, ComputeJob, JobResult, LaunchSpec } from '../ports/compute-backend.ts';
+import type { Datastore } from '../ports/datastore.ts';
+import { preciseNow, type CheckpointRecord } from '../runtime/protocol.ts';
+import { attemptKeys, type JobOutcome, type JobSpec } from './job-spec.ts';
+import { jobEnvironment } from './job-environment.ts';
+import { relayOutput } from './relay-output.ts';
+import type {
+  AttemptEnd,
+  AttemptHandle,
+  AttemptListener,
+  AttemptRequest,
+  ExecutorRun,
+  ExecutorRunContext,
+  TaskExecutor,
+} from './task-executor.ts';
+
+/** @public */
+export interface JobExecutorOptions {
+  /** Where jobs run: any backend (no IPC needed). */
+  compute: ComputeBackend;
+  /** Close `compute` when the executor is closed. */
+  ownsCompute?: boolean;
+  /** How often a running task stores its output (ms), so `tributary logs` shows it live. Default 2000. */
+  logFlushMs?: number;
+}
+
+/** How a job that wrote no outcome failed, by the backend's account. */
+const FAILURE_CODES: Record<string, ErrorCode> = {
+  TIMEOUT: 'TIMEOUT',
+  COMPUTE_OOM: 'COMPUTE_OOM',
+  COMPUTE_PREEMPTED: 'COMPUTE_PREEMPTED',
+  CANCELLED: 'ABORTED',
+  LAUNCH_FAILED: 'COMPUTE_FAILED',
+};
+
+function taskMainPath(): { path: string; fromSource: boolean } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  return { path: fileURLToPath(new URL(fromSource ? './task-main.ts' : './task-main.js', import.meta.url)), fromSource };
+}
+
+/**
+ * One job per attempt, on any ComputeBackend: the attempt's spec is stored in the datastore and
+ * the job is started with its address only; the job fetches the run's code package, runs the
+ * attempt and stores its outcome, checkpoints and logs in the datastore; when the job has ended,
+ * this executor reads them back and reports to the scheduler. No IPC, and the job needs no
+ * metadata credentials: the path every remote backend takes.
+ * @public
+ */
+export class JobExecutor implements TaskExecutor {
+  readonly name = 'jobs';
+  readonly needsCodePackage = true;
+  readonly outOfProcess = true;
+
+  constructor(private readonly o: JobExecutorOptions) {}
+
+  async openRun(run: ExecutorRunContext): Promise<ExecutorRun> {
+    const locator = run.datastore.locator;
+    if (!locator) throw new TributaryError('CONFIG', `Datastore ${run.datastore.name} has no locator, so task jobs cannot open it.`);
+    if (!run.codePackage) throw new TributaryError('CONFIG', 'One job per attempt needs the run to have a code package.');
+    return new JobRun(this.o, run, locator, run.codePackage.sha);
+  }
+
+  async close(): Promise<void> {
+    if (this.o.ownsCompute) await this.o.compute.close();
+  }
+}
+
+class JobRun implements ExecutorRun {
+  private readonly store: ArtifactStore;
+  private readonly jobs = new Set<Promise<void>>();
+
+  constructor(
+    private readonly o: JobExecutorOptions,
+    private readonly run: ExecutorRunContext,
+    private readonly locator: NonNullable<Datastore['locator']>,
+    private readonly codePackage: string,
+  ) {
+    this.store = new ArtifactStore(run.datastore, run.flow);
+  }
+
+  submit(request: AttemptRequest, listener: AttemptListener): AttemptHandle {
+    let job: ComputeJob | undefined;
+    let cancelled: string | undefined;
+    const controller = new AbortController();
+    const done = this.execute(request, listener, controller.signal, (j) => (job = j)).catch((err) =>
+      listener.ended({ status: 'failed', error: infra(`Could not run ${request.spec.pathspec} as a job: ${(err as Error).message}`) }),
+    );
+    this.jobs.add(done);
+    void done.then(() => this.jobs.delete(done));
+    return {
+      cancel: (reason) => {
+        cancelled ??= reason;
+        controller.abort();
+        void job?.cancel(reason);
+      },
+    };
+  }
+
+  private async execute(
+    request: AttemptRequest,
+    listener: AttemptListener,
+    signal: AbortSignal,
+    started: (job: ComputeJob) => void,
+  ): Promise<void> {
+    const { spec } = request;
+    const keys = attemptKeys(spec.pathspec, spec.attempt);
+    const jobSpec: JobSpec = {
+      format: 1,
+      spec,
+      flowExport: this.run.flowExport,
+      datastore: this.locator,
+      codePackage: this.codePackage,
+      keys,
+      logFlushMs: this.o.logFlushMs ?? 2000,
+    };
+    const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(jobSpec)));
+    if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
+    const local = this.o.compute.capabilities.local === true;
+    const { path, fromSource } = taskMainPath();
+    const args = this.run.execArgv ? [...this.run.execArgv] : ['--enable-source-maps'];
+    if (!this.run.execArgv && fromSource) args.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
+    const env = jobEnvironment({
+      identity: {
+        TRIBUTARY_DATASTORE: JSON.stringify(this.locator),
+        TRIBUTARY_FLOW: this.run.flow,
+        TRIBUTARY_PATHSPEC: `${spec.pathspec}/${spec.attempt}`,
+        // On this machine the package is unpacked where the project's native packages resolve.
+        ...(local && this.run.projectRoot
+          ? {
+              TRIBUTARY_CODE_CACHE: `${this.run.projectRoot}/node_modules/.cache/tributary/code`,
+              TRIBUTARY_PROJECT_ROOT: this.run.projectRoot,
+            }
+          : {}),
+      },
+      envPass: this.run.envPass,
+      credentialEnv: this.run.datastore.credentialEnv ?? [],
+    });
+    const launch: LaunchSpec = {
+      name: `${spec.pathspec}/${spec.attempt}`,
+      command: process.execPath,
+      args: [...args, path, specSha],
+      env: env.env,
+      inheritEnv: env.inheritEnv,
+      ...(request.resources ? { resources: request.resources } : {}),
+      ...(request.timeoutSeconds !== undefined ? { timeoutMs: request.timeoutSeconds * 1000 } : {}),
+    };
+    let job: ComputeJob;
+    try {
+      job = await this.o.compute.launch(launch, { signal });
+    } catch (err) {
+      if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
+      const e = TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Cannot start a job: ${(err as Error).message}`);
+      return listener.ended({ status: 'failed', error: { ...e.toJSON(), retryable: true } });
+    }
+    started(job);
+    listener.dispatched(preciseNow());
+    const relayed = relayOutput(job, (stream, text) => {
+      if (this.run.onTaskOutput) this.run.onTaskOutput(stream, text);
+      else if (this.run.echoLogs) process[stream].write(text);
+    });
+    const result = await job.result;
+    await relayed;
+    // Checkpoints the job recorded are committed first, even for a killed job: the next attempt resumes from them.
+    await this.commitCheckpoints(keys.checkpoints, listener);
+    const outcome = await this.readOutcome(keys.outcome);
+    listener.ended(this.endOf(spec.pathspec, request, result, outcome, signal.aborted, listener));
+  }
+
+  private endOf(
+    pathspec: string,
+    request: AttemptRequest,
+    result: JobResult,
+    outcome: JobOutcome | undefined,
+    aborted: boolean,
+    listener: AttemptListener,
+  ): AttemptEnd {
+    if (outcome?.status === 'succeeded' && result.status === 'succeeded') {
+      listener.entered(outcome.outcome.enteredAt);
+      return { status: 'succeeded', outcome: outcome.outcome };
+    }
+    if (aborted || result.failure?.kind === 'CANCELLED') return { status: 'failed', error: abortedError() };
+    if (outcome?.status === 'failed') {
+      if (outcome.enteredAt !== undefined) listener.entered(outcome.enteredAt);
+      if (outcome.fatal) listener.fatal(deserializeError(outcome.error));
+      return { status: 'failed', error: outcome.error };
+    }
+    const kind = result.failure?.kind ?? 'NON_ZERO_EXIT';
+    if (kind === 'TIMEOUT')
+      return {
+        status: 'failed',
+        error: failure(
+          'TIMEOUT',
+          `${pathspec} ran longer than its @timeout of ${request.timeoutSeconds}s and was stopped.`,
+          true,
+          pathspec,
+        ),
+      };
+    const code = FAILURE_CODES[kind] ?? 'WORKER_LOST';
+    return {
+      status: 'failed',
+      error: failure(
+        code,
+        `The job running ${pathspec} ended without an outcome (${result.failure?.message ?? `exit code ${result.exitCode}`}).`,
+        true,
+        pathspec,
+      ),
+    };
+  }
+
+  private async readOutcome(key: string): Promise<JobOutcome | undefined> {
+    try {
+      return JSON.parse(Buffer.from(await this.run.datastore.get(key)).toString('utf8')) as JobOutcome;
+    } catch (err) {
+      if (TributaryError.is(err) && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  private async commitCheckpoints(prefix: string, listener: AttemptListener): Promise<void> {
+    let cursor: string | undefined;
+    const keys: string[] = [];
+    do {
+      const page = await this.run.datastore.list(prefix, cursor ? { cursor } : {});
+      keys.push(...page.keys);
+      cursor = page.cursor;
+    } while (cursor);
+    for (const key of keys.sort()) {
+      const record = JSON.parse(Buffer.from(await this.run.datastore.get(key)).toString('utf8')) as CheckpointRecord;
+      await listener.checkpoint(record);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.jobs]);
+  }
+}
+
+function failure(code: ErrorCode, message: string, retryable: boolean, pathspec: string): SerializedError {
+  return { name: 'TributaryError', code, message, retryable, context: { pathspec } };
+}
+
+function abortedError(): SerializedError {
+  return { name: 'TributaryError', code: 'ABORTED', message: 'Cancelled: the run stopped.', retryable: false, context: {} };
+}
+
+function infra(message: string): SerializedError {
+  return { name: 'TributaryError', code: 'INFRASTRUCTURE', message, retryable: true, context: {} };
+}

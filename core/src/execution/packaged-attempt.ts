@@ -1,0 +1,77 @@
+/**
+ * The part of a task job that runs from inside the code package: this module is bundled into the
+ * package with the flow and the datastore adapter, so the job runs the very code the run started
+ * with, whatever is installed where it runs.
+ */
+import { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { SyncReader } from '../artifacts/sync-reader.ts';
+import { serializeUnknownError, TributaryError } from '../errors.ts';
+import { FlowSpec } from '../flow/flow-spec.ts';
+import { buildGraph } from '../graph/build-graph.ts';
+import type { Datastore } from '../ports/datastore.ts';
+import { executeTask } from '../runtime/execute-task.ts';
+import { flushLateOutput, routeTaskOutput } from '../runtime/log-capture.ts';
+import { currentTaskScope, markWorkerProcess, type CrashKind } from '../runtime/task-context.ts';
+import { TASK_EXIT, type JobOutcome, type JobSpec } from './job-spec.ts';
+
+/** @internal */
+export interface PackagedAttemptInput {
+  job: JobSpec;
+  flowModule: Record<string, unknown>;
+  datastoreModule: Record<string, unknown>;
+}
+
+function onEscapedError(error: unknown, how: CrashKind): void {
+  const scope = currentTaskScope();
+  if (scope && !scope.finished) return scope.crash(error, how);
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`[tributary] ${how}${scope ? ` in code started by ${scope.pathspec} after it finished` : ''}: ${text}\n`);
+}
+
+/** Run the job's attempt; resolves with the process exit code (see TASK_EXIT). @internal */
+export async function runPackagedAttempt(input: PackagedAttemptInput): Promise<number> {
+  const { job } = input;
+  markWorkerProcess();
+  process.on('uncaughtException', (err) => onEscapedError(err, 'uncaught exception'));
+  process.on('unhandledRejection', (reason) => onEscapedError(reason, 'unhandled rejection'));
+  routeTaskOutput();
+  const factory = input.datastoreModule[job.datastore.factory];
+  if (typeof factory !== 'function')
+    throw new TributaryError('CONFIG', `The code package has no datastore factory ${job.datastore.factory}.`);
+  const datastore = (await factory(job.datastore.options)) as Datastore;
+  const write = (outcome: JobOutcome) => datastore.put(job.keys.outcome, Buffer.from(JSON.stringify(outcome)));
+  try {
+    const flowClass = input.flowModule[job.flowExport];
+    if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
+      const error = new TributaryError('FLOW_LOAD', `The code package has no exported FlowSpec subclass named ${job.flowExport}.`);
+      await write({ status: 'failed', error: serializeUnknownError(error), fatal: true });
+      return TASK_EXIT.INFRASTRUCTURE;
+    }
+    const store = new ArtifactStore(datastore, job.spec.flow);
+    if (!datastore.readSync) store.syncReader = new SyncReader(job.datastore);
+    const ctx = { flowClass: flowClass as new () => FlowSpec, graph: buildGraph(flowClass), store };
+    let enteredAt: number | undefined;
+    let seq = 0;
+    try {
+      const outcome = await executeTask(
+        ctx,
+        job.spec,
+        (at) => (enteredAt = at),
+        // No orchestrator to talk to: a checkpoint is durable once its record is in the datastore
+        // (the orchestrator commits it to metadata when the job has ended, even a killed one).
+        async (record) =>
+          void (await datastore.put(`${job.keys.checkpoints}${String(++seq).padStart(8, '0')}.json`, Buffer.from(JSON.stringify(record)))),
+        { logFlushMs: job.logFlushMs },
+      );
+      await write({ status: 'succeeded', outcome });
+      return TASK_EXIT.SUCCEEDED;
+    } catch (err) {
+      const error = serializeUnknownError(err, { pathspec: job.spec.pathspec, step: job.spec.step });
+      await write({ status: 'failed', error, ...(enteredAt !== undefined ? { enteredAt } : {}) });
+      return TASK_EXIT.USER_FAILURE;
+    }
+  } finally {
+    await flushLateOutput().catch(() => undefined);
+    await datastore.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The code package of a run whose tasks start from nothing (one job per attempt, remote compute):
+ * one self-contained ES module bundling the flow module, the local files and packages it imports,
+ * the task runtime of Tributary itself and the datastore adapter the run uses, plus its source map
+ * and a manifest, in a deterministic tar. Node 20 is all a job needs to run it (packages with
+ * native addons are left out of the bundle and must be installed where the job runs; the manifest
+ * lists them). Its SHA-256 is its name: the same project gives the same bytes, wherever it is
+ * checked out; any changed file gives another package.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TributaryError } from '../errors.ts';
+import type { AdapterLocator } from '../ports/adapter-locator.ts';
+import {
+  buildOrExplain,
+  findPackage,
+  hashFile,
+  loadEsbuild,
+  packageName,
+  projectRoot,
+  tsconfigOf,
+  writeManifest,
+} from '../runtime/code-package.ts';
+import { sha256 } from '../util/hash.ts';
+import type { CodePackageManifest } from './code-package-manifest.ts';
+import { packTar, unpackTar } from './tar.ts';
+
+/** A built code package. @public */
+export interface CodePackage {
+  /** SHA-256 of the archive: its address in the datastore. */
+  sha: string;
+  bytes: Uint8Array;
+  manifest: CodePackageManifest;
+  /** The project root the package's relative paths start from. */
+  root: string;
+}
+
+const BUILTINS = new Set(builtinModules);
+
+/** A package with a native addon cannot be bundled: it stays an import (to be installed where jobs run). */
+function isNative(dir: string): boolean {
+  if (existsSync(join(dir, 'binding.gyp'))) return true;
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { gypfile?: boolean; binary?: unknown };
+    return pkg.gypfile === true || pkg.binary !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function posix(path: string): string {
+  return path.split(sep).join('/');
+}
+
+const BANNER = [
+  "import { createRequire as __tributaryCreateRequire } from 'node:module';",
+  "import { pathToFileURL as __tributaryPathToFileURL } from 'node:url';",
+  // CommonJS packages in the bundle call require() for builtins.
+  'const require = __tributaryCreateRequire(import.meta.url);',
+  // `import.meta.url` of a project file means that file in the project: where the job runs on the
+  // machine that has the project (local jobs), else inside the unpacked package.
+  "const __tributaryRoot = process.env.TRIBUTARY_PROJECT_ROOT ? __tributaryPathToFileURL(process.env.TRIBUTARY_PROJECT_ROOT + '/').href : new URL('./', import.meta.url).href;",
+  'const __tributarySource = (rel) => new URL(rel, __tributaryRoot);',
+].join('\n');
+
+/**
+ * Build the code package of a flow module for jobs that use the datastore `datastore`.
+ * Reused without rebuilding while no input file changed.
+ * @public
+ */
+export async function buildCodePackage(flowModuleUrl: string, datastore: AdapterLocator): Promise<CodePackage> {
+  if (!flowModuleUrl.startsWith('file:'))
+    throw new TributaryError('FLOW_LOAD', `A code package needs the flow module as a local file, not ${flowModuleUrl}.`);
+  if (!datastore.module.startsWith('file:'))
+    throw new TributaryError('CONFIG', `A code package needs the datastore adapter as a local module, not ${datastore.module}.`);
+  const file = fileURLToPath(flowModuleUrl);
+  const root = projectRoot(file);
+  const runtime = fileURLToPath(
+    new URL(import.meta.url.endsWith('.ts') ? '../execution/packaged-attempt.ts' : '../execution/packaged-attempt.js', import.meta.url),
+  );
+  const adapter = fileURLToPath(datastore.module);
+  const entry = [
+    `export * as flowModule from ${JSON.stringify(file)};`,
+    `export * as datastoreModule from ${JSON.stringify(adapter)};`,
+    `export { runPackagedAttempt } from ${JSON.stringify(runtime)};`,
+  ].join('\n');
+  const cache = join(root, 'node_modules', '.cache', 'tributary', 'packages');
+  const manifestFile = join(cache, `${sha256(Buffer.from(entry)).slice(0, 16)}.json`);
+  const reused = reuse(manifestFile, cache, root);
+  if (reused) return reused;
+
+  const esbuild = await loadEsbuild(file);
+  const external = new Set<string>();
+  const fromSource = import.meta.url.endsWith('.ts');
+  const result = await buildOrExplain(esbuild, file, root, {
+    stdin: { contents: entry, resolveDir: root, sourcefile: 'tributary-task-entry.mjs', loader: 'js' },
+    absWorkingDir: root,
+    outfile: join(cache, 'task.mjs'),
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'external',
+    sourcesContent: false,
+    logLevel: 'silent',
+    metafile: true,
+    legalComments: 'none',
+    banner: { js: BANNER },
+    // Developing Tributary itself: our packages resolve to their TypeScript sources.
+    ...(fromSource ? { conditions: ['tributary-source'] } : {}),
+    plugins: [
+      {
+        name: 'tributary-code-package',
+        setup(build: { onResolve: Function; onLoad: Function }) {
+          build.onResolve({ filter: /^[^./]/ }, (args: { path: string; importer: string; kind: string }) => {
+            if (args.kind === 'entry-point' || /^[a-zA-Z]:[\\/]/.test(args.path) || args.path.startsWith('#')) return undefined;
+            if (args.path.startsWith('node:') || BUILTINS.has(args.path) || BUILTINS.has(packageName(args.path)))
+              return { path: args.path, external: true };
+            const dir = findPackage(packageName(args.path), args.importer ? dirname(args.importer) : root);
+            if (dir && isNative(dir)) {
+              external.add(packageName(args.path));
+              return { path: args.path, external: true };
+            }
+            return undefined;
+          });
+          build.onLoad({ filter: /\.(?:[cm]?[jt]s|tsx)$/ }, (args: { path: string }) => {
+            if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
+            const source = readFileSync(args.path, 'utf8');
+            if (!source.includes('import.meta')) return undefined;
+            const rel = posix(relative(root, args.path));
+            // Our own runtime modules keep their import.meta (it means the bundle, which is right for them).
+            if (!args.path.startsWith(root + sep) || rel.startsWith('..')) return undefined;
+            const contents = source
+              .replace(/\bimport\.meta\.url\b/g, `__tributarySource(${JSON.stringify(rel)}).href`)
+              .replace(/\bimport\.meta\.filename\b/g, `decodeURIComponent(__tributarySource(${JSON.stringify(rel)}).pathname)`)
+              .replace(
+                /\bimport\.meta\.dirname\b/g,
+                `decodeURIComponent(new URL('.', __tributarySource(${JSON.stringify(rel)})).pathname).replace(/\\/$/, '')`,
+              );
+            return { contents, loader: /\.tsx$/.test(args.path) ? 'tsx' : /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js' };
+          });
+        },
+      },
+    ],
+  });
+  const outputs = (result as { outputFiles?: Array<{ path: string; contents: Uint8Array }> }).outputFiles ?? [];
+  const files: Record<string, Uint8Array> = {};
+  for (const out of outputs) files[out.path.endsWith('.map') ? 'task.mjs.map' : 'task.mjs'] = out.contents;
+  if (!files['task.mjs']) throw new TributaryError('FLOW_LOAD', `Building the code package of ${file} produced no output.`);
+  const manifest: CodePackageManifest = {
+    format: 1,
+    entry: 'task.mjs',
+    files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, sha256(b)])),
+    flowSource: posix(relative(root, file)),
+    external: [...external].sort(),
+  };
+  files['manifest.json'] = Buffer.from(JSON.stringify(manifest, null, 2));
+  const bytes = packTar(files);
+  const sha = sha256(bytes);
+  const out = join(cache, `${sha}.tar`);
+  if (!existsSync(out) || statSync(out).size !== bytes.byteLength) {
+    mkdirSync(cache, { recursive: true });
+    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, out);
+  }
+  const inputs = [...Object.keys(result.metafile?.inputs ?? {}).map((p) => join(root, p)), ...tsconfigOf(file, root)];
+  writeManifest(manifestFile, { output: `${sha}.tar`, inputs: Object.fromEntries(inputs.map((p) => [p, hashFile(p)])) });
+  return { sha, bytes, manifest, root };
+}
+
+function reuse(manifestFile: string, cache: string, root: string): CodePackage | undefined {
+  let built: { output: string; inputs: Record<string, string | null> };
+  try {
+    built = JSON.parse(readFileSync(manifestFile, 'utf8')) as typeof built;
+  } catch {
+    return undefined;
+  }
+  const out = join(cache, built.output);
+  if (!existsSync(out) || Object.entries(built.inputs).some(([p, sha]) => sha === null || hashFile(p) !== sha)) return undefined;
+  const bytes = readFileSync(out);
+  const sha = sha256(bytes);
+  if (`${sha}.tar` !== built.output) return undefined;
+  const manifest = JSON.parse(Buffer.from(unpackTar(bytes)['manifest.json']!).toString('utf8')) as CodePackageManifest;
+  return { sha, bytes, manifest, root };
+}
