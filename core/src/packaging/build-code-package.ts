@@ -7,21 +7,21 @@
  * lists them). Its SHA-256 is its name: the same project gives the same bytes, wherever it is
  * checked out; any changed file gives another package.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../errors.ts';
 import type { AdapterLocator } from '../ports/adapter-locator.ts';
 import {
+  buildInputs,
   buildOrExplain,
   findPackage,
-  hashFile,
   loadEsbuild,
   packageName,
   projectRoot,
-  tsconfigOf,
-  writeManifest,
+  reusedOutput,
+  saveBuild,
 } from '../runtime/code-package.ts';
 import { sha256 } from '../util/hash.ts';
 import type { CodePackageManifest } from './code-package-manifest.ts';
@@ -160,30 +160,17 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
   files['manifest.json'] = Buffer.from(JSON.stringify(manifest, null, 2));
   const bytes = packTar(files);
   const sha = sha256(bytes);
-  const out = join(cache, `${sha}.tar`);
-  if (!existsSync(out) || statSync(out).size !== bytes.byteLength) {
-    mkdirSync(cache, { recursive: true });
-    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, out);
-  }
-  const inputs = [...Object.keys(result.metafile?.inputs ?? {}).map((p) => join(root, p)), ...tsconfigOf(file, root)];
-  writeManifest(manifestFile, { output: `${sha}.tar`, inputs: Object.fromEntries(inputs.map((p) => [p, hashFile(p)])) });
+  saveBuild(cache, `${sha}.tar`, bytes, manifestFile, buildInputs(result, file, root));
   return { sha, bytes, manifest, root };
 }
 
 function reuse(manifestFile: string, cache: string, root: string): CodePackage | undefined {
-  let built: { output: string; inputs: Record<string, string | null> };
-  try {
-    built = JSON.parse(readFileSync(manifestFile, 'utf8')) as typeof built;
-  } catch {
-    return undefined;
-  }
-  const out = join(cache, built.output);
-  if (!existsSync(out) || Object.entries(built.inputs).some(([p, sha]) => sha === null || hashFile(p) !== sha)) return undefined;
+  const out = reusedOutput(manifestFile, cache);
+  if (!out) return undefined;
   const bytes = readFileSync(out);
   const sha = sha256(bytes);
-  if (`${sha}.tar` !== built.output) return undefined;
+  // The cached archive is checked against its name: a file changed in the cache is rebuilt, not used.
+  if (`${sha}.tar` !== basename(out)) return undefined;
   const manifest = JSON.parse(Buffer.from(unpackTar(bytes)['manifest.json']!).toString('utf8')) as CodePackageManifest;
   return { sha, bytes, manifest, root };
 }

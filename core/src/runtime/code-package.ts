@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TributaryError } from '../errors.ts';
 import { sha256 } from '../util/hash.ts';
@@ -182,17 +182,7 @@ export async function prepareFlowCode(moduleUrl: string): Promise<FlowCode> {
   const bytes = result.outputFiles?.[0]?.contents;
   if (!bytes) throw new TributaryError('FLOW_LOAD', `Building ${file} for the workers produced no output.`);
   const sha = sha256(bytes);
-  const out = join(cache, `${sha}.mjs`);
-  if (!existsSync(out) || statSync(out).size !== bytes.byteLength) {
-    // Written under a temporary name, then renamed: a concurrent run never imports half a file.
-    mkdirSync(cache, { recursive: true });
-    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, out);
-  }
-  // esbuild also reads the nearest tsconfig.json (class field semantics...): a change there rebuilds.
-  const inputs = [...Object.keys(result.metafile?.inputs ?? {}).map((p) => join(root, p)), ...tsconfigOf(file, root)];
-  writeManifest(manifestFile, { output: `${sha}.mjs`, inputs: Object.fromEntries(inputs.map((p) => [p, hashFile(p)])) });
+  const out = saveBuild(cache, `${sha}.mjs`, bytes, manifestFile, buildInputs(result, file, root));
   return { url: pathToFileURL(out).href, sha, built: true };
 }
 
@@ -221,6 +211,12 @@ export function hashFile(path: string): string | null {
 }
 
 function reuse(manifestFile: string, cache: string): FlowCode | undefined {
+  const out = reusedOutput(manifestFile, cache);
+  return out ? { url: pathToFileURL(out).href, sha: basename(out).replace(/\.mjs$/, ''), built: true } : undefined;
+}
+
+/** The output of the last build recorded in `manifestFile`, if none of its inputs changed since. @internal */
+export function reusedOutput(manifestFile: string, cache: string): string | undefined {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
@@ -229,7 +225,28 @@ function reuse(manifestFile: string, cache: string): FlowCode | undefined {
   }
   const out = join(cache, manifest.output);
   if (!existsSync(out) || Object.entries(manifest.inputs).some(([p, sha]) => sha === null || hashFile(p) !== sha)) return undefined;
-  return { url: pathToFileURL(out).href, sha: manifest.output.replace(/\.mjs$/, ''), built: true };
+  return out;
+}
+
+/** Every file esbuild read for a build (esbuild also reads the nearest tsconfig.json: a change there rebuilds). @internal */
+export function buildInputs(result: { metafile?: { inputs: Record<string, unknown> } }, file: string, root: string): string[] {
+  return [...Object.keys(result.metafile?.inputs ?? {}).map((p) => join(root, p)), ...tsconfigOf(file, root)];
+}
+
+/**
+ * Store a build's output under `cache` (under a temporary name, then renamed: a concurrent run
+ * never reads half a file) and record its inputs with their hashes for `reusedOutput`. @internal
+ */
+export function saveBuild(cache: string, name: string, bytes: Uint8Array, manifestFile: string, inputs: string[]): string {
+  const out = join(cache, name);
+  if (!existsSync(out) || statSync(out).size !== bytes.byteLength) {
+    mkdirSync(cache, { recursive: true });
+    const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, out);
+  }
+  writeManifest(manifestFile, { output: name, inputs: Object.fromEntries(inputs.map((p) => [p, hashFile(p)])) });
+  return out;
 }
 
 /** @internal */
