@@ -5,7 +5,7 @@
  * and a manifest, in a deterministic tar. Node 20 is all a job needs to run it (packages with
  * native addons are left out of the bundle and must be installed where the job runs; the manifest
  * lists them). Its SHA-256 is its name: the same project gives the same bytes, wherever it is
- * checked out; any changed file gives another package.
+ * checked out; any change to the code gives another package (comments esbuild drops do not count).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -97,13 +97,15 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
   const result = await buildOrExplain(esbuild, file, root, {
     stdin: { contents: entry, resolveDir: root, sourcefile: 'tributary-task-entry.mjs', loader: 'js' },
     absWorkingDir: root,
-    outfile: join(cache, 'task.mjs'),
+    // As if at the project root: the source map names sources relative to it (`lib/helper.ts`),
+    // which stays meaningful wherever the package is unpacked.
+    outfile: join(root, 'task.mjs'),
     bundle: true,
     write: false,
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    sourcemap: 'external',
+    sourcemap: 'linked',
     sourcesContent: false,
     logLevel: 'silent',
     metafile: true,
