@@ -4,7 +4,46 @@ import { buildGraph } from '../graph/build-graph.ts';
 import { executeTask, type WorkerContext } from '../runtime/execute-task.ts';
 import { routeTaskOutput } from '../runtime/log-capture.ts';
 import { preciseNow } from '../runtime/protocol.ts';
+import { contextTaskScope, type CrashKind } from '../runtime/task-context.ts';
 import type { AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun, ExecutorRunContext, TaskExecutor } from './task-executor.ts';
+
+/**
+ * While attempts run here, an error that escapes a step (a throw in its timer, a rejection nobody
+ * awaited) fails that step, as in a worker. Errors of other code are left as Node (or the
+ * service's own handlers) would treat them.
+ */
+let attemptsRunning = 0;
+const EVENTS = { 'uncaught exception': 'uncaughtException', 'unhandled rejection': 'unhandledRejection' } as const;
+
+function escaped(error: unknown, how: CrashKind): void {
+  const scope = contextTaskScope();
+  if (scope && !scope.finished) return scope.crash(error, how);
+  if (scope) {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`[tributary] ${how} in code started by ${scope.pathspec} after it finished: ${text}\n`);
+    return;
+  }
+  if (process.listenerCount(EVENTS[how]) > 1) return; // the service handles its own
+  // Nobody else listens: what Node does without handlers.
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+}
+const onException = (error: unknown) => escaped(error, 'uncaught exception');
+const onRejection = (reason: unknown) => escaped(reason, 'unhandled rejection');
+
+function attemptStarted(): void {
+  if (attemptsRunning++ === 0) {
+    process.on('uncaughtException', onException);
+    process.on('unhandledRejection', onRejection);
+  }
+}
+
+function attemptEnded(): void {
+  if (--attemptsRunning === 0) {
+    process.off('uncaughtException', onException);
+    process.off('unhandledRejection', onRejection);
+  }
+}
 
 /**
  * Runs attempts in this process, concurrently, each in its own async context (its output and its

@@ -124,6 +124,8 @@ export class Scheduler {
       this.o.heartbeatMs ?? 5000,
     );
     heartbeat.unref();
+    // A signal aborted already: nothing starts.
+    if (this.o.signal?.aborted) onAbort();
     this.enqueue(async () => {
       await this.makeReady([
         {
@@ -138,7 +140,6 @@ export class Scheduler {
         },
       ]);
     });
-    if (this.o.signal?.aborted) onAbort();
     await done;
     clearInterval(heartbeat);
     this.o.signal?.removeEventListener('abort', onAbort);
@@ -283,10 +284,15 @@ export class Scheduler {
         task.enteredAt = at;
         if (task.dispatchedAt !== undefined) this.latencies.push(at - task.dispatchedAt);
       },
+      // An attempt that is over (timed out in-process, cancelled) records nothing more.
       checkpoint: (record) =>
-        this.o.metadata.putMetadata(this.ref(task.taskId!), {
-          [`checkpoint:${String(++this.checkpointSeq).padStart(8, '0')}`]: JSON.stringify(record),
-        }),
+        ended
+          ? Promise.reject(
+              new TributaryError('ABORTED', `${record.pathspec} attempt ${record.attempt} is over: its checkpoint is not recorded.`),
+            )
+          : this.o.metadata.putMetadata(this.ref(task.taskId!), {
+              [`checkpoint:${String(++this.checkpointSeq).padStart(8, '0')}`]: JSON.stringify(record),
+            }),
       fatal: (error) => this.enqueue(async () => this.fail(error)),
       ended: (end: AttemptEnd) => {
         if (ended) return;

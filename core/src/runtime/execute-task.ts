@@ -24,6 +24,8 @@ export interface ExecuteOptions {
   shared?: boolean;
   /** Store the log every this many ms while the task runs (one-shot jobs: `tributary logs` shows it live). */
   logFlushMs?: number;
+  /** Where echoed output goes (default: this process's stdout/stderr). */
+  echoTo?: (stream: 'stdout' | 'stderr', text: string) => void;
 }
 
 /**
@@ -71,8 +73,12 @@ export async function executeTask(
     ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
   if (!ctx.store.datastore.readSync) await prefetch(ctx.store, st);
-  const log = new TaskLog(spec.pathspec, spec.maxLogBytes, spec.echo ? `[${spec.pathspec}] ` : undefined, (contents) =>
-    saveLogs(ctx.store, spec, contents),
+  const log = new TaskLog(
+    spec.pathspec,
+    spec.maxLogBytes,
+    spec.echo ? `[${spec.pathspec}] ` : undefined,
+    (contents) => saveLogs(ctx.store, spec, contents),
+    options.echoTo,
   );
   let crashed!: (err: unknown) => void;
   const crash = new Promise<never>((_, reject) => (crashed = reject));

@@ -30,12 +30,17 @@ export class TaskLog {
     private readonly echoPrefix: string | undefined,
     /** Stores the whole log (a later call replaces what an earlier one stored). */
     private readonly saver: (contents: Record<Stream, Buffer>) => Promise<void>,
+    /** Where echoed output goes (default: this process's own stdout/stderr, past the capture). */
+    private readonly echoTo?: (stream: Stream, text: string) => void,
   ) {}
 
   append(stream: Stream, buf: Buffer): void {
     this.store(stream, buf);
     this.version++;
-    if (this.echoPrefix !== undefined) originals()[stream](prefixLines(buf.toString('utf8'), this.echoPrefix));
+    if (this.echoPrefix === undefined) return;
+    const text = prefixLines(buf.toString('utf8'), this.echoPrefix);
+    if (this.echoTo) this.echoTo(stream, text);
+    else originals()[stream](text);
   }
 
   private store(stream: Stream, buf: Buffer): void {

@@ -48,6 +48,11 @@ export function currentTaskScope(): TaskScope | undefined {
   return storage.getStore() ?? running;
 }
 
+/** The task of the current async context only (no "whatever runs now" fallback). @internal */
+export function contextTaskScope(): TaskScope | undefined {
+  return storage.getStore();
+}
+
 /** True when the calling code belongs to a task (its step body or anything it started). @internal */
 export function insideTask(): boolean {
   return storage.getStore() !== undefined;
