@@ -25,6 +25,12 @@ export interface JobExecutorOptions {
   ownsCompute?: boolean;
   /** How often a running task stores its output (ms), so `tributary logs` shows it live. Default 2000. */
   logFlushMs?: number;
+  /**
+   * `@timeout` is enforced by the job from when the step's code is entered; the backend's own limit
+   * (`timeoutMs`, for a step that blocks its event loop) adds this much for the job's start-up
+   * (process, image pull, code package). Default 30000.
+   */
+  startupAllowanceMs?: number;
 }
 
 /** How a job that wrote no outcome failed, by the backend's account. */
@@ -115,6 +121,7 @@ class JobRun implements ExecutorRun {
       codePackage: this.codePackage,
       keys,
       logFlushMs: this.o.logFlushMs ?? 2000,
+      ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
     };
     const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(jobSpec)));
     if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
@@ -145,7 +152,7 @@ class JobRun implements ExecutorRun {
       env: env.env,
       inheritEnv: env.inheritEnv,
       ...(request.resources ? { resources: request.resources } : {}),
-      ...(request.timeoutSeconds !== undefined ? { timeoutMs: request.timeoutSeconds * 1000 } : {}),
+      ...(request.timeoutSeconds !== undefined ? { timeoutMs: request.timeoutSeconds * 1000 + (this.o.startupAllowanceMs ?? 30_000) } : {}),
     };
     let job: ComputeJob;
     try {

@@ -19,6 +19,8 @@ export interface JobSpec {
   keys: AttemptKeys;
   /** Store the task's output this often while it runs (ms). */
   logFlushMs: number;
+  /** `@timeout`, counted from when the step's code is entered (the backend's own limit adds start-up time). */
+  timeoutSeconds?: number;
 }
 
 /** Datastore keys of one attempt's results, derived from its pathspec and attempt number. @internal */

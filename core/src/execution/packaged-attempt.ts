@@ -52,11 +52,30 @@ export async function runPackagedAttempt(input: PackagedAttemptInput): Promise<n
     const ctx = { flowClass: flowClass as new () => FlowSpec, graph: buildGraph(flowClass), store };
     let enteredAt: number | undefined;
     let seq = 0;
+    const stopAfter = (seconds: number) =>
+      // The clock starts when the step's code is entered (not when the job started). It stops a
+      // step waiting on I/O; one that blocks the event loop is stopped by the backend's own limit.
+      setTimeout(() => {
+        const pathspec = job.spec.pathspec;
+        const error = new TributaryError('TIMEOUT', `${pathspec} ran longer than its @timeout of ${seconds}s and was stopped.`, {
+          context: { pathspec },
+        });
+        void (async () => {
+          await currentTaskScope()
+            ?.log.save()
+            .catch(() => undefined);
+          await write({ status: 'failed', error: { ...serializeUnknownError(error), retryable: true }, enteredAt: enteredAt! });
+          process.exit(TASK_EXIT.USER_FAILURE);
+        })();
+      }, seconds * 1000).unref();
     try {
       const outcome = await executeTask(
         ctx,
         job.spec,
-        (at) => (enteredAt = at),
+        (at) => {
+          enteredAt = at;
+          if (job.timeoutSeconds !== undefined) stopAfter(job.timeoutSeconds);
+        },
         // No orchestrator to talk to: a checkpoint is durable once its record is in the datastore
         // (the orchestrator commits it to metadata when the job has ended, even a killed one).
         async (record) =>
