@@ -31,6 +31,12 @@ export interface WarmPoolOptions {
   ownsCompute?: boolean;
   /** Worker jobs already launched on `compute` with `workerLaunchSpec`, used before new ones. */
   warmWorkers?: ComputeJob[];
+  /**
+   * Keep idle workers this long after the last run using the pool ended, for the next run (a
+   * service answering one request after another). Default 0: workers exit with the last run, so
+   * a script's process can end. While workers are kept, this process stays alive.
+   */
+  keepWarmMs?: number;
 }
 
 /** Workers load one flow module with one datastore: attempts of runs with the same context share them. */
@@ -115,6 +121,7 @@ export class WarmPool implements TaskExecutor {
   private readonly exits = new Set<Promise<void>>();
   private turn = 0;
   private closed = false;
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: WarmPoolOptions) {
     if (!o.compute.capabilities.ipc)
@@ -137,6 +144,7 @@ export class WarmPool implements TaskExecutor {
 
   async openRun(run: ExecutorRunContext): Promise<ExecutorRun> {
     if (this.closed) throw new TributaryError('CLOSED', 'The warm pool is closed.');
+    clearTimeout(this.idleTimer);
     const datastore = run.datastore.locator;
     if (!datastore) throw new TributaryError('CONFIG', `Datastore ${run.datastore.name} has no locator, so task workers cannot open it.`);
     // The worker's environment, sent with init: the datastore's credential chain (a local
@@ -412,8 +420,9 @@ export class WarmPool implements TaskExecutor {
     // Its attempts end when their workers have exited.
     if (session.running.size > 0) await new Promise<void>((resolve) => (session.onIdle = resolve));
     this.sessions.splice(this.sessions.indexOf(session), 1);
-    if (this.sessions.length === 0) await this.stopAll();
-    else this.pump();
+    if (this.sessions.length > 0) this.pump();
+    else if (this.o.keepWarmMs) this.idleTimer = setTimeout(() => void this.stopAll(), this.o.keepWarmMs);
+    else await this.stopAll();
   }
 
   /** No run uses the pool: workers exit, and everything they printed is relayed before this resolves. */
@@ -436,6 +445,7 @@ export class WarmPool implements TaskExecutor {
 
   async close(): Promise<void> {
     for (const s of [...this.sessions]) await this.closeSession(s);
+    clearTimeout(this.idleTimer);
     this.closed = true;
     await this.stopAll();
     if (this.o.ownsCompute) await this.o.compute.close();
