@@ -25,7 +25,6 @@ let nextId = 0;
 
 /** A job's environment: what the spec sets, plus the named variables copied from ours (this is the same host). */
 function environmentOf(spec: LaunchSpec): Record<string, string> {
-  if (!spec.env && !spec.inheritEnv) return process.env as Record<string, string>;
   const env: Record<string, string> = {};
   for (const name of spec.inheritEnv ?? []) {
     const value = process.env[name];

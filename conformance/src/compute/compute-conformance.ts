@@ -72,6 +72,32 @@ export function computeBackendConformance(options: ComputeConformanceOptions): v
         expect(result).toEqual({ status: 'succeeded', exitCode: 0, signal: null });
       }));
 
+    test('a job gets no variable of the launching process but those its spec names', ({ expect }) =>
+      withBackend(async (b) => {
+        const secret = `conformance-secret-${process.pid}-${Date.now()}`;
+        process.env.TRIB_CONF_SECRET = secret;
+        process.env.TRIB_CONF_INHERIT = 'inherited';
+        try {
+          const job = await b.launch({
+            name: 'env',
+            command: node,
+            args: ['-e', 'console.log(JSON.stringify(process.env))'],
+            env: { TRIB_CONF_SET: 'set' },
+            inheritEnv: ['TRIB_CONF_INHERIT'],
+          });
+          const { stdout, result } = await finished(job);
+          expect(result.status).toBe('succeeded');
+          const env = JSON.parse(stdout) as Record<string, string>;
+          expect(stdout).not.toContain(secret);
+          expect(env.TRIB_CONF_SET).toBe('set');
+          // Copied by a backend whose jobs run on this host; a remote one ignores inheritEnv.
+          if (b.capabilities.local) expect(env.TRIB_CONF_INHERIT).toBe('inherited');
+        } finally {
+          delete process.env.TRIB_CONF_SECRET;
+          delete process.env.TRIB_CONF_INHERIT;
+        }
+      }));
+
     test('a non-zero exit is a typed NON_ZERO_EXIT failure with the code', ({ expect }) =>
       withBackend(async (b) => {
         const { result } = await finished(await b.launch(script('exit3', 'process.exit(3)')));
