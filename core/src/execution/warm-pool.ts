@@ -69,6 +69,8 @@ interface Worker {
   session?: Session;
   /** Exits after its current attempt: never given another one. */
   retiring?: boolean;
+  /** Waiting for the worker to have stored the output of an attempt about to be stopped. */
+  onFlushed?: () => void;
 }
 
 class Session implements ExecutorRun {
@@ -291,7 +293,12 @@ export class WarmPool implements TaskExecutor {
       // break), and the attempt fails as TIMEOUT, which @retry may retry.
       attempt.timer = setTimeout(() => {
         attempt.timedOut = seconds;
-        void w.job.cancel(`@timeout of ${seconds}s`);
+        // What the step printed is stored first (it is what its owner will want to read), unless
+        // the worker is too stuck to answer within a second.
+        const stop = () => void w.job.cancel(`@timeout of ${seconds}s`);
+        w.onFlushed = stop;
+        if (!w.job.channel?.send({ t: 'flush' } satisfies ToWorker)) stop();
+        else setTimeout(stop, 1000).unref();
       }, seconds * 1000);
       attempt.timer.unref();
     }
@@ -313,6 +320,10 @@ export class WarmPool implements TaskExecutor {
     switch (m.t) {
       case 'retiring':
         w.retiring = true;
+        return;
+      case 'flushed':
+        w.onFlushed?.();
+        w.onFlushed = undefined;
         return;
       case 'ready':
         w.ready = true;

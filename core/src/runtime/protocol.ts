@@ -80,6 +80,8 @@ export type ToWorker =
     }
   | { t: 'task'; spec: TaskSpec }
   | { t: 'rpc-result'; id: number; error?: SerializedError }
+  /** Store the running task's output now (it is about to be stopped); answered with `flushed`. */
+  | { t: 'flush' }
   | { t: 'exit' };
 
 /** @internal */
@@ -91,6 +93,7 @@ export type FromWorker =
   | { t: 'failed'; taskId: string; error: SerializedError }
   /** The worker will exit after its current task (it saw an uncaught exception): send it nothing more. */
   | { t: 'retiring' }
+  | { t: 'flushed' }
   | { t: 'rpc'; id: number; taskId: string; op: 'checkpoint'; record: CheckpointRecord };
 
 /** Current epoch time in ms with sub-ms precision, comparable across processes. @internal */

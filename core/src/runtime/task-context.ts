@@ -48,6 +48,11 @@ export function currentTaskScope(): TaskScope | undefined {
   return storage.getStore() ?? running;
 }
 
+/** The task running right now in this worker, if any. @internal */
+export function runningTaskScope(): TaskScope | undefined {
+  return running;
+}
+
 /** The task of the current async context only (no "whatever runs now" fallback). @internal */
 export function contextTaskScope(): TaskScope | undefined {
   return storage.getStore();

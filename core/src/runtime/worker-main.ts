@@ -12,7 +12,7 @@ import type { Datastore } from '../ports/datastore.ts';
 import { executeTask, type WorkerContext } from './execute-task.ts';
 import { flowClassFrom, importFlowModule } from './import-flow-module.ts';
 import { flushLateOutput, routeTaskOutput } from './log-capture.ts';
-import { currentTaskScope, markWorkerProcess, type CrashKind } from './task-context.ts';
+import { currentTaskScope, markWorkerProcess, runningTaskScope, type CrashKind } from './task-context.ts';
 import { openAdapter } from './open-adapter.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -106,6 +106,11 @@ process.on('message', (raw) => {
   const msg = raw as ToWorker;
   if (msg.t === 'exit') {
     leave(0);
+    return;
+  }
+  if (msg.t === 'flush') {
+    // Outside the task queue: the task that is about to be stopped is what holds it.
+    void (runningTaskScope()?.log.save() ?? Promise.resolve()).catch(() => undefined).then(() => send({ t: 'flushed' }));
     return;
   }
   if (msg.t === 'rpc-result') {
