@@ -325,7 +325,8 @@ describe('issue 11 item 3: what the package holds', () => {
       for (const [name, bytes] of Object.entries(files)) writeFileSync(join(outside, name), bytes);
       const script = [
         `const m = await import(${JSON.stringify(pathToFileURL(join(outside, 'task.mjs')).href)});`,
-        `console.log(JSON.stringify({ run: typeof m.runPackagedAttempt, flow: typeof m.flowModule.${FLOW}, ds: typeof m.datastoreModule.createFsDatastore }));`,
+        `const flow = await m.loadFlow(); const ds = await m.loadDatastore();`,
+        `console.log(JSON.stringify({ run: typeof m.runAttempt, flow: typeof flow.${FLOW}, ds: typeof ds.createFsDatastore }));`,
       ].join('\n');
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
         cwd: outside,

@@ -10,7 +10,7 @@ export type ExecutorChoice = 'pool' | 'jobs' | 'in-process' | TaskExecutor;
 
 /** One pool per compute backend per process: concurrent runs on the same compute share its workers. */
 const poolsByInstance = new WeakMap<ComputeBackend, WarmPool>();
-const poolsByUrl = new Map<string, WarmPool>();
+const poolsByUrl = new Map<string, Promise<WarmPool | 'no-ipc'>>();
 const inProcess = new InProcessExecutor();
 
 /**
@@ -27,23 +27,44 @@ export async function chooseExecutor(
   open: (given: string | undefined) => Promise<ComputeBackend>,
   warmWorkers: ComputeJob[] | undefined,
 ): Promise<{ executor: TaskExecutor; owned: boolean }> {
-  if (choice !== undefined && typeof choice !== 'string') return { executor: choice, owned: false };
+  if (choice !== undefined && typeof choice !== 'string') {
+    if (typeof (choice as Partial<TaskExecutor>)?.openRun !== 'function')
+      throw new TributaryError(
+        'CONFIG',
+        `executor must be 'pool', 'jobs', 'in-process' or an object implementing TaskExecutor (openRun, close).`,
+      );
+    return { executor: choice, owned: false };
+  }
   if (choice === 'in-process') return { executor: inProcess, owned: false };
   if (choice !== undefined && choice !== 'pool' && choice !== 'jobs')
     throw new TributaryError('CONFIG', `Unknown executor ${JSON.stringify(choice)}: use 'pool', 'jobs' or 'in-process'.`);
   const url = typeof compute === 'string' || compute === undefined ? (compute ?? '') : undefined;
-  const known = url !== undefined ? poolsByUrl.get(url) : poolsByInstance.get(compute as ComputeBackend);
-  if (known && choice !== 'jobs') {
-    if (warmWorkers?.length) known.adoptWarm(warmWorkers.splice(0));
-    return { executor: known, owned: false };
+  if (url === undefined) {
+    const adapter = compute as ComputeBackend;
+    if ((choice ?? (adapter.capabilities.ipc ? 'pool' : 'jobs')) === 'jobs')
+      return { executor: new JobExecutor({ compute: adapter }), owned: true };
+    let pool = poolsByInstance.get(adapter);
+    if (!pool) poolsByInstance.set(adapter, (pool = new WarmPool({ compute: adapter })));
+    if (warmWorkers?.length) pool.adoptWarm(warmWorkers.splice(0));
+    return { executor: pool, owned: false };
   }
-  const adapter = typeof compute === 'object' ? compute : await open(url || undefined);
-  if ((choice ?? (adapter.capabilities.ipc ? 'pool' : 'jobs')) === 'jobs') {
-    return { executor: new JobExecutor({ compute: adapter, ownsCompute: url !== undefined }), owned: true };
+  if (choice === 'jobs') return { executor: new JobExecutor({ compute: await open(url || undefined), ownsCompute: true }), owned: true };
+  // Registered before anything is awaited: runs starting at the same moment find the same pool.
+  let pending = poolsByUrl.get(url);
+  if (!pending) {
+    pending = open(url || undefined).then(async (adapter) => {
+      if (adapter.capabilities.ipc) return new WarmPool({ compute: adapter, ownsCompute: true });
+      await adapter.close();
+      return 'no-ipc' as const;
+    });
+    poolsByUrl.set(url, pending);
+    // A backend that failed to open is tried again by the next run.
+    pending.catch(() => poolsByUrl.delete(url));
   }
-  const pool = new WarmPool({ compute: adapter, ownsCompute: url !== undefined });
-  if (url !== undefined) poolsByUrl.set(url, pool);
-  else poolsByInstance.set(adapter, pool);
-  if (warmWorkers?.length) pool.adoptWarm(warmWorkers.splice(0));
-  return { executor: pool, owned: false };
+  const executor = await pending;
+  // A backend without IPC: one job per attempt, on a backend of the run's own (closed with it).
+  if (executor === 'no-ipc')
+    return { executor: new JobExecutor({ compute: await open(url || undefined), ownsCompute: true }), owned: true };
+  if (warmWorkers?.length) executor.adoptWarm(warmWorkers.splice(0));
+  return { executor, owned: false };
 }

@@ -4,16 +4,21 @@ import { HOST_BASICS } from './host-environment.ts';
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Check `--env-pass` names (a value is never accepted here: `NAME=value` would put it in shell history). @internal */
-export function checkEnvPass(names: readonly string[]): string[] {
+export function checkEnvPass(names: unknown): string[] {
+  if (!Array.isArray(names))
+    throw new TributaryError('PARAM_INVALID', `envPass takes an array of variable names, e.g. envPass: ['HF_TOKEN'], not ${typeof names}.`);
   for (const name of names) {
-    if (!NAME.test(name))
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      // A value is never echoed back: `NAME=value` would show the value.
+      const shown = typeof name === 'string' && name.includes('=') ? `${name.split('=')[0]}=…` : JSON.stringify(name);
       throw new TributaryError(
         'PARAM_INVALID',
-        `--env-pass takes variable names (letters, digits, _), got ${JSON.stringify(name.includes('=') ? `${name.split('=')[0]}=…` : name)}. ` +
-          `Set the variable in this environment and pass its name: --env-pass ${name.split('=')[0] || 'NAME'}.`,
+        `Cannot pass ${shown} to tasks: envPass (--env-pass) takes environment variable names, made of letters, digits and _, not starting with a digit ` +
+          `(set the variable here and pass its name, e.g. --env-pass HF_TOKEN; one name per option).`,
       );
+    }
   }
-  return [...new Set(names)];
+  return [...new Set(names as string[])];
 }
 
 /** What a launched process gets of the environment: explicit values, and names a local backend may copy. @internal */

@@ -12,13 +12,15 @@ import type { Datastore } from '../ports/datastore.ts';
 import { executeTask } from '../runtime/execute-task.ts';
 import { flushLateOutput, routeTaskOutput } from '../runtime/log-capture.ts';
 import { currentTaskScope, markWorkerProcess, type CrashKind } from '../runtime/task-context.ts';
+import { flowClassFrom, importFlowModuleWith } from '../runtime/import-flow-module.ts';
 import { TASK_EXIT, type JobOutcome, type JobSpec } from './job-spec.ts';
 
 /** @internal */
 export interface PackagedAttemptInput {
   job: JobSpec;
-  flowModule: Record<string, unknown>;
-  datastoreModule: Record<string, unknown>;
+  /** The package's own import of the flow module (lazy: it runs as a flow module import, see import-flow-module.ts). */
+  loadFlow: () => Promise<Record<string, unknown>>;
+  loadDatastore: () => Promise<Record<string, unknown>>;
 }
 
 function onEscapedError(error: unknown, how: CrashKind): void {
@@ -35,15 +37,28 @@ export async function runPackagedAttempt(input: PackagedAttemptInput): Promise<n
   process.on('uncaughtException', (err) => onEscapedError(err, 'uncaught exception'));
   process.on('unhandledRejection', (reason) => onEscapedError(reason, 'unhandled rejection'));
   routeTaskOutput();
-  const factory = input.datastoreModule[job.datastore.factory];
+  const factory = (await input.loadDatastore())[job.datastore.factory];
   if (typeof factory !== 'function')
     throw new TributaryError('CONFIG', `The code package has no datastore factory ${job.datastore.factory}.`);
   const datastore = (await factory(job.datastore.options)) as Datastore;
   const write = (outcome: JobOutcome) => datastore.put(job.keys.outcome, Buffer.from(JSON.stringify(outcome)));
   try {
-    const flowClass = input.flowModule[job.flowExport];
-    if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec)) {
-      const error = new TributaryError('FLOW_LOAD', `The code package has no exported FlowSpec subclass named ${job.flowExport}.`);
+    let flowClass: Function;
+    try {
+      // As a worker imports it: a module that starts a run at top level starts nothing here.
+      const mod = await importFlowModuleWith(input.loadFlow, `the flow module of code package ${job.codePackage}`);
+      flowClass = flowClassFrom(mod, job.flowExport, 'the code package');
+      if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec))
+        throw new TributaryError('FLOW_LOAD', `The code package has no exported FlowSpec subclass named ${job.flowExport}.`);
+    } catch (err) {
+      // Every attempt would fail the same way: fatal, no retry. The error is stored in the outcome
+      // and in the task's log, where `tributary logs` finds it.
+      const error = TributaryError.is(err)
+        ? err
+        : new TributaryError('FLOW_LOAD', `The flow module does not load: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      const text = `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`;
+      await datastore.put(`${job.spec.logKeyPrefix}/${job.spec.attempt}.stderr.log`, Buffer.from(text)).catch(() => undefined);
+      process.stderr.write(text);
       await write({ status: 'failed', error: serializeUnknownError(error), fatal: true });
       return TASK_EXIT.INFRASTRUCTURE;
     }

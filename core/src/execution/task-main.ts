@@ -13,6 +13,10 @@ import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { materializeCodePackage } from '../packaging/materialize-code-package.ts';
 import { TASK_EXIT, type JobOutcome, type JobSpec } from './job-spec.ts';
 
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 async function main(): Promise<number> {
   const specSha = process.argv[2];
   const locatorJson = process.env.TRIBUTARY_DATASTORE;
@@ -29,14 +33,16 @@ async function main(): Promise<number> {
     // Content-addressed, so verified: a changed spec has another address.
     job = JSON.parse(Buffer.from(await store.getBlob(specSha)).toString('utf8')) as JobSpec;
     const dir = await materializeCodePackage(store, job.codePackage);
+    let mod: { runAttempt: (job: JobSpec) => Promise<number> };
+    try {
+      mod = (await import(new URL('task.mjs', dir).href)) as typeof mod;
+    } catch (err) {
+      // The package's runtime does not load on this Node (the flow itself is imported later).
+      throw new TributaryError('FLOW_LOAD', `The code package does not load in the task job: ${describe(err)}`, { cause: err });
+    }
     await datastore.close();
     datastore = undefined;
-    const mod = (await import(new URL('task.mjs', dir).href)) as {
-      runPackagedAttempt: (input: unknown) => Promise<number>;
-      flowModule: Record<string, unknown>;
-      datastoreModule: Record<string, unknown>;
-    };
-    return await mod.runPackagedAttempt({ job, flowModule: mod.flowModule, datastoreModule: mod.datastoreModule });
+    return await mod.runAttempt(job);
   } catch (err) {
     process.stderr.write(`[tributary] task job could not run: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     if (datastore && job) {

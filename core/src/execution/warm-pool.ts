@@ -71,6 +71,12 @@ interface Worker {
   retiring?: boolean;
   /** Waiting for the worker to have stored the output of an attempt about to be stopped. */
   onFlushed?: () => void;
+  /** Asked to exit (or being stopped). */
+  stopping?: boolean;
+  /** Settles when the process has ended and its exit was handled. */
+  exited?: Promise<void>;
+  /** Settles when everything it printed was relayed. */
+  drained?: Promise<void>;
 }
 
 class Session implements ExecutorRun {
@@ -124,6 +130,7 @@ export class WarmPool implements TaskExecutor {
   private turn = 0;
   private closed = false;
   private idleTimer?: NodeJS.Timeout;
+  private closing = false;
 
   constructor(private readonly o: WarmPoolOptions) {
     if (!o.compute.capabilities.ipc)
@@ -145,7 +152,7 @@ export class WarmPool implements TaskExecutor {
   }
 
   async openRun(run: ExecutorRunContext): Promise<ExecutorRun> {
-    if (this.closed) throw new TributaryError('CLOSED', 'The warm pool is closed.');
+    if (this.closed || this.closing) throw new TributaryError('CLOSED', 'The warm pool is closed.');
     clearTimeout(this.idleTimer);
     const datastore = run.datastore.locator;
     if (!datastore) throw new TributaryError('CONFIG', `Datastore ${run.datastore.name} has no locator, so task workers cannot open it.`);
@@ -186,7 +193,34 @@ export class WarmPool implements TaskExecutor {
     return undefined;
   }
 
-  /** Give free workers to queued attempts, one run at a time in turn; start workers where needed. */
+  /** Workers a context holds: alive and not on their way out, plus those being launched. */
+  private held(context: Context): number {
+    let n = this.spawning.get(context) ?? 0;
+    for (const w of this.workers) if (w.context === context && !w.retiring) n++;
+    return n;
+  }
+
+  /**
+   * Each context with work (attempts queued or running) may hold an equal part of the budget; a
+   * context below its part with attempts waiting is starved, and gets the room of one above it.
+   */
+  private fairness(): { share: number; starved: Context[] } {
+    const demand = new Map<Context, number>();
+    // An open run counts even between two of its tasks (it is committing one, about to queue the
+    // next): taking its last worker then would cost it a process start per task.
+    for (const s of this.sessions)
+      if (!s.closed) demand.set(s.context, (demand.get(s.context) ?? 0) + Math.max(1, s.queue.length + s.running.size));
+    const active = [...demand.values()].filter((n) => n > 0).length;
+    const share = Math.max(1, Math.floor(this.budget() / Math.max(1, active)));
+    const starved: Context[] = [];
+    for (const s of this.sessions) {
+      const c = s.context;
+      if (s.queue.length > 0 && !starved.includes(c) && this.held(c) < Math.min(share, demand.get(c) ?? 0)) starved.push(c);
+    }
+    return { share, starved };
+  }
+
+  /** Give free workers to queued attempts, runs taking turns; start workers where needed. */
   pump(): void {
     if (this.closed) return;
     for (let progress = true; progress;) {
@@ -197,24 +231,38 @@ export class WarmPool implements TaskExecutor {
         if (session.queue.length === 0) continue;
         const w = this.idleWorker(session.context);
         if (!w) continue;
+        // Another flow waits below its share while this one is above it: the worker makes room.
+        const { share, starved } = this.fairness();
+        if (starved.some((c) => c !== w.context) && this.held(w.context) > share) {
+          this.retire(w, 'making room for another flow');
+          progress = true;
+          break;
+        }
         this.dispatch(w, session.queue.shift()!);
         this.turn = (index + 1) % this.sessions.length;
         progress = true;
         break;
       }
     }
-    // Start workers for what is still queued, within the budget, the contexts taking turns.
+    // Start workers for what is still queued, within the budget: starved contexts first.
     const wanted = new Map<Context, number>();
     for (const s of this.sessions) wanted.set(s.context, (wanted.get(s.context) ?? 0) + s.queue.length);
     for (const w of this.workers) if (!w.ready && !w.retiring) wanted.set(w.context, (wanted.get(w.context) ?? 0) - 1);
     for (const [c, n] of this.spawning) wanted.set(c, (wanted.get(c) ?? 0) - n);
-    let total = this.workers.size + [...this.spawning.values()].reduce((a, b) => a + b, 0);
+    const { share, starved } = this.fairness();
+    const order = [...wanted.keys()].sort(
+      (x, y) => Number(starved.includes(y)) - Number(starved.includes(x)) || this.held(x) - this.held(y),
+    );
+    // Workers on their way out still count: the budget is a bound on processes alive at once.
+    let total = this.workers.size;
+    for (const n of this.spawning.values()) total += n;
     for (let more = true; more;) {
       more = false;
-      for (const [context, n] of wanted) {
+      for (const context of order) {
+        const n = wanted.get(context) ?? 0;
         if (n <= 0) continue;
         if (total >= this.budget()) {
-          this.retireIdleElsewhere(context, wanted);
+          if (starved.includes(context)) this.makeRoom(context, share);
           continue;
         }
         wanted.set(context, n - 1);
@@ -227,16 +275,31 @@ export class WarmPool implements TaskExecutor {
     }
   }
 
-  /** The budget is full: stop an idle worker of a context nobody is waiting for; its exit makes room. */
-  private retireIdleElsewhere(context: Context, wanted: Map<Context, number>): void {
+  /**
+   * The budget is full and `context` is below its share: retire an idle worker of another context
+   * (one nobody waits for first, else one above its share). Its exit makes the room (onExit pumps).
+   */
+  private makeRoom(context: Context, share: number): void {
     // One at a time: a worker already on its way out makes the room.
-    for (const w of this.workers) if (w.retiring && !w.attempt) return;
-    for (const w of this.workers) {
-      if (w.context === context || w.attempt || w.retiring || !w.ready || (wanted.get(w.context) ?? 0) > 0) continue;
-      w.retiring = true;
-      if (!w.job.channel?.send({ t: 'exit' } satisfies ToWorker)) void w.job.cancel('making room');
+    for (const w of this.workers) if (w.stopping && !w.attempt) return;
+    const idle = [...this.workers].filter((w) => w.context !== context && !w.attempt && !w.retiring && w.ready);
+    // First a worker no open run uses (left from runs that ended), else one of a context above its share.
+    const victim =
+      idle.find((w) => !this.sessions.some((s) => s.context === w.context && !s.closed)) ?? idle.find((w) => this.held(w.context) > share);
+    if (victim) this.retire(victim, 'making room for another flow');
+  }
+
+  /** Take a worker out of service: it gets nothing more, is asked to exit, and is stopped if it does not. */
+  private retire(w: Worker, reason: string): void {
+    if (w.stopping) return;
+    w.retiring = true;
+    w.stopping = true;
+    if (w.attempt || !w.job.channel?.send({ t: 'exit' } satisfies ToWorker)) {
+      void w.job.cancel(reason);
       return;
     }
+    // A worker whose event loop is held (code a step left behind) cannot act on `exit`.
+    setTimeout(() => void w.job.cancel(`${reason}: it did not exit`), 3000).unref();
   }
 
   private async spawn(context: Context): Promise<void> {
@@ -255,10 +318,12 @@ export class WarmPool implements TaskExecutor {
         if (run?.onTaskOutput) run.onTaskOutput(stream, text);
         else if (run?.echoLogs) process[stream].write(text);
       });
+      worker.drained = drained;
       this.drains.add(drained);
       void drained.then(() => this.drains.delete(drained));
       job.channel.onMessage((m) => this.onMessage(worker, m as FromWorker));
       const exit = job.result.then((r) => this.onExit(worker, r.failure?.message ?? `exit code ${r.exitCode}`, r.signal));
+      worker.exited = exit;
       this.exits.add(exit);
       void exit.then(() => this.exits.delete(exit));
       job.channel.send(context.init);
@@ -295,6 +360,7 @@ export class WarmPool implements TaskExecutor {
         attempt.timedOut = seconds;
         // What the step printed is stored first (it is what its owner will want to read), unless
         // the worker is too stuck to answer within a second.
+        w.retiring = true; // whatever happens now, it gets no other attempt
         const stop = () => void w.job.cancel(`@timeout of ${seconds}s`);
         w.onFlushed = stop;
         if (!w.job.channel?.send({ t: 'flush' } satisfies ToWorker)) stop();
@@ -331,12 +397,18 @@ export class WarmPool implements TaskExecutor {
         this.pump();
         return;
       case 'fatal':
+        // It cannot load the flow: it serves nobody, and holds no room.
+        this.retire(w, 'the flow does not load');
         this.fatal(w.context, deserializeError(m.error));
         return;
       case 'rpc': {
         const reply = (error?: SerializedError) =>
           void w.job.channel?.send({ t: 'rpc-result', id: m.id, ...(error ? { error } : {}) } satisfies ToWorker);
-        if (!attempt) return reply(serializeUnknownError(new TributaryError('INFRASTRUCTURE', 'No attempt is running here.')));
+        // A checkpoint saved by code a finished task left behind belongs to no attempt running now.
+        if (!attempt || attempt.request.spec.taskId !== m.taskId)
+          return reply(
+            serializeUnknownError(new TributaryError('ABORTED', `Task ${m.taskId} is not running: its checkpoint is not recorded.`)),
+          );
         attempt.listener.checkpoint(m.record).then(
           () => reply(),
           (err) => reply(serializeUnknownError(err)),
@@ -420,7 +492,11 @@ export class WarmPool implements TaskExecutor {
       this.end(attempt, { status: 'failed', error: aborted(reason) });
       return;
     }
-    if (attempt.worker) void attempt.worker.job.cancel(reason);
+    if (attempt.worker) {
+      // Whether or not its `done` arrives before the kill, the worker gets no other attempt.
+      attempt.worker.retiring = true;
+      void attempt.worker.job.cancel(reason);
+    }
   }
 
   /** @internal */
@@ -444,17 +520,15 @@ export class WarmPool implements TaskExecutor {
     if (this.sessions.length > 0 && !this.closed) return;
     for (const job of this.warm.splice(0)) void job.cancel('not needed');
     const all = [...this.workers];
-    for (const w of all) {
-      w.retiring = true;
-      if (w.attempt) void w.job.cancel('pool stopped');
-      else if (!w.job.channel?.send({ t: 'exit' } satisfies ToWorker)) void w.job.cancel('pool stopped');
-    }
-    await Promise.all(all.map((w) => w.job.result));
-    await Promise.all([...this.exits]);
-    await Promise.all([...this.drains]);
+    for (const w of all) this.retire(w, 'pool stopped');
+    // Only these workers: ones a run that opened meanwhile starts are not waited for.
+    await Promise.all(all.map((w) => w.exited));
+    await Promise.all(all.map((w) => w.drained));
   }
 
   async close(): Promise<void> {
+    // Refuse new runs first: a run opening while the pool closes would never be served.
+    this.closing = true;
     for (const s of [...this.sessions]) await this.closeSession(s);
     clearTimeout(this.idleTimer);
     this.closed = true;

@@ -81,10 +81,13 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
     new URL(import.meta.url.endsWith('.ts') ? '../execution/packaged-attempt.ts' : '../execution/packaged-attempt.js', import.meta.url),
   );
   const adapter = fileURLToPath(datastore.module);
+  // The flow module is imported lazily, the way a worker imports it (import-flow-module.ts), so a
+  // one-file script that starts its own run at top level starts nothing inside a task.
   const entry = [
-    `export * as flowModule from ${JSON.stringify(file)};`,
-    `export * as datastoreModule from ${JSON.stringify(adapter)};`,
-    `export { runPackagedAttempt } from ${JSON.stringify(runtime)};`,
+    `import { runPackagedAttempt } from ${JSON.stringify(runtime)};`,
+    `export const loadFlow = () => import(${JSON.stringify(file)});`,
+    `export const loadDatastore = () => import(${JSON.stringify(adapter)});`,
+    'export const runAttempt = (job) => runPackagedAttempt({ job, loadFlow, loadDatastore });',
   ].join('\n');
   const cache = join(root, 'node_modules', '.cache', 'tributary', 'packages');
   const manifestFile = join(cache, `${sha256(Buffer.from(entry)).slice(0, 16)}.json`);

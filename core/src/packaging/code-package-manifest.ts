@@ -1,7 +1,7 @@
 /** The manifest inside every code package. @public */
 export interface CodePackageManifest {
   format: 1;
-  /** The module a task job imports (exports `runPackagedAttempt`, `flowModule`, `datastoreModule`). */
+  /** The module a task job imports (exports `runAttempt(jobSpec)`, and the lazy `loadFlow` and `loadDatastore`). */
   entry: string;
   /** SHA-256 of every other file of the package, by name. */
   files: Record<string, string>;

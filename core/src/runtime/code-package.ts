@@ -30,6 +30,17 @@ const TYPESCRIPT = /\.(?:[cm]?ts|tsx)$/;
 const BUILTINS = new Set(builtinModules);
 
 /** The nearest folder with a package.json: where package imports of the flow resolve from. */
+/** Bundle URL → the source module it was built from (this process's builds). */
+const sources = new Map<string, string>();
+
+/**
+ * The source module a flow bundle built in this process came from (a code package is built from
+ * sources, so that `import.meta.url` and paths stay relative to the project). @internal
+ */
+export function sourceOfFlowBundle(url: string): string | undefined {
+  return sources.get(url);
+}
+
 /** @internal */
 export function projectRoot(file: string): string {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
@@ -124,7 +135,10 @@ export async function prepareFlowCode(moduleUrl: string): Promise<FlowCode> {
   // build of this entry lists every input with its hash.
   const manifestFile = join(cache, `${sha256(Buffer.from(file)).slice(0, 16)}.json`);
   const reused = reuse(manifestFile, cache);
-  if (reused) return reused;
+  if (reused) {
+    sources.set(reused.url, moduleUrl);
+    return reused;
+  }
   const esbuild = await loadEsbuild(file);
   const result = await buildOrExplain(esbuild, file, root, {
     entryPoints: [file],
@@ -183,6 +197,7 @@ export async function prepareFlowCode(moduleUrl: string): Promise<FlowCode> {
   if (!bytes) throw new TributaryError('FLOW_LOAD', `Building ${file} for the workers produced no output.`);
   const sha = sha256(bytes);
   const out = saveBuild(cache, `${sha}.mjs`, bytes, manifestFile, buildInputs(result, file, root));
+  sources.set(pathToFileURL(out).href, moduleUrl);
   return { url: pathToFileURL(out).href, sha, built: true };
 }
 

@@ -38,6 +38,11 @@ export interface ImportedFlowModule {
  * @public
  */
 export async function importFlowModule(url: string): Promise<ImportedFlowModule> {
+  return importFlowModuleWith(() => import(url) as Promise<Record<string, unknown>>, url);
+}
+
+/** `importFlowModule` with the import done by `load` (a bundle's own lazy import of its flow module). @internal */
+export async function importFlowModuleWith(load: () => Promise<Record<string, unknown>>, url: string): Promise<ImportedFlowModule> {
   const started: FlowClass[] = [];
   let wake!: () => void;
   const called = new Promise<void>((resolve) => (wake = resolve));
@@ -48,7 +53,7 @@ export async function importFlowModule(url: string): Promise<ImportedFlowModule>
   listeners.add(listener);
   importing++;
   try {
-    const loaded = import(url).then((exports: Record<string, unknown>) => ({ exports }));
+    const loaded = load().then((exports: Record<string, unknown>) => ({ exports }));
     loaded.catch(() => undefined);
     const first = await Promise.race([loaded, called.then(() => undefined)]);
     return first ? { exports: first.exports, started } : { started };

@@ -21,7 +21,7 @@ import { checkEnvPass } from '../execution/job-environment.ts';
 import type { ResumeOrigin } from '../execution/planned-task.ts';
 import { Scheduler } from '../execution/scheduler.ts';
 import { buildCodePackage } from '../packaging/build-code-package.ts';
-import { prepareFlowCode, projectRoot } from './code-package.ts';
+import { prepareFlowCode, projectRoot, sourceOfFlowBundle } from './code-package.ts';
 import { finalizeUnfinishedTasks } from './finalize-tasks.ts';
 import { claimedByImport } from './import-flow-module.ts';
 import { onDemandAdapter } from './on-demand-adapter.ts';
@@ -317,7 +317,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
     // Jobs that start from nothing get the run's code package: built (or reused) and stored once per content.
     let codePackage: { sha: string } | undefined;
     if (executor.needsCodePackage) {
-      const pkg = await buildCodePackage(flowModule!, datastore.locator!);
+      const pkg = await buildCodePackage(sourceOfFlowBundle(flowModule!) ?? flowModule!, datastore.locator!);
       await new ArtifactStore(datastore, flow).putBlob(pkg.bytes);
       codePackage = { sha: pkg.sha };
     }
@@ -405,7 +405,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
       ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
       envPass,
       ...(options.workerExecArgv ? { execArgv: options.workerExecArgv } : {}),
-      ...(flowModule?.startsWith('file:') ? { projectRoot: projectRoot(fileURLToPath(flowModule)) } : {}),
+      ...(flowModule?.startsWith('file:') ? { projectRoot: projectRoot(fileURLToPath(sourceOfFlowBundle(flowModule) ?? flowModule)) } : {}),
     });
     let result: Awaited<ReturnType<Scheduler['run']>>;
     try {

@@ -17,7 +17,7 @@ import { openAdapter } from './open-adapter.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 function send(msg: FromWorker): void {
-  process.send!(msg);
+  if (process.connected) process.send!(msg);
 }
 
 let ctx: WorkerContext | undefined;
@@ -92,7 +92,10 @@ function onEscapedError(error: unknown, how: CrashKind): void {
   process.stderr.write(
     `[tributary] ${how}${scope ? ` in code started by ${scope.pathspec} after it finished` : ' in the worker'}: ${text}\n`,
   );
-  if (tainted && !busy) leave(1);
+  if (tainted && !busy) {
+    send({ t: 'retiring' });
+    leave(1);
+  }
 }
 
 // In-process flag, not the environment: processes a step starts (a `tributary run` of another
@@ -141,6 +144,8 @@ process.on('message', (raw) => {
         (at) => send({ t: 'entered', taskId: spec.taskId, at }),
         (record) => rpc({ taskId: spec.taskId, op: 'checkpoint', record }),
       );
+      // Told first, so the next attempt is not handed to a process that is about to leave.
+      if (tainted) send({ t: 'retiring' });
       send({ t: 'done', taskId: spec.taskId, outcome });
     } catch (err) {
       if (tainted) send({ t: 'retiring' });
