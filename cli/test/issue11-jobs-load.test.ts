@@ -47,3 +47,22 @@ test('issue 11 item 8: a one-file script that runs its flow at top level on loca
       .filter((l) => /^\s*\d+\s/.test(l) || /OneFileJobsFlow\/\d+/.test(l)),
   ).toHaveLength(1);
 });
+
+test('issue 11 item 3: `import.meta.url` inside a string stays text; in code it names the source file (pool and jobs)', async () => {
+  const { MetaStringFlow } = await import('./fixtures/issue11-meta-flow.ts');
+  for (const compute of [undefined, 'local-jobs://']) {
+    const run = await runFlow(MetaStringFlow, { home: join(home, 'meta'), ...(compute ? { compute } : {}) });
+    expect(run.error?.message).toBeUndefined();
+    const data = await run.data('start');
+    expect(data.hint).toBe('pass import.meta.url to runFlow');
+    expect(data.helperUrl).toBe(new URL('./fixtures/issue11-meta-helper.ts', import.meta.url).href);
+    expect(data.ownUrl).toBe(new URL('./fixtures/issue11-meta-flow.ts', import.meta.url).href);
+  }
+});
+
+test('issue 11 item 3: a flow importing the distribution (with its native SQLite addon) runs on local jobs', async () => {
+  const { ImportsTributaryFlow } = await import('./fixtures/issue11-imports-tributary.ts');
+  const run = await runFlow(ImportsTributaryFlow, { home: join(home, 'dist'), compute: 'local-jobs://' });
+  expect(run.error?.message).toBeUndefined();
+  expect((await run.data('start')).message).toBe('ran from the distribution');
+});

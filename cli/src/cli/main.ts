@@ -644,7 +644,7 @@ async function whyNoLogs(
   );
   if (!record) return `${head}: the attempt never started`;
   if (record.status === 'running')
-    return `${head}: the attempt is still running (or its run was killed); output is stored when an attempt ends`;
+    return `${head}: the attempt is still running (or its run was killed); a warm worker stores output when the attempt ends, a job every 2 s`;
   if (
     record.status === 'failed' &&
     record.error &&

@@ -24,6 +24,7 @@ import {
   saveBuild,
 } from '../runtime/code-package.ts';
 import { sha256 } from '../util/hash.ts';
+import { rewriteImportMeta } from '../util/rewrite-import-meta.ts';
 import type { CodePackageManifest } from './code-package-manifest.ts';
 import { packTar, unpackTar } from './tar.ts';
 
@@ -63,6 +64,9 @@ const BANNER = [
   // machine that has the project (local jobs), else inside the unpacked package.
   "const __tributaryRoot = process.env.TRIBUTARY_PROJECT_ROOT ? __tributaryPathToFileURL(process.env.TRIBUTARY_PROJECT_ROOT + '/').href : new URL('./', import.meta.url).href;",
   'const __tributarySource = (rel) => new URL(rel, __tributaryRoot);',
+  // A native package is required where it was found, relative to the project, when the project is
+  // on this machine (local jobs); elsewhere from the image (NODE_PATH, or node_modules above the package).
+  "const __tributaryNative = (spec, from) => (process.env.TRIBUTARY_PROJECT_ROOT ? __tributaryCreateRequire(process.env.TRIBUTARY_PROJECT_ROOT + '/' + from + '/noop.js') : require)(spec);",
 ].join('\n');
 
 /**
@@ -126,10 +130,17 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
               return { path: args.path, external: true };
             const dir = findPackage(packageName(args.path), args.importer ? dirname(args.importer) : root);
             if (dir && isNative(dir)) {
+              // Not bundled (it has a compiled addon), and not a top-level import either: it is
+              // required only when the module that uses it runs, from where it was found.
               external.add(packageName(args.path));
-              return { path: args.path, external: true };
+              const from = posix(relative(root, args.importer ? dirname(args.importer) : root)) || '.';
+              return { path: JSON.stringify([args.path, from]), namespace: 'tributary-native' };
             }
             return undefined;
+          });
+          build.onLoad({ filter: /.*/, namespace: 'tributary-native' }, (args: { path: string }) => {
+            const [spec, from] = JSON.parse(args.path) as [string, string];
+            return { contents: `module.exports = __tributaryNative(${JSON.stringify(spec)}, ${JSON.stringify(from)});`, loader: 'js' };
           });
           build.onLoad({ filter: /\.(?:[cm]?[jt]s|tsx)$/ }, (args: { path: string }) => {
             if (args.path.includes(`${sep}node_modules${sep}`)) return undefined;
@@ -138,13 +149,13 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
             const rel = posix(relative(root, args.path));
             // Our own runtime modules keep their import.meta (it means the bundle, which is right for them).
             if (!args.path.startsWith(root + sep) || rel.startsWith('..')) return undefined;
-            const contents = source
-              .replace(/\bimport\.meta\.url\b/g, `__tributarySource(${JSON.stringify(rel)}).href`)
-              .replace(/\bimport\.meta\.filename\b/g, `decodeURIComponent(__tributarySource(${JSON.stringify(rel)}).pathname)`)
-              .replace(
-                /\bimport\.meta\.dirname\b/g,
-                `decodeURIComponent(new URL('.', __tributarySource(${JSON.stringify(rel)})).pathname).replace(/\\/$/, '')`,
-              );
+            const at = `__tributarySource(${JSON.stringify(rel)})`;
+            const values = {
+              url: `${at}.href`,
+              filename: `decodeURIComponent(${at}.pathname)`,
+              dirname: `decodeURIComponent(new URL('.', ${at}).pathname).replace(/\\/$/, '')`,
+            };
+            const contents = rewriteImportMeta(source, (prop) => values[prop]);
             return { contents, loader: /\.tsx$/.test(args.path) ? 'tsx' : /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js' };
           });
         },

@@ -15,6 +15,7 @@ import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TributaryError } from '../errors.ts';
 import { sha256 } from '../util/hash.ts';
+import { rewriteImportMeta } from '../util/rewrite-import-meta.ts';
 
 /** A flow module ready for workers. @public */
 export interface FlowCode {
@@ -183,10 +184,8 @@ export async function prepareFlowCode(moduleUrl: string): Promise<FlowCode> {
             const source = readFileSync(args.path, 'utf8');
             if (!source.includes('import.meta')) return undefined;
             const url = pathToFileURL(args.path).href;
-            const contents = source
-              .replace(/\bimport\.meta\.url\b/g, JSON.stringify(url))
-              .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(args.path))
-              .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(dirname(args.path)));
+            const values = { url, filename: args.path, dirname: dirname(args.path) };
+            const contents = rewriteImportMeta(source, (prop) => JSON.stringify(values[prop]));
             return { contents, loader: /\.tsx$/.test(args.path) ? 'tsx' : /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js' };
           });
         },
