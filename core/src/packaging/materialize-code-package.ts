@@ -27,7 +27,7 @@ function verify(files: Record<string, Uint8Array>, sha: string): CodePackageMani
  * Make a run's code package available as files: fetched from the datastore (verified against its
  * address), unpacked, checked file by file against its manifest, and moved into place atomically
  * under `$TRIBUTARY_CODE_CACHE` (default: the system temp folder), where later jobs on the same
- * machine reuse it. Resolves with the folder's URL (ending in `/`).
+ * machine reuse it (checked again each time; a copy that does not verify is unpacked anew). Resolves with the folder's URL (ending in `/`).
  * @internal
  */
 export async function materializeCodePackage(store: ArtifactStore, sha: string): Promise<URL> {
@@ -36,13 +36,27 @@ export async function materializeCodePackage(store: ArtifactStore, sha: string):
   const dir = join(cache, sha);
   const url = pathToFileURL(`${dir}/`);
   if (existsSync(join(dir, '.verified'))) {
-    // Unpacked and verified earlier on this machine; the files are checked again (cheap) so a
-    // file changed since is refused rather than run.
-    const files: Record<string, Uint8Array> = { 'manifest.json': readFileSync(join(dir, 'manifest.json')) };
-    const manifest = JSON.parse(Buffer.from(files['manifest.json']!).toString('utf8')) as CodePackageManifest;
-    for (const name of Object.keys(manifest.files)) files[name] = readFileSync(join(dir, name));
-    verify(files, sha);
-    return url;
+    // Unpacked earlier on this machine: checked again (cheap), so a file changed since is not run.
+    // The cache is only a copy: one that does not verify is replaced from the datastore, whose
+    // package is verified against its address.
+    try {
+      const files: Record<string, Uint8Array> = { 'manifest.json': readFileSync(join(dir, 'manifest.json')) };
+      const manifest = JSON.parse(Buffer.from(files['manifest.json']!).toString('utf8')) as CodePackageManifest;
+      for (const name of Object.keys(manifest.files)) files[name] = readFileSync(join(dir, name));
+      verify(files, sha);
+      return url;
+    } catch (err) {
+      process.stderr.write(
+        `[tributary] the unpacked code package in ${dir} does not verify (${(err as Error).message}); unpacking it again from the datastore\n`,
+      );
+      const aside = `${dir}.${process.pid}.${Date.now()}.bad`;
+      try {
+        renameSync(dir, aside);
+        rmSync(aside, { recursive: true, force: true });
+      } catch {
+        // another job replaced it meanwhile
+      }
+    }
   }
   const files = unpackTar(await store.getBlob(sha, undefined, 'code package'));
   verify(files, sha);
