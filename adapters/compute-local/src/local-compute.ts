@@ -61,7 +61,9 @@ export class LocalCompute implements ComputeBackend {
       child = spawn(spec.command, spec.args, {
         cwd: spec.cwd,
         env: environmentOf(spec),
-        stdio: spec.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+        // A job's stdin is a pipe this process never writes to: it ends when this process does
+        // (even by SIGKILL), so a job can tell it was orphaned (TRIBUTARY_EXIT_WITH_LAUNCHER).
+        stdio: spec.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
         serialization: 'advanced',
       });
     } catch (err) {

@@ -6,6 +6,7 @@ import type { Datastore } from '../ports/datastore.ts';
 import { preciseNow, type CheckpointRecord } from '../runtime/protocol.ts';
 import { attemptKeys, type JobOutcome, type JobSpec } from './job-spec.ts';
 import { jobEnvironment } from './job-environment.ts';
+import { localJobSlots } from './local-job-slots.ts';
 import { relayOutput } from './relay-output.ts';
 import type {
   AttemptEnd,
@@ -77,6 +78,8 @@ export class JobExecutor implements TaskExecutor {
 class JobRun implements ExecutorRun {
   private readonly store: ArtifactStore;
   private readonly jobs = new Set<Promise<void>>();
+  /** Jobs on this machine share one budget with the other runs of this process. */
+  private readonly leaveSlots?: () => void;
 
   constructor(
     private readonly o: JobExecutorOptions,
@@ -85,6 +88,7 @@ class JobRun implements ExecutorRun {
     private readonly codePackage: string,
   ) {
     this.store = new ArtifactStore(run.datastore, run.flow);
+    if (o.compute.capabilities.local) this.leaveSlots = localJobSlots.join(run.maxWorkers);
   }
 
   submit(request: AttemptRequest, listener: AttemptListener): AttemptHandle {
@@ -135,6 +139,7 @@ class JobRun implements ExecutorRun {
         TRIBUTARY_FLOW: this.run.flow,
         TRIBUTARY_PATHSPEC: `${spec.pathspec}/${spec.attempt}`,
         // On this machine the package is unpacked where the project's native packages resolve.
+        ...(local ? { TRIBUTARY_EXIT_WITH_LAUNCHER: '1' } : {}),
         ...(local && this.run.projectRoot
           ? {
               TRIBUTARY_CODE_CACHE: `${this.run.projectRoot}/node_modules/.cache/tributary/code`,
@@ -154,10 +159,19 @@ class JobRun implements ExecutorRun {
       ...(request.resources ? { resources: request.resources } : {}),
       ...(request.timeoutSeconds !== undefined ? { timeoutMs: request.timeoutSeconds * 1000 + (this.o.startupAllowanceMs ?? 30_000) } : {}),
     };
+    let release = () => {};
+    if (local) {
+      try {
+        release = await localJobSlots.acquire(signal);
+      } catch {
+        return listener.ended({ status: 'failed', error: abortedError() });
+      }
+    }
     let job: ComputeJob;
     try {
       job = await this.o.compute.launch(launch, { signal });
     } catch (err) {
+      release();
       if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
       const e = TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Cannot start a job: ${(err as Error).message}`);
       return listener.ended({ status: 'failed', error: { ...e.toJSON(), retryable: true } });
@@ -169,6 +183,7 @@ class JobRun implements ExecutorRun {
       else if (this.run.echoLogs) process[stream].write(text);
     });
     const result = await job.result;
+    release();
     await relayed;
     // Checkpoints the job recorded are committed first, even for a killed job: the next attempt resumes from them.
     await this.commitCheckpoints(keys.checkpoints, listener);
@@ -242,6 +257,7 @@ class JobRun implements ExecutorRun {
 
   async close(): Promise<void> {
     await Promise.all([...this.jobs]);
+    this.leaveSlots?.();
   }
 }
 

@@ -61,5 +61,12 @@ async function main(): Promise<number> {
   }
 }
 
+// A local job whose orchestrator is gone (killed, even by SIGKILL) stops: its stdin pipe ends.
+if (process.env.TRIBUTARY_EXIT_WITH_LAUNCHER === '1' && !process.stdin.isTTY) {
+  process.stdin.on('end', () => process.exit(TASK_EXIT.INFRASTRUCTURE));
+  process.stdin.on('error', () => process.exit(TASK_EXIT.INFRASTRUCTURE));
+  process.stdin.resume();
+}
+
 // Timers or sockets the step left open do not keep the job alive (writes to pipes are synchronous here).
 process.exit(await main());
