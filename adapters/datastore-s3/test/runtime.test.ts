@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startFaultProxy } from '@tributary/conformance';
 import { runFlow } from 'tributary';
@@ -38,6 +40,49 @@ test('an artifact read under a name the source never spells out is fetched synch
   expect(run.error?.message).toBeUndefined();
   expect((await run.data()).out).toBe(42);
   await run.close();
+});
+
+test('issue 11 item 8: on local jobs, an artifact read under a name the source never spells out is fetched on demand', async () => {
+  const { DynamicReadFlow } = await import('../../../cli/test/fixtures/behaviours.ts');
+  const dynamic = await runFlow(DynamicReadFlow, {
+    home,
+    compute: 'local-jobs://',
+    datastore: `s3://flows/dynamic-jobs?endpoint=${emu.endpoint}&${LIMITS}`,
+  });
+  expect(dynamic.error?.message).toBeUndefined();
+  expect((await dynamic.data()).out).toBe(42);
+});
+
+test('issue 11 item 8: the built packages (the CLI, its workers and jobs) read an unnamed artifact from S3 synchronously', () => {
+  const bin = fileURLToPath(new URL('../../../cli/bin/tributary.js', import.meta.url));
+  const fixture = fileURLToPath(new URL('../../../cli/test/fixtures/behaviours.ts', import.meta.url));
+  for (const compute of ['local://', 'local-jobs://']) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'run',
+        fixture,
+        '--flow',
+        'DynamicReadFlow',
+        '--quiet',
+        '--compute',
+        compute,
+        '--home',
+        home,
+        '--datastore',
+        `s3://flows/dist-${compute.split(':')[0]}?endpoint=${emu.endpoint}&${LIMITS}`,
+      ],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env } },
+    );
+    // The SDK's notice about Node 20 is the orchestrator's own (printed once per process, by design).
+    const stderr = r.stderr.replace(
+      /^\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?More information can be found at: \S+\n(?:.*--trace-warnings.*\n)?/m,
+      '',
+    );
+    expect(stderr, compute).toBe('');
+    expect(r.status, compute).toBe(0);
+  }
 });
 
 test('a 100-task flow with 10% injected faults (500s, resets, slow responses) completes with every artifact intact', async () => {

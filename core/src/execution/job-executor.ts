@@ -135,6 +135,8 @@ class JobRun implements ExecutorRun {
     if (!this.run.execArgv && fromSource) args.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
     const env = jobEnvironment({
       identity: {
+        // A task process, as a warm worker is (adapters keep per-process notices to the orchestrator).
+        TRIBUTARY_WORKER: '1',
         TRIBUTARY_DATASTORE: JSON.stringify(this.locator),
         TRIBUTARY_FLOW: this.run.flow,
         TRIBUTARY_PATHSPEC: `${spec.pathspec}/${spec.attempt}`,

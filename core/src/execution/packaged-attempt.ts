@@ -21,6 +21,8 @@ export interface PackagedAttemptInput {
   /** The package's own import of the flow module (lazy: it runs as a flow module import, see import-flow-module.ts). */
   loadFlow: () => Promise<Record<string, unknown>>;
   loadDatastore: () => Promise<Record<string, unknown>>;
+  /** URL of the package's `task.mjs` (it exports `openDatastore`, for the synchronous-read thread). */
+  packageUrl: string;
 }
 
 function onEscapedError(error: unknown, how: CrashKind): void {
@@ -63,7 +65,10 @@ export async function runPackagedAttempt(input: PackagedAttemptInput): Promise<n
       return TASK_EXIT.INFRASTRUCTURE;
     }
     const store = new ArtifactStore(datastore, job.spec.flow);
-    if (!datastore.readSync) store.syncReader = new SyncReader(job.datastore);
+    // Reads the step's source does not name go through a helper thread that opens the package's
+    // own copy of the adapter (the orchestrator's module path means nothing where the job runs).
+    if (!datastore.readSync)
+      store.syncReader = new SyncReader({ module: input.packageUrl, factory: 'openDatastore', options: job.datastore.options });
     const ctx = { flowClass: flowClass as new () => FlowSpec, graph: buildGraph(flowClass), store };
     let enteredAt: number | undefined;
     let seq = 0;

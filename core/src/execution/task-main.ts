@@ -33,16 +33,17 @@ async function main(): Promise<number> {
     // Content-addressed, so verified: a changed spec has another address.
     job = JSON.parse(Buffer.from(await store.getBlob(specSha)).toString('utf8')) as JobSpec;
     const dir = await materializeCodePackage(store, job.codePackage);
-    let mod: { runAttempt: (job: JobSpec) => Promise<number> };
+    const packageUrl = new URL('task.mjs', dir).href;
+    let mod: { runAttempt: (job: JobSpec, packageUrl: string) => Promise<number> };
     try {
-      mod = (await import(new URL('task.mjs', dir).href)) as typeof mod;
+      mod = (await import(packageUrl)) as typeof mod;
     } catch (err) {
       // The package's runtime does not load on this Node (the flow itself is imported later).
       throw new TributaryError('FLOW_LOAD', `The code package does not load in the task job: ${describe(err)}`, { cause: err });
     }
     await datastore.close();
     datastore = undefined;
-    return await mod.runAttempt(job);
+    return await mod.runAttempt(job, packageUrl);
   } catch (err) {
     process.stderr.write(`[tributary] task job could not run: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     if (datastore && job) {

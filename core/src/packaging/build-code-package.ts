@@ -91,7 +91,9 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
     `import { runPackagedAttempt } from ${JSON.stringify(runtime)};`,
     `export const loadFlow = () => import(${JSON.stringify(file)});`,
     `export const loadDatastore = () => import(${JSON.stringify(adapter)});`,
-    'export const runAttempt = (job) => runPackagedAttempt({ job, loadFlow, loadDatastore });',
+    // The datastore as this package opens it (also from a helper thread, for synchronous reads).
+    `export const openDatastore = async (options) => (await loadDatastore())[${JSON.stringify(datastore.factory)}](options);`,
+    'export const runAttempt = (job, packageUrl) => runPackagedAttempt({ job, packageUrl, loadFlow, loadDatastore });',
   ].join('\n');
   const cache = join(root, 'node_modules', '.cache', 'tributary', 'packages');
   const manifestFile = join(cache, `${sha256(Buffer.from(entry)).slice(0, 16)}.json`);
@@ -104,9 +106,9 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
   const result = await buildOrExplain(esbuild, file, root, {
     stdin: { contents: entry, resolveDir: root, sourcefile: 'tributary-task-entry.mjs', loader: 'js' },
     absWorkingDir: root,
-    // As if at the project root: the source map names sources relative to it (`lib/helper.ts`),
-    // which stays meaningful wherever the package is unpacked.
-    outfile: join(root, 'task.mjs'),
+    // As if where local jobs unpack it (`code/<sha>/`): the source map's relative paths then lead
+    // to the real sources on this machine, and stay the same bytes wherever the project is.
+    outfile: join(root, 'node_modules', '.cache', 'tributary', 'code', 'package', 'task.mjs'),
     bundle: true,
     write: false,
     format: 'esm',
