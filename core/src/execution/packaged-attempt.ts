@@ -48,7 +48,7 @@ export async function runPackagedAttempt(input: PackagedAttemptInput): Promise<n
     let flowClass: Function;
     try {
       // As a worker imports it: a module that starts a run at top level starts nothing here.
-      const mod = await importFlowModuleWith(input.loadFlow, `the flow module of code package ${job.codePackage}`);
+      const mod = await importFlowModuleWith(input.loadFlow, `from code package ${job.codePackage}`);
       flowClass = flowClassFrom(mod, job.flowExport, 'the code package');
       if (typeof flowClass !== 'function' || !(flowClass.prototype instanceof FlowSpec))
         throw new TributaryError('FLOW_LOAD', `The code package has no exported FlowSpec subclass named ${job.flowExport}.`);
