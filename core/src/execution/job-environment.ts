@@ -18,6 +18,12 @@ export function checkEnvPass(names: unknown): string[] {
       );
     }
   }
+  const reserved = (names as string[]).find((n) => n.startsWith('TRIBUTARY_'));
+  if (reserved)
+    throw new TributaryError(
+      'PARAM_INVALID',
+      `Cannot pass ${reserved} to tasks: TRIBUTARY_* variables are set by Tributary itself (a task's identity and datastore). Use another name.`,
+    );
   return [...new Set(names as string[])];
 }
 

@@ -28,3 +28,19 @@ test('issue 11 item 3: source without import.meta in code comes out unchanged (p
     }),
   );
 });
+
+test('issue 11 item 5: envPass takes names only, never TRIBUTARY_* ones, and never echoes a value', async () => {
+  const { checkEnvPass } = await import('../src/execution/job-environment.ts');
+  expect(checkEnvPass(['HF_TOKEN', 'HF_TOKEN', 'A_1'])).toEqual(['HF_TOKEN', 'A_1']);
+  for (const bad of [['1ABC'], ['BAD-NAME'], [''], ['TRIBUTARY_DATASTORE'], [42]])
+    expect(() => checkEnvPass(bad)).toThrow(/envPass|TRIBUTARY_/);
+  expect(() => checkEnvPass('HF_TOKEN')).toThrow(/array/);
+  let message = '';
+  try {
+    checkEnvPass(['TOKEN=sk-live-123']);
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toContain('TOKEN=…');
+  expect(message).not.toContain('sk-live-123');
+});
