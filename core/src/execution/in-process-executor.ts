@@ -1,10 +1,11 @@
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
-import { serializeUnknownError, TributaryError, type SerializedError } from '../errors.ts';
+import { serializeUnknownError } from '../errors.ts';
 import { buildGraph } from '../graph/build-graph.ts';
 import { executeTask, type WorkerContext } from '../runtime/execute-task.ts';
 import { routeTaskOutput } from '../runtime/log-capture.ts';
 import { preciseNow } from '../runtime/protocol.ts';
 import { contextTaskScope, type CrashKind } from '../runtime/task-context.ts';
+import { cancelledAttempt, timedOutAttempt } from './attempt-errors.ts';
 import type { AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun, ExecutorRunContext, TaskExecutor } from './task-executor.ts';
 
 /**
@@ -83,7 +84,7 @@ export class InProcessExecutor implements TaskExecutor {
             () =>
               finish({
                 status: 'failed',
-                error: failure('TIMEOUT', `${spec.pathspec} ran longer than its @timeout of ${seconds}s.`, true, spec.pathspec),
+                error: timedOutAttempt(spec.pathspec, seconds, false),
               }),
             seconds * 1000,
           );
@@ -110,7 +111,7 @@ export class InProcessExecutor implements TaskExecutor {
         running.add(reported);
         void reported.then(() => running.delete(reported));
         return {
-          cancel: (reason) => finish({ status: 'failed', error: failure('ABORTED', `Cancelled: ${reason}.`, false, spec.pathspec) }),
+          cancel: (reason) => finish({ status: 'failed', error: cancelledAttempt(reason) }),
         };
       },
       async close() {
@@ -120,8 +121,4 @@ export class InProcessExecutor implements TaskExecutor {
   }
 
   async close(): Promise<void> {}
-}
-
-function failure(code: 'TIMEOUT' | 'ABORTED', message: string, retryable: boolean, pathspec: string): SerializedError {
-  return { name: 'TributaryError', code, message, retryable, context: { pathspec } };
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
-import { deserializeError, TributaryError, type ErrorCode, type SerializedError } from '../errors.ts';
+import { deserializeError, TributaryError, type ErrorCode } from '../errors.ts';
 import type { ComputeBackend, ComputeJob, JobResult, LaunchSpec } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import { preciseNow, type CheckpointRecord } from '../runtime/protocol.ts';
@@ -8,6 +8,7 @@ import { attemptKeys, type JobOutcome, type JobSpec } from './job-spec.ts';
 import { jobEnvironment } from './job-environment.ts';
 import { localJobSlots } from './local-job-slots.ts';
 import { relayOutput } from './relay-output.ts';
+import { attemptFailure, cancelledAttempt, timedOutAttempt } from './attempt-errors.ts';
 import type {
   AttemptEnd,
   AttemptHandle,
@@ -96,7 +97,10 @@ class JobRun implements ExecutorRun {
     let cancelled: string | undefined;
     const controller = new AbortController();
     const done = this.execute(request, listener, controller.signal, (j) => (job = j)).catch((err) =>
-      listener.ended({ status: 'failed', error: infra(`Could not run ${request.spec.pathspec} as a job: ${(err as Error).message}`) }),
+      listener.ended({
+        status: 'failed',
+        error: attemptFailure('INFRASTRUCTURE', `Could not run ${request.spec.pathspec} as a job: ${(err as Error).message}`, true),
+      }),
     );
     this.jobs.add(done);
     void done.then(() => this.jobs.delete(done));
@@ -128,7 +132,7 @@ class JobRun implements ExecutorRun {
       ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
     };
     const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(jobSpec)));
-    if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
+    if (signal.aborted) return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
     const local = this.o.compute.capabilities.local === true;
     const { path, fromSource } = taskMainPath();
     const args = this.run.execArgv ? [...this.run.execArgv] : ['--enable-source-maps'];
@@ -166,7 +170,7 @@ class JobRun implements ExecutorRun {
       try {
         release = await localJobSlots.acquire(signal);
       } catch {
-        return listener.ended({ status: 'failed', error: abortedError() });
+        return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
       }
     }
     let job: ComputeJob;
@@ -174,7 +178,7 @@ class JobRun implements ExecutorRun {
       job = await this.o.compute.launch(launch, { signal });
     } catch (err) {
       release();
-      if (signal.aborted) return listener.ended({ status: 'failed', error: abortedError() });
+      if (signal.aborted) return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
       const e = TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Cannot start a job: ${(err as Error).message}`);
       return listener.ended({ status: 'failed', error: { ...e.toJSON(), retryable: true } });
     }
@@ -205,27 +209,18 @@ class JobRun implements ExecutorRun {
       listener.entered(outcome.outcome.enteredAt);
       return { status: 'succeeded', outcome: outcome.outcome };
     }
-    if (aborted || result.failure?.kind === 'CANCELLED') return { status: 'failed', error: abortedError() };
+    if (aborted || result.failure?.kind === 'CANCELLED') return { status: 'failed', error: cancelledAttempt('the run stopped') };
     if (outcome?.status === 'failed') {
       if (outcome.enteredAt !== undefined) listener.entered(outcome.enteredAt);
       if (outcome.fatal) listener.fatal(deserializeError(outcome.error));
       return { status: 'failed', error: outcome.error };
     }
     const kind = result.failure?.kind ?? 'NON_ZERO_EXIT';
-    if (kind === 'TIMEOUT')
-      return {
-        status: 'failed',
-        error: failure(
-          'TIMEOUT',
-          `${pathspec} ran longer than its @timeout of ${request.timeoutSeconds}s and was stopped.`,
-          true,
-          pathspec,
-        ),
-      };
+    if (kind === 'TIMEOUT') return { status: 'failed', error: timedOutAttempt(pathspec, request.timeoutSeconds!) };
     const code = FAILURE_CODES[kind] ?? 'WORKER_LOST';
     return {
       status: 'failed',
-      error: failure(
+      error: attemptFailure(
         code,
         `The job running ${pathspec} ended without an outcome (${result.failure?.message ?? `exit code ${result.exitCode}`}).`,
         true,
@@ -261,16 +256,4 @@ class JobRun implements ExecutorRun {
     await Promise.all([...this.jobs]);
     this.leaveSlots?.();
   }
-}
-
-function failure(code: ErrorCode, message: string, retryable: boolean, pathspec: string): SerializedError {
-  return { name: 'TributaryError', code, message, retryable, context: { pathspec } };
-}
-
-function abortedError(): SerializedError {
-  return { name: 'TributaryError', code: 'ABORTED', message: 'Cancelled: the run stopped.', retryable: false, context: {} };
-}
-
-function infra(message: string): SerializedError {
-  return { name: 'TributaryError', code: 'INFRASTRUCTURE', message, retryable: true, context: {} };
 }

@@ -4,6 +4,7 @@ import type { ComputeBackend, ComputeJob } from '../ports/compute-backend.ts';
 import { preciseNow, type FromWorker, type ToWorker } from '../runtime/protocol.ts';
 import { workerLaunchSpec } from '../runtime/worker-launch.ts';
 import { sha256 } from '../util/hash.ts';
+import { attemptFailure, cancelledAttempt, timedOutAttempt } from './attempt-errors.ts';
 import { relayOutput } from './relay-output.ts';
 import type {
   AttemptEnd,
@@ -102,10 +103,6 @@ class Session implements ExecutorRun {
   async close(): Promise<void> {
     await this.pool.closeSession(this);
   }
-}
-
-function aborted(reason: string): SerializedError {
-  return { name: 'TributaryError', code: 'ABORTED', message: `Cancelled: ${reason}.`, retryable: false, context: {} };
 }
 
 /**
@@ -453,30 +450,11 @@ export class WarmPool implements TaskExecutor {
     const attempt = w.attempt;
     if (attempt) {
       const pathspec = attempt.request.spec.pathspec;
-      if (attempt.timedOut !== undefined) {
-        this.end(attempt, {
-          status: 'failed',
-          error: {
-            name: 'TributaryError',
-            code: 'TIMEOUT',
-            message: `${pathspec} ran longer than its @timeout of ${attempt.timedOut}s and was stopped.`,
-            retryable: true,
-            context: { pathspec },
-          },
-        });
-      } else if (attempt.cancelled !== undefined) {
-        this.end(attempt, { status: 'failed', error: aborted(attempt.cancelled) });
-      } else {
-        this.end(attempt, {
-          status: 'failed',
-          error: {
-            name: 'TributaryError',
-            code: 'WORKER_LOST',
-            message: `The worker running ${pathspec} died (${why}). Its attempt is recorded as failed.`,
-            retryable: true,
-            context: { pathspec },
-          },
-        });
+      if (attempt.timedOut !== undefined) this.end(attempt, { status: 'failed', error: timedOutAttempt(pathspec, attempt.timedOut) });
+      else if (attempt.cancelled !== undefined) this.end(attempt, { status: 'failed', error: cancelledAttempt(attempt.cancelled) });
+      else {
+        const message = `The worker running ${pathspec} died (${why}). Its attempt is recorded as failed.`;
+        this.end(attempt, { status: 'failed', error: attemptFailure('WORKER_LOST', message, true, pathspec) });
       }
     }
     this.pump();
@@ -489,7 +467,7 @@ export class WarmPool implements TaskExecutor {
     const queued = attempt.session.queue.indexOf(attempt);
     if (queued >= 0) {
       attempt.session.queue.splice(queued, 1);
-      this.end(attempt, { status: 'failed', error: aborted(reason) });
+      this.end(attempt, { status: 'failed', error: cancelledAttempt(reason) });
       return;
     }
     if (attempt.worker) {
