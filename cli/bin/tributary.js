@@ -10,8 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const argv = process.argv.slice(2);
 let warm;
-const prestart = ['--help', '-h', '--dry-run', '--compute'];
-if ((argv[0] === 'run' || argv[0] === 'resume') && !argv.some((a) => prestart.includes(a) || a.startsWith('--compute='))) {
+const prestart = ['--help', '-h', '--dry-run', '--compute', '--with'];
+if (
+  (argv[0] === 'run' || argv[0] === 'resume') &&
+  !argv.some((a) => prestart.includes(a) || a.startsWith('--compute=') || a.startsWith('--with='))
+) {
   try {
     // Not our environment: the host basics only (the run sends the rest with the flow, see WarmPool).
     const { hostBasics } = await import('@tributary/core/host-environment');

@@ -68,3 +68,19 @@ registerAdapter('datastore', 'gs', async (url) => {
   );
   return createGcsDatastore(gcsOptionsFromUrl(url));
 });
+
+// Remote compute: the package of each is loaded only when a run has steps on it.
+registerAdapter('compute', 'kubernetes', async (url) => {
+  const { createKubernetesCompute, kubernetesOptionsFromUrl } = await optional<typeof import('@tributary/compute-kubernetes')>(
+    '@tributary/compute-kubernetes',
+    'Steps on Kubernetes (@kubernetes, --with kubernetes)',
+  );
+  return createKubernetesCompute(kubernetesOptionsFromUrl(url));
+});
+registerAdapter('compute', 'batch', async (url) => {
+  const { createBatchCompute, batchOptionsFromUrl } = await optional<typeof import('@tributary/compute-batch')>(
+    '@tributary/compute-batch',
+    'Steps on AWS Batch (@batch, --with batch)',
+  );
+  return createBatchCompute(batchOptionsFromUrl(url));
+});

@@ -8,7 +8,22 @@ export type * from './ports/index.ts';
 
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
-export { step, param, retry, catchFailure, timeout, resources, type StepOptions, type StepDecorator } from './flow/decorators.ts';
+export {
+  step,
+  param,
+  retry,
+  catchFailure,
+  timeout,
+  resources,
+  kubernetes,
+  batch,
+  type StepOptions,
+  type StepDecorator,
+} from './flow/decorators.ts';
+export type { KubernetesSettings, BatchSettings } from './compute/remote-settings.ts';
+export { RemoteJob, type RemoteJobOptions, type RemoteJobStatus } from './compute/remote-job.ts';
+export { withTransientRetry, isTransientStatus, type TransientRetryOptions } from './compute/transient-retry.ts';
+export { buildTaskBootstrap, type TaskBootstrap, type TaskBootstrapOptions } from './packaging/build-task-bootstrap.ts';
 export { flow, type FlowOptions, type FlowDecorator } from './flow/decorators.ts';
 export { flowNameOf } from './flow/flow-name.ts';
 export type {

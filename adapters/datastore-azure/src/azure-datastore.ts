@@ -75,6 +75,7 @@ export function azureOptionsFromUrl(url: URL): AzureDatastoreOptions {
 export class AzureDatastore implements Datastore {
   readonly name = 'azure';
   readonly capabilities: DatastoreCapabilities = {
+    remote: true,
     rangeReads: true,
     conditionalPut: true,
     streaming: true,

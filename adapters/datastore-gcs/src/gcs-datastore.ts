@@ -101,6 +101,7 @@ export class GcsDatastore implements Datastore {
       throw new TributaryError('CONFIG', `Invalid GCS bucket name ${JSON.stringify(options.bucket)}.`);
     this.prefix = objectKeyPrefix(options.prefix);
     this.capabilities = {
+      remote: true,
       rangeReads: true,
       conditionalPut: options.conditionalPut !== false,
       streaming: true,

@@ -140,6 +140,7 @@ export class S3Datastore implements Datastore {
     this.partSize = Math.max(5 * 1024 * 1024, options.partSize ?? 8 * 1024 * 1024);
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.capabilities = {
+      remote: true,
       rangeReads: true,
       conditionalPut: options.conditionalPut !== false,
       streaming: true,

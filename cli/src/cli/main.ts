@@ -36,6 +36,7 @@ import {
   type OptionSpec,
   type ParsedArgs,
 } from './args.ts';
+import { taskBootstrap } from './bootstrap-command.ts';
 import { loadFlow } from './load-flow.ts';
 import { err, handleClosedPipes, keepRunningOnClosedPipes, out } from './output.ts';
 import { parsePathspec, type Pathspec } from './pathspec.ts';
@@ -52,6 +53,7 @@ Usage:
   tributary runs <FlowName | flow.ts> [--limit N]
   tributary logs <Flow/run/step[/task]> [--stdout | --stderr] [--attempt N]
   tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]
+  tributary bootstrap [--out FILE]   the task file of remote images (Kubernetes, AWS Batch)
 
 Common options:
   --flow <Name>        pick a flow when the file exports several
@@ -59,6 +61,7 @@ Common options:
   --datastore <url>    e.g. file:///data/tributary
   --metadata <url>     e.g. sqlite:///data/tributary/metadata.sqlite
   --compute <url>      local:// (warm workers) or local-jobs:// (one process per task attempt)
+  --with <kind>        run every step on kubernetes or batch (--with batch:queue=gpu,memory=8192)
   --env-pass <NAME>    give tasks this environment variable (they get no other of yours)
   --quiet              print only errors and the run's pathspec (task output stays in 'tributary logs')
   --no-progress        plain progress lines instead of the live display on a terminal
@@ -84,6 +87,12 @@ const EXECUTION: OptionSpec[] = [
     kind: 'value',
     value: 'url',
     help: 'where tasks run: local:// (warm workers, the default) or local-jobs:// (one process per task attempt, the remote path)',
+  },
+  {
+    name: 'with',
+    kind: 'list',
+    value: 'kind[:k=v,...]',
+    help: "run every step on kubernetes or batch (e.g. --with kubernetes, --with batch:queue=gpu); a step's own @kubernetes/@batch wins",
   },
   {
     name: 'env-pass',
@@ -147,6 +156,13 @@ const COMMANDS: Record<string, Command> = {
       ...STORES,
       HELP,
     ],
+  },
+  bootstrap: {
+    args: '[--out FILE]',
+    summary:
+      'Write the task bootstrap of remote images (Kubernetes, AWS Batch): one file, with the datastore adapters installed here.\n' +
+      'Bake it into an image with Node 20 at /opt/tributary/task.mjs (the default path), e.g. COPY task.mjs /opt/tributary/task.mjs.',
+    options: [{ name: 'out', kind: 'value', value: 'FILE', help: 'write it to FILE (default: standard output)' }, HELP],
   },
   dump: {
     args: '<Flow/run[/step[/task[/artifact]]]> [options]',
@@ -323,7 +339,9 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const quiet = flag(args, 'quiet');
   const compute = optionValue(args, 'compute');
   const envPass = args.options.get('env-pass') ?? [];
-  const warm = compute ? {} : await takeWarmWorker(flow);
+  const withCompute = args.options.get('with') ?? [];
+  // Steps that run remotely need no local worker: none is started ahead.
+  const warm = compute || withCompute.length ? {} : await takeWarmWorker(flow);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     runFlow(flowClass, {
       ...warm,
@@ -336,6 +354,7 @@ async function cmdRun(tokens: string[]): Promise<number> {
       ...(maxWorkers ? { maxWorkers } : {}),
       ...(maxNumSplits ? { maxNumSplits } : {}),
       ...(compute ? { compute } : {}),
+      ...(withCompute.length ? { with: withCompute } : {}),
       envPass,
       tags,
       // Like Metaflow, task output is shown by default (prefixed with its pathspec); --quiet hides it.
@@ -373,6 +392,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
   const tags = args.options.get('tag');
   const compute = optionValue(args, 'compute');
   const envPass = args.options.get('env-pass') ?? [];
+  const withCompute = args.options.get('with') ?? [];
   const common = {
     ...(home ? { home } : {}),
     ...(metadata ? { metadata } : {}),
@@ -384,12 +404,13 @@ async function cmdResume(tokens: string[]): Promise<number> {
     out(`${formatResumePlan(await planResume(flowClass, common))}\n`);
     return 0;
   }
-  const warm = compute ? {} : await takeWarmWorker(flowName);
+  const warm = compute || withCompute.length ? {} : await takeWarmWorker(flowName);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     resumeFlow(flowClass, {
       ...warm,
       ...common,
       ...(compute ? { compute } : {}),
+      ...(withCompute.length ? { with: withCompute } : {}),
       envPass,
       flowModule: module,
       flowExport: exportName,
@@ -728,7 +749,24 @@ async function cmdDump(tokens: string[]): Promise<number> {
   }
 }
 
+async function cmdBootstrap(tokens: string[]): Promise<number> {
+  const args = parseStrict('bootstrap', tokens, 0);
+  if (flag(args, 'help')) {
+    out(commandHelp('bootstrap'));
+    return 0;
+  }
+  const file = optionValue(args, 'out');
+  const built = await taskBootstrap(file);
+  if (file)
+    err(
+      `wrote ${file} (${(built.code.length / 1024).toFixed(0)} KiB, sha256 ${built.sha.slice(0, 12)}; adapters: ${built.adapters.join(', ')})\n`,
+    );
+  else out(built.code);
+  return 0;
+}
+
 const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
+  bootstrap: cmdBootstrap,
   run: cmdRun,
   resume: cmdResume,
   show: cmdShow,

@@ -4,7 +4,7 @@ import { deserializeError, TributaryError, type ErrorCode } from '../errors.ts';
 import type { ComputeBackend, ComputeJob, JobResult, LaunchSpec } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import { preciseNow, type CheckpointRecord } from '../runtime/protocol.ts';
-import { attemptKeys, type JobOutcome, type JobSpec } from './job-spec.ts';
+import { attemptKeys, type JobOutcome, type JobSpec, type JobSpecArray } from './job-spec.ts';
 import { jobEnvironment } from './job-environment.ts';
 import { localJobSlots } from './local-job-slots.ts';
 import { relayOutput } from './relay-output.ts';
@@ -40,6 +40,7 @@ const FAILURE_CODES: Record<string, ErrorCode> = {
   TIMEOUT: 'TIMEOUT',
   COMPUTE_OOM: 'COMPUTE_OOM',
   COMPUTE_PREEMPTED: 'COMPUTE_PREEMPTED',
+  COMPUTE_UNSCHEDULABLE: 'COMPUTE_UNSCHEDULABLE',
   CANCELLED: 'ABORTED',
   LAUNCH_FAILED: 'COMPUTE_FAILED',
 };
@@ -93,57 +94,83 @@ class JobRun implements ExecutorRun {
   }
 
   submit(request: AttemptRequest, listener: AttemptListener): AttemptHandle {
-    let job: ComputeJob | undefined;
-    let cancelled: string | undefined;
-    const controller = new AbortController();
-    const done = this.execute(request, listener, controller.signal, (j) => (job = j)).catch((err) =>
-      listener.ended({
-        status: 'failed',
-        error: attemptFailure('INFRASTRUCTURE', `Could not run ${request.spec.pathspec} as a job: ${(err as Error).message}`, true),
-      }),
-    );
-    this.jobs.add(done);
-    void done.then(() => this.jobs.delete(done));
-    return {
-      cancel: (reason) => {
-        cancelled ??= reason;
-        controller.abort();
-        void job?.cancel(reason);
-      },
-    };
+    const attempt = new Attempt(request, listener);
+    this.track(this.runSingle(attempt), [attempt]);
+    return attempt.handle();
   }
 
-  private async execute(
-    request: AttemptRequest,
-    listener: AttemptListener,
-    signal: AbortSignal,
-    started: (job: ComputeJob) => void,
-  ): Promise<void> {
+  /**
+   * Splits of one foreach as one array job, when the backend has them (`launchArray`) and they
+   * are alike (first attempts, same resources, timeout and settings). Otherwise undefined: the
+   * scheduler submits them one by one.
+   */
+  submitArray(items: Array<{ request: AttemptRequest; listener: AttemptListener }>): AttemptHandle[] | undefined {
+    const { compute } = this.o;
+    if (!compute.launchArray || !compute.arrayIndexEnv || items.length < 2) return undefined;
+    const first = items[0]!.request;
+    const same = (r: AttemptRequest) =>
+      r.spec.attempt === 0 &&
+      r.spec.step === first.spec.step &&
+      r.timeoutSeconds === first.timeoutSeconds &&
+      JSON.stringify(r.resources) === JSON.stringify(first.resources) &&
+      JSON.stringify(r.compute) === JSON.stringify(first.compute);
+    if (!items.every((i) => same(i.request))) return undefined;
+    const attempts = items.map((i) => new Attempt(i.request, i.listener));
+    this.track(this.runArray(attempts), attempts);
+    return attempts.map((a) => a.handle());
+  }
+
+  private track(done: Promise<void>, attempts: Attempt[]): void {
+    const guarded = done.catch((err) => {
+      for (const a of attempts)
+        a.end({
+          status: 'failed',
+          error: attemptFailure('INFRASTRUCTURE', `Could not run ${a.request.spec.pathspec} as a job: ${(err as Error).message}`, true),
+        });
+    });
+    this.jobs.add(guarded);
+    void guarded.then(() => this.jobs.delete(guarded));
+  }
+
+  private jobSpecOf(request: AttemptRequest): JobSpec {
     const { spec } = request;
-    const keys = attemptKeys(spec.pathspec, spec.attempt);
-    const jobSpec: JobSpec = {
+    return {
       format: 1,
       spec,
       flowExport: this.run.flowExport,
       datastore: this.locator,
       codePackage: this.codePackage,
-      keys,
+      keys: attemptKeys(spec.pathspec, spec.attempt),
       logFlushMs: this.o.logFlushMs ?? 2000,
       ...(request.timeoutSeconds !== undefined ? { timeoutSeconds: request.timeoutSeconds } : {}),
     };
-    const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(jobSpec)));
-    if (signal.aborted) return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
+  }
+
+  /** The job's command, environment and limits (`pathspec` names the task, or the step of an array). */
+  private launchSpecOf(request: AttemptRequest, specSha: string, pathspec: string, array: boolean): LaunchSpec {
+    const { spec } = request;
     const local = this.o.compute.capabilities.local === true;
-    const { path, fromSource } = taskMainPath();
-    const args = this.run.execArgv ? [...this.run.execArgv] : ['--enable-source-maps'];
-    if (!this.run.execArgv && fromSource) args.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
+    const entry = this.o.compute.taskEntry;
+    let command: string;
+    let args: string[];
+    if (entry) {
+      command = entry.command;
+      args = [...entry.args, specSha];
+    } else {
+      const { path, fromSource } = taskMainPath();
+      args = this.run.execArgv ? [...this.run.execArgv] : ['--enable-source-maps'];
+      if (!this.run.execArgv && fromSource) args.push('--conditions=tributary-source', '--import', import.meta.resolve('tsx'));
+      command = process.execPath;
+      args.push(path, specSha);
+    }
+    if (array) args.push('--index-env', this.o.compute.arrayIndexEnv!);
     const env = jobEnvironment({
       identity: {
         // A task process, as a warm worker is (adapters keep per-process notices to the orchestrator).
         TRIBUTARY_WORKER: '1',
         TRIBUTARY_DATASTORE: JSON.stringify(this.locator),
         TRIBUTARY_FLOW: this.run.flow,
-        TRIBUTARY_PATHSPEC: `${spec.pathspec}/${spec.attempt}`,
+        TRIBUTARY_PATHSPEC: array ? pathspec : `${pathspec}/${spec.attempt}`,
         // On this machine the package is unpacked where the project's native packages resolve.
         ...(local ? { TRIBUTARY_EXIT_WITH_LAUNCHER: '1' } : {}),
         ...(local && this.run.projectRoot
@@ -156,45 +183,95 @@ class JobRun implements ExecutorRun {
       envPass: this.run.envPass,
       credentialEnv: this.run.datastore.credentialEnv ?? [],
     });
-    const launch: LaunchSpec = {
-      name: `${spec.pathspec}/${spec.attempt}`,
-      command: process.execPath,
-      args: [...args, path, specSha],
+    return {
+      name: array ? pathspec : `${pathspec}/${spec.attempt}`,
+      command,
+      args,
       env: env.env,
       inheritEnv: env.inheritEnv,
+      identity: {
+        flow: spec.flow,
+        runId: spec.runId,
+        step: spec.step,
+        ...(array ? {} : { taskId: spec.taskId }),
+        attempt: spec.attempt,
+        ...(this.run.user ? { user: this.run.user } : {}),
+      },
+      ...(request.compute ? { settings: request.compute.settings } : {}),
       ...(request.resources ? { resources: request.resources } : {}),
       ...(request.timeoutSeconds !== undefined ? { timeoutMs: request.timeoutSeconds * 1000 + (this.o.startupAllowanceMs ?? 30_000) } : {}),
     };
+  }
+
+  private async runSingle(attempt: Attempt): Promise<void> {
+    const { request } = attempt;
+    const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(this.jobSpecOf(request))));
+    if (attempt.signal.aborted) return attempt.end({ status: 'failed', error: cancelledAttempt('the run stopped') });
+    const launch = this.launchSpecOf(request, specSha, request.spec.pathspec, false);
     let release = () => {};
-    if (local) {
+    if (this.o.compute.capabilities.local) {
       try {
-        release = await localJobSlots.acquire(signal);
+        release = await localJobSlots.acquire(attempt.signal);
       } catch {
-        return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
+        return attempt.end({ status: 'failed', error: cancelledAttempt('the run stopped') });
       }
     }
     let job: ComputeJob;
     try {
-      job = await this.o.compute.launch(launch, { signal });
+      job = await this.o.compute.launch(launch, { signal: attempt.signal });
     } catch (err) {
       release();
-      if (signal.aborted) return listener.ended({ status: 'failed', error: cancelledAttempt('the run stopped') });
-      const e = TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Cannot start a job: ${(err as Error).message}`);
-      return listener.ended({ status: 'failed', error: { ...e.toJSON(), retryable: true } });
+      return attempt.end(this.launchFailure(err, attempt.signal));
     }
-    started(job);
-    listener.dispatched(preciseNow());
+    await this.follow(attempt, job);
+    release();
+  }
+
+  private async runArray(attempts: Attempt[]): Promise<void> {
+    const blob: JobSpecArray = { format: 1, children: attempts.map((a) => this.jobSpecOf(a.request)) };
+    const specSha = await this.store.putBlob(Buffer.from(JSON.stringify(blob)));
+    const first = attempts[0]!.request.spec;
+    const controller = new AbortController();
+    // The array is launched unless every child was cancelled meanwhile.
+    const live = () => attempts.some((a) => !a.signal.aborted);
+    for (const a of attempts) a.signal.addEventListener('abort', () => !live() && controller.abort(), { once: true });
+    if (!live()) {
+      for (const a of attempts) a.end({ status: 'failed', error: cancelledAttempt('the run stopped') });
+      return;
+    }
+    const launch = this.launchSpecOf(attempts[0]!.request, specSha, `${first.flow}/${first.runId}/${first.step}`, true);
+    let jobs: ComputeJob[];
+    try {
+      jobs = await this.o.compute.launchArray!(launch, attempts.length, { signal: controller.signal, parallelism: this.run.maxWorkers });
+    } catch (err) {
+      for (const a of attempts) a.end(this.launchFailure(err, controller.signal));
+      return;
+    }
+    await Promise.all(attempts.map((a, i) => this.follow(a, jobs[i]!)));
+  }
+
+  private launchFailure(err: unknown, signal: AbortSignal): AttemptEnd {
+    if (signal.aborted) return { status: 'failed', error: cancelledAttempt('the run stopped') };
+    const e = TributaryError.is(err) ? err : new TributaryError('COMPUTE_FAILED', `Cannot start a job: ${(err as Error).message}`);
+    return { status: 'failed', error: { ...e.toJSON(), retryable: true } };
+  }
+
+  /** From a launched job to the attempt's end: relay its output, then read back what it stored. */
+  private async follow(attempt: Attempt, job: ComputeJob): Promise<void> {
+    attempt.started(job);
+    attempt.listener.dispatched(preciseNow());
     const relayed = relayOutput(job, (stream, text) => {
       if (this.run.onTaskOutput) this.run.onTaskOutput(stream, text);
       else if (this.run.echoLogs) process[stream].write(text);
     });
     const result = await job.result;
-    release();
     await relayed;
+    const { spec } = attempt.request;
+    const keys = attemptKeys(spec.pathspec, spec.attempt);
     // Checkpoints the job recorded are committed first, even for a killed job: the next attempt resumes from them.
-    await this.commitCheckpoints(keys.checkpoints, listener);
+    await this.commitCheckpoints(keys.checkpoints, attempt.listener);
     const outcome = await this.readOutcome(keys.outcome);
-    listener.ended(this.endOf(spec.pathspec, request, result, outcome, signal.aborted, listener));
+    attempt.end(this.endOf(spec.pathspec, attempt.request, result, outcome, attempt.signal.aborted, attempt.listener));
   }
 
   private endOf(
@@ -255,5 +332,41 @@ class JobRun implements ExecutorRun {
   async close(): Promise<void> {
     await Promise.all([...this.jobs]);
     this.leaveSlots?.();
+  }
+}
+
+/** One attempt as this executor tracks it: its cancel signal, its job once launched, and its single end. */
+class Attempt {
+  private readonly controller = new AbortController();
+  private job?: ComputeJob;
+  private over = false;
+
+  constructor(
+    readonly request: AttemptRequest,
+    readonly listener: AttemptListener,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  started(job: ComputeJob): void {
+    this.job = job;
+    if (this.signal.aborted) void job.cancel('the run stopped');
+  }
+
+  end(end: AttemptEnd): void {
+    if (this.over) return;
+    this.over = true;
+    this.listener.ended(end);
+  }
+
+  handle(): AttemptHandle {
+    return {
+      cancel: (reason) => {
+        this.controller.abort();
+        void this.job?.cancel(reason);
+      },
+    };
   }
 }

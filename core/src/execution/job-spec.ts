@@ -23,6 +23,17 @@ export interface JobSpec {
   timeoutSeconds?: number;
 }
 
+/**
+ * The spec of an array job (a foreach's splits as one Indexed Job or array job): one blob with
+ * every child's spec; each child runs `children[index]`, its index read from the variable the
+ * backend sets (`--index-env NAME` on the job's command line).
+ * @internal
+ */
+export interface JobSpecArray {
+  format: 1;
+  children: JobSpec[];
+}
+
 /** Datastore keys of one attempt's results, derived from its pathspec and attempt number. @internal */
 export interface AttemptKeys {
   /** The attempt's outcome (JSON), written once, atomically, at the end. */

@@ -8,8 +8,9 @@ import type { RunEvent } from '../runtime/events.ts';
 import { preciseNow, type CheckpointRecord, type TaskOutcome, type TaskSpec } from '../runtime/protocol.ts';
 import type { FinishedTask, PlannedTask, ResumeOrigin } from './planned-task.ts';
 import { ResumeCloner } from './resume-cloner.ts';
+import type { StepCompute } from './step-compute.ts';
 import { Successors } from './successors.ts';
-import type { AttemptEnd, AttemptHandle, AttemptListener, ExecutorRun } from './task-executor.ts';
+import type { AttemptEnd, AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun } from './task-executor.ts';
 
 /** @internal */
 export interface SchedulerOptions {
@@ -34,6 +35,8 @@ export interface SchedulerOptions {
   origin?: ResumeOrigin;
   /** Run heartbeat period (ms). Default 5000. */
   heartbeatMs?: number;
+  /** Steps that run on remote compute, and their settings (absent: local). */
+  stepCompute?: Record<string, StepCompute | undefined>;
 }
 
 /** @internal */
@@ -214,8 +217,32 @@ export class Scheduler {
 
   private pump(): void {
     while (!this.failure && !this.aborted && this.queue.length > 0 && this.inFlight - this.retryTimers.size < this.o.maxWorkers) {
+      if (this.startArray()) continue;
       this.start(this.queue.shift()!);
     }
+  }
+
+  /**
+   * The splits of a foreach on remote compute go to the executor at once, as one array job
+   * (one request for N tasks; the executor keeps at most maxWorkers running). First attempts
+   * only: a retried split runs as its own job.
+   */
+  private startArray(): boolean {
+    const head = this.queue[0]!;
+    const node = this.o.graph.nodes[head.step]!;
+    if (!this.o.executor.submitArray || !this.o.stepCompute?.[head.step] || head.attempt !== 0 || node.usesCheckpoint || head.caught)
+      return false;
+    let n = 1;
+    while (n < this.queue.length && this.queue[n]!.step === head.step && this.queue[n]!.attempt === 0 && !this.queue[n]!.caught) n++;
+    if (n < 2) return false;
+    const group = this.queue.slice(0, n);
+    const prepared = group.map((t) => this.prepare(t, []));
+    const handles = this.o.executor.submitArray(prepared.map(({ request, listener }) => ({ request, listener })));
+    if (!handles) return false;
+    this.queue.splice(0, n);
+    this.inFlight += n;
+    handles.forEach((h, i) => prepared[i]!.track(h));
+    return true;
   }
 
   private specOf(task: PlannedTask, checkpoints: CheckpointRecord[]): TaskSpec {
@@ -266,9 +293,24 @@ export class Scheduler {
   }
 
   private submit(task: PlannedTask, checkpoints: CheckpointRecord[]): void {
+    if (this.failure || this.aborted) {
+      // The run stopped while this attempt's checkpoints were read: it never starts.
+      this.enqueue(async () => void this.inFlight--);
+      return;
+    }
+    const { request, listener, track } = this.prepare(task, checkpoints);
+    track(this.o.executor.submit(request, listener));
+  }
+
+  /** An attempt's request and the listener that commits what the executor reports of it. */
+  private prepare(
+    task: PlannedTask,
+    checkpoints: CheckpointRecord[],
+  ): { request: AttemptRequest; listener: AttemptListener; track: (handle: AttemptHandle) => void } {
     const node = this.o.graph.nodes[task.step]!;
     const seconds = (node.decorators.timeout as { seconds: number } | undefined)?.seconds;
     const resources = node.decorators.resources as ResourceSpec | undefined;
+    const compute = this.o.stepCompute?.[task.step];
     let ended = false;
     const listener: AttemptListener = {
       dispatched: (at) => {
@@ -307,20 +349,14 @@ export class Scheduler {
         });
       },
     };
-    if (this.failure || this.aborted) {
-      // The run stopped while this attempt's checkpoints were read: it never starts.
-      this.enqueue(async () => void this.inFlight--);
-      return;
-    }
-    const handle = this.o.executor.submit(
-      {
-        spec: this.specOf(task, checkpoints),
-        ...(seconds !== undefined && !task.caught ? { timeoutSeconds: seconds } : {}),
-        ...(resources ? { resources } : {}),
-      },
-      listener,
-    );
-    if (!ended) this.running.set(task, handle);
+    const request: AttemptRequest = {
+      spec: this.specOf(task, checkpoints),
+      ...(seconds !== undefined && !task.caught ? { timeoutSeconds: seconds } : {}),
+      ...(resources ? { resources } : {}),
+      // A @catch attempt runs no user code: it runs where the step's other attempts ran.
+      ...(compute ? { compute } : {}),
+    };
+    return { request, listener, track: (handle) => void (ended || this.running.set(task, handle)) };
   }
 
   /** Checkpoints saved by this task identity: this task's earlier attempts, then origin runs'. */

@@ -33,6 +33,8 @@ export interface ExecutorRunContext {
   execArgv?: string[];
   /** The flow's project folder (nearest package.json), when it is on this machine. */
   projectRoot?: string;
+  /** Who started the run (remote jobs carry it in labels and names). */
+  user?: string;
 }
 
 /** One attempt to run. @public */
@@ -42,6 +44,8 @@ export interface AttemptRequest {
   timeoutSeconds?: number;
   /** `@resources`: what the attempt asks of the compute backend. */
   resources?: ResourceSpec;
+  /** The step runs on remote compute (`@kubernetes`, `@batch`, `--with`): which, and the step's settings for it. */
+  compute?: { kind: string; settings: Record<string, unknown> };
 }
 
 /** How an attempt ended. @public */
@@ -70,6 +74,13 @@ export interface AttemptHandle {
 /** A run's session on an executor. @public */
 export interface ExecutorRun {
   submit(request: AttemptRequest, listener: AttemptListener): AttemptHandle;
+  /**
+   * The splits of one foreach, all at once, as one array job (one request to the backend
+   * however many splits). Returns one handle per item, or undefined when this executor does not
+   * take them as an array: the scheduler then submits them one by one. The executor keeps at
+   * most `maxWorkers` of them running. Optional.
+   */
+  submitArray?(items: Array<{ request: AttemptRequest; listener: AttemptListener }>): AttemptHandle[] | undefined;
   /** The run is over: attempts still running are cancelled; resolves when everything they printed is relayed. */
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import {
 } from './registry.ts';
 import { recordFlowName } from './flow-name.ts';
 import type { FlowSpec } from './flow-spec.ts';
+import type { BatchSettings, KubernetesSettings } from '../compute/remote-settings.ts';
 
 /** What `@step(...)`, `@retry(...)` and the other step decorators return. @public */
 export type StepDecorator = (fn: Function, context: ClassMethodDecoratorContext) => void;
@@ -120,6 +121,38 @@ export function timeout(options: TimeoutOptions): StepDecorator {
 export function resources(options: ResourcesOptions): StepDecorator {
   return methodDecorator('@resources', (rec) => {
     rec.decorations.resources = { ...options };
+  });
+}
+
+/**
+ * Run this step's tasks on Kubernetes: a batch/v1 Job per attempt (an Indexed Job for the splits
+ * of a foreach). The run's orchestrator stays where it was started; the datastore must be one
+ * the cluster reaches (S3, GCS, Azure). `--with kubernetes` does this for every step.
+ * @public
+ */
+export function kubernetes(settings: KubernetesSettings = {}): StepDecorator {
+  return computeDecorator('kubernetes', settings);
+}
+
+/**
+ * Run this step's tasks on AWS Batch: a job per attempt (an array job for the splits of a
+ * foreach), on the job definition of its image and resources. `--with batch` does this for every step.
+ * @public
+ */
+export function batch(settings: BatchSettings = {}): StepDecorator {
+  return computeDecorator('batch', settings);
+}
+
+function computeDecorator(kind: 'kubernetes' | 'batch', settings: object): StepDecorator {
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+    throw new TypeError(`@${kind} takes an object of settings, e.g. @${kind}({ cpu: 2 }).`);
+  // Stored in the graph: only JSON-safe settings survive, and must (the job spec is built from them).
+  const copy = JSON.parse(JSON.stringify(settings)) as Record<string, unknown>;
+  return methodDecorator(`@${kind}`, (rec) => {
+    const other = rec.decorations.other;
+    const clash = kind === 'kubernetes' ? 'batch' : 'kubernetes';
+    if (other[clash] !== undefined) throw new TypeError(`@${kind} and @${clash} on one step: a step runs on one compute, pick one.`);
+    other[kind] = copy;
   });
 }
 

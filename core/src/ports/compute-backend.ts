@@ -36,6 +36,28 @@ export interface LaunchSpec {
   timeoutMs?: number;
   /** Ask for a message channel to the process (only when `capabilities.ipc`). */
   ipc?: boolean;
+  /**
+   * Who the job is (a task attempt's flow, run, step, task and attempt): remote backends put it in
+   * labels, annotations, tags and job names, so jobs can be found and matched to tasks.
+   */
+  identity?: JobIdentity;
+  /**
+   * The step's settings for this backend (the arguments of `@kubernetes({...})`, `@batch({...})`
+   * or `--with kubernetes:key=value`): image, queue, namespace, and so on. Each backend documents
+   * and checks its own; a backend that has none ignores them.
+   */
+  settings?: Record<string, unknown>;
+}
+
+/** Who a job is, for labels and names. @public */
+export interface JobIdentity {
+  flow: string;
+  runId: string;
+  step: string;
+  /** Absent for an array of tasks (each child is one task of the step). */
+  taskId?: string;
+  attempt: number;
+  user?: string;
 }
 
 /** @public */
@@ -55,7 +77,7 @@ export interface ComputeCapabilities {
  * @public
  */
 export type ComputeFailureKind =
-  'NON_ZERO_EXIT' | 'KILLED' | 'TIMEOUT' | 'CANCELLED' | 'COMPUTE_OOM' | 'COMPUTE_PREEMPTED' | 'LAUNCH_FAILED';
+  'NON_ZERO_EXIT' | 'KILLED' | 'TIMEOUT' | 'CANCELLED' | 'COMPUTE_OOM' | 'COMPUTE_PREEMPTED' | 'COMPUTE_UNSCHEDULABLE' | 'LAUNCH_FAILED';
 
 /** @public */
 export interface JobResult {
@@ -98,6 +120,22 @@ export interface ComputeJob {
 export interface ComputeBackend {
   readonly name: string;
   readonly capabilities: ComputeCapabilities;
+  /**
+   * How this backend's jobs start a Tributary task: the command of the task entry in its image
+   * (e.g. `node /opt/tributary/task.mjs`; the core appends the spec's address). Absent on
+   * backends whose jobs run on this host: they run the core's own task entry with this Node.
+   */
+  readonly taskEntry?: { command: string; args: string[] };
   launch(spec: LaunchSpec, options?: { signal?: AbortSignal }): Promise<ComputeJob>;
+  /**
+   * Launch `size` copies of one job in one request (a Kubernetes Indexed Job, an AWS Batch array
+   * job), at most `parallelism` running at once where the backend can limit it. Each child finds
+   * its index in the environment variable `indexEnv` names. Resolves with one handle per child, in
+   * index order; cancelling a child stops that child only. Optional: without it, foreach splits
+   * are launched one job each.
+   */
+  launchArray?(spec: LaunchSpec, size: number, options?: { signal?: AbortSignal; parallelism?: number }): Promise<ComputeJob[]>;
+  /** The environment variable that carries a child's index in `launchArray` jobs. */
+  readonly arrayIndexEnv?: string;
   close(): Promise<void>;
 }

@@ -26,6 +26,11 @@ export interface DatastoreCapabilities {
   readonly streaming: boolean;
   /** `readSync` is implemented (lets a step read artifacts lazily and synchronously). */
   readonly syncRead: boolean;
+  /**
+   * Other machines reach the same data through the locator (an object store), not only this
+   * host's files. Remote compute (Kubernetes, AWS Batch) refuses a datastore without it.
+   */
+  readonly remote?: boolean;
   /** Largest `limit` honoured by `list`. */
   readonly maxListPage: number;
   /** `get` reports the bytes it reads, in order, through `onData` (lets the core hash while reading). */

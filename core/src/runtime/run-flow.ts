@@ -17,6 +17,10 @@ import { refuseControlChars } from '../util/control-chars.ts';
 import { openConfigured } from './adapter-registry.ts';
 import type { RunEvent } from './events.ts';
 import { chooseExecutor, type ExecutorChoice } from '../execution/choose-executor.ts';
+import { JobExecutor } from '../execution/job-executor.ts';
+import { RoutingExecutor } from '../execution/routing-executor.ts';
+import { stepComputes } from '../execution/step-compute.ts';
+import type { TaskExecutor } from '../execution/task-executor.ts';
 import { checkEnvPass } from '../execution/job-environment.ts';
 import type { ResumeOrigin } from '../execution/planned-task.ts';
 import { Scheduler } from '../execution/scheduler.ts';
@@ -54,6 +58,18 @@ export interface RunFlowOptions {
    * (PATH, HOME, locale, temp folder) and, on local compute, the datastore's credential variables.
    */
   envPass?: string[];
+  /**
+   * Run every step on remote compute, as if it had `@kubernetes` / `@batch` (CLI `--with`):
+   * `['kubernetes']`, or with settings, `['batch:queue=gpu,memory=16384']`. A step's own decorator
+   * wins. Remote compute needs a datastore other machines reach (S3, GCS, Azure).
+   */
+  with?: string[];
+  /**
+   * The backends of remote compute kinds (`kubernetes`, `batch`): an instance, or a URL
+   * (`kubernetes://?namespace=ml`, `batch://?queue=gpu`). Default `<kind>://`: the backend's own
+   * configuration (kubeconfig, AWS credential chain, `TRIBUTARY_BATCH_QUEUE`, ...).
+   */
+  remoteCompute?: Record<string, ComputeBackend | string>;
   /** Folder of the embedded default stores. Default: `$TRIBUTARY_HOME`, else `./.tributary`. */
   home?: string;
   /** Tasks running at once. Default: number of cores. */
@@ -301,14 +317,30 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
     const md = await open('metadata', options.metadata);
     const datastore = ds.adapter;
     const metadata = md.adapter;
-    const chosen = await chooseExecutor(
-      options.executor,
-      options.compute,
-      async (url) => (await openConfigured('compute', url, home)).adapter,
-      options.warmWorkers,
-    );
-    const executor = chosen.executor;
-    if (chosen.owned) opened.push({ adapter: executor, owned: true, reopen: async () => executor });
+    const stepCompute = stepComputes(graph, options.with ?? []);
+    const remoteKinds = [...new Set(Object.values(stepCompute).flatMap((c) => (c ? [c.kind] : [])))];
+    if (remoteKinds.length && !datastore.capabilities.remote)
+      throw new TributaryError(
+        'CONFIG',
+        `Steps of ${flow} run on ${remoteKinds.join(' and ')}, whose jobs cannot reach the ${datastore.name} datastore (files on this machine). ` +
+          `Use a datastore they reach: --datastore s3://bucket/prefix (or gs://, azure://).`,
+      );
+    const routes: Record<string, TaskExecutor> = {};
+    if (graph.order.some((name) => !stepCompute[name])) {
+      const chosen = await chooseExecutor(
+        options.executor,
+        options.compute,
+        async (url) => (await openConfigured('compute', url, home)).adapter,
+        options.warmWorkers,
+      );
+      if (chosen.owned) opened.push({ adapter: chosen.executor, owned: true, reopen: async () => chosen.executor });
+      routes.local = chosen.executor;
+    }
+    for (const kind of remoteKinds) {
+      const backend = await open('compute', options.remoteCompute?.[kind] ?? `${kind}://`);
+      routes[kind] = new JobExecutor({ compute: backend.adapter });
+    }
+    const executor = remoteKinds.length ? new RoutingExecutor(routes) : routes.local!;
     if (executor.outOfProcess && !datastore.locator)
       throw new TributaryError(
         'CONFIG',
@@ -404,6 +436,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
       echoLogs: options.echoLogs ?? false,
       ...(options.onTaskOutput ? { onTaskOutput: options.onTaskOutput } : {}),
       envPass,
+      user,
       ...(options.workerExecArgv ? { execArgv: options.workerExecArgv } : {}),
       ...(flowModule?.startsWith('file:') ? { projectRoot: projectRoot(fileURLToPath(sourceOfFlowBundle(flowModule) ?? flowModule)) } : {}),
     });
@@ -427,6 +460,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(origin ? { origin } : {}),
         ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+        ...(remoteKinds.length ? { stepCompute } : {}),
       }).run();
     } finally {
       await executorRun.close();
