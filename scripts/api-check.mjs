@@ -26,6 +26,8 @@ const packages = [
   ['datastore-s3', 'adapters/datastore-s3', 'index'],
   ['datastore-azure', 'adapters/datastore-azure', 'index'],
   ['datastore-gcs', 'adapters/datastore-gcs', 'index'],
+  ['compute-kubernetes', 'adapters/compute-kubernetes', 'index'],
+  ['compute-batch', 'adapters/compute-batch', 'index'],
 ];
 const ci = process.env.CI === 'true';
 let failed = false;

@@ -47,3 +47,24 @@ export class FiveStepFlow extends FlowSpec {
     this.x += 1;
   }
 }
+
+/** A foreach of `n` splits that each do almost nothing: the cost of fanning out, not of work. */
+export class WideFlow extends FlowSpec {
+  @param() n = 100;
+  items!: number[];
+  value!: number;
+  total!: number;
+  @step start() {
+    this.items = Array.from({ length: this.n }, (_, i) => i);
+    this.next(this.each, { foreach: 'items' });
+  }
+  @step each() {
+    this.value = this.input * 2;
+    this.next(this.join);
+  }
+  @step join(inputs: Inputs<WideFlow>) {
+    this.total = inputs.reduce((s, i) => s + i.value, 0);
+    this.next(this.end);
+  }
+  @step end() {}
+}

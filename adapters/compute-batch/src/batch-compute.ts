@@ -48,7 +48,13 @@ interface Submitted {
 /** @public */
 export class BatchCompute implements ComputeBackend {
   readonly name = 'batch';
-  readonly capabilities: ComputeCapabilities = { ipc: false, maxConcurrency: Number.POSITIVE_INFINITY, reportsOom: true };
+  readonly capabilities: ComputeCapabilities = {
+    ipc: false,
+    maxConcurrency: Number.POSITIVE_INFINITY,
+    reportsOom: true,
+    local: false,
+    output: 'none',
+  };
   readonly taskEntry: { command: string; args: string[] };
   readonly arrayIndexEnv = 'AWS_BATCH_JOB_ARRAY_INDEX';
   /** The SDK client (tests count its requests). */

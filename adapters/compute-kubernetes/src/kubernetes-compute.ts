@@ -64,7 +64,13 @@ class TrackedJob {
 /** @public */
 export class KubernetesCompute implements ComputeBackend {
   readonly name = 'kubernetes';
-  readonly capabilities: ComputeCapabilities = { ipc: false, maxConcurrency: Number.POSITIVE_INFINITY, reportsOom: true };
+  readonly capabilities: ComputeCapabilities = {
+    ipc: false,
+    maxConcurrency: Number.POSITIVE_INFINITY,
+    reportsOom: true,
+    local: false,
+    output: 'combined',
+  };
   readonly taskEntry: { command: string; args: string[] };
   readonly arrayIndexEnv = 'JOB_COMPLETION_INDEX';
   private readonly kc: KubeConfig;

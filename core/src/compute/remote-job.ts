@@ -7,7 +7,15 @@
  * once the service has been told, and reports after the end are ignored.
  */
 import type { ComputeFailureKind, ComputeJob, JobResult } from '../ports/compute-backend.ts';
+import { constants } from 'node:os';
 import { emptyStream } from '../util/adapter-streams.ts';
+
+/** The signal behind a container exit code above 128, if it names one. @public */
+export function signalOfExitCode(code: number | null | undefined): string | null {
+  if (code === null || code === undefined || code <= 128 || code > 128 + 64) return null;
+  const entry = Object.entries(constants.signals).find(([, n]) => n === code - 128);
+  return entry ? entry[0] : null;
+}
 
 /** What an adapter saw of a job on its service. @public */
 export type RemoteJobStatus =
@@ -92,14 +100,13 @@ export class RemoteJob implements ComputeJob {
       case 'succeeded':
         this.finish({ status: 'succeeded', exitCode: 0, signal: null });
         return;
-      case 'failed':
-        this.finish({
-          status: 'failed',
-          exitCode: status.exitCode ?? null,
-          signal: status.signal ?? null,
-          failure: { kind: status.kind, message: status.message },
-        });
+      case 'failed': {
+        // Container runtimes report a signal as exit code 128 + its number (137: SIGKILL).
+        const signal = status.signal ?? signalOfExitCode(status.exitCode);
+        const kind = status.kind === 'NON_ZERO_EXIT' && signal ? 'KILLED' : status.kind;
+        this.finish({ status: 'failed', exitCode: status.exitCode ?? null, signal, failure: { kind, message: status.message } });
         return;
+      }
       case 'gone':
         this.finish({
           status: 'failed',

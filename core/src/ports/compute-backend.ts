@@ -70,6 +70,12 @@ export interface ComputeCapabilities {
   readonly reportsOom: boolean;
   /** Jobs run on this host as this user (they see its files and, through `inheritEnv`, its environment). */
   readonly local?: boolean;
+  /**
+   * What `stdout` / `stderr` of a job carry: `separate` streams (default), `combined` (both in
+   * `stdout`, in order, as a pod log is), or `none` (the platform's logs are elsewhere; task output
+   * still reaches `tributary logs` through the datastore).
+   */
+  readonly output?: 'separate' | 'combined' | 'none';
 }
 
 /**

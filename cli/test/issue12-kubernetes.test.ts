@@ -1,0 +1,3 @@
+import { remoteComputeSuite } from './remote-compute-suite.ts';
+
+remoteComputeSuite('kubernetes');
