@@ -8,12 +8,39 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ArtifactStore, createSqliteMetadataStore, runFlow, type Run, type RunFlowOptions } from '../src/index.ts';
 import { TrainFlow } from '../../examples/train.ts';
-import { bin, root, runCli } from './cli-process.ts';
+import { bin, root } from './cli-process.ts';
 import * as f from './fixtures/issue12-remote.ts';
 import { tempHome } from './helpers.ts';
 import { startHarness, type RemoteHarness, type RemoteKind } from './remote-harness.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `tributary ...args` without blocking this process: the emulators answer from this process's
+ * event loop, so a synchronous spawn would leave the CLI's requests unanswered.
+ */
+function runCli(
+  home: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, TRIBUTARY_HOME: home, TRIBUTARY_DEBUG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 async function tasksOf(run: Run) {
   return (await run.metadata.listTasks({ flow: run.flow, runId: run.runId })).items.filter((t) => t.step !== '_parameters');
@@ -66,7 +93,7 @@ export function remoteComputeSuite(kind: RemoteKind): void {
     test(`issue 12 item 5: examples/train.ts end to end with --with ${kind} (CLI, S3 datastore, SQLite metadata)`, async () => {
       const home = join(base, 'train-cli');
       const before = h.submissions();
-      const res = runCli(
+      const res = await runCli(
         home,
         ['run', 'examples/train.ts', '--with', kind, '--datastore', h.datastore(`${kind}-train-cli`), '--no-progress'],
         h.cliEnv,
@@ -115,7 +142,7 @@ export function remoteComputeSuite(kind: RemoteKind): void {
     test('issue 12 item 5: remote compute refuses a local datastore, with the fix in the message', async () => {
       await expect(
         runFlow(TrainFlow, { home: join(base, 'refused'), with: [kind], remoteCompute: { [kind]: h.compute() } }),
-      ).rejects.toThrow(/cannot reach the file datastore[\s\S]*--datastore s3:\/\//);
+      ).rejects.toThrow(/cannot reach the \S+ datastore[\s\S]*--datastore s3:\/\//);
     });
   });
 
@@ -193,16 +220,19 @@ export function remoteComputeSuite(kind: RemoteKind): void {
       const home = join(base, 'live');
       const compute = h.compute();
       let seen = '';
+      let runId = '';
       try {
         const running = runFlow(f.RemoteLiveLogFlow, {
           home,
           datastore: h.datastore(`${kind}-live`),
           with: [kind],
           remoteCompute: { [kind]: compute },
+          onEvent: (e) => void (e.type === 'run-started' && (runId = e.runId)),
         });
         for (let i = 0; i < 100 && !seen.includes('before the wait'); i++) {
           await sleep(200);
-          const r = runCli(home, ['logs', 'RemoteLiveLogFlow/latest/start', '--datastore', h.datastore(`${kind}-live`)], h.cliEnv);
+          if (!runId) continue;
+          const r = await runCli(home, ['logs', `RemoteLiveLogFlow/${runId}/start`, '--datastore', h.datastore(`${kind}-live`)], h.cliEnv);
           if (r.code === 0) seen = r.stdout;
         }
         expect(seen).toContain('issue12 live line before the wait');
@@ -229,6 +259,8 @@ export function remoteComputeSuite(kind: RemoteKind): void {
           'SlowSplitsFlow',
           '--with',
           kind,
+          '--max-workers',
+          '3',
           '--datastore',
           datastore,
           '--no-progress',
@@ -252,7 +284,7 @@ export function remoteComputeSuite(kind: RemoteKind): void {
       } finally {
         await md.close();
       }
-      const dry = runCli(
+      const dry = await runCli(
         home,
         ['resume', 'cli/test/fixtures/issue12-remote.ts', '--flow', 'SlowSplitsFlow', '--dry-run', '--datastore', datastore],
         h.cliEnv,

@@ -61,6 +61,8 @@ export async function startHarness(kind: RemoteKind): Promise<RemoteHarness> {
     AWS_REGION: 'us-east-1',
   };
   const orchestratorEnv = { ...platformEnv };
+  // The orchestrator (this test process, for library runs) reads and writes the datastore with its own credentials.
+  Object.assign(process.env, orchestratorEnv);
   const datastore = (prefix: string) => `s3://flows/${prefix}?endpoint=${s3.endpoint}&${LIMITS}`;
   if (kind === 'kubernetes') {
     const emu = await startKubernetesEmulator({ stepMs: 10, containerEnv: platformEnv });

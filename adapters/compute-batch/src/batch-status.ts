@@ -13,9 +13,11 @@ export function batchStatus(job: any): RemoteJobStatus {
   if (QUEUED.has(status)) return { state: 'pending', reason: `${status}${reason ? `: ${reason}` : ''}` };
   if (status === 'RUNNING') return { state: 'running' };
   if (status === 'SUCCEEDED') return { state: 'succeeded' };
-  const container = job?.container ?? job?.attempts?.at?.(-1)?.container ?? {};
-  const why: string = container.reason ?? '';
-  const exitCode: number | null = typeof container.exitCode === 'number' ? container.exitCode : null;
+  const last = job?.attempts?.at?.(-1)?.container ?? {};
+  const container = job?.container ?? {};
+  const why: string = container.reason ?? last.reason ?? '';
+  const code = container.exitCode ?? last.exitCode;
+  const exitCode: number | null = typeof code === 'number' ? code : null;
   const id = job?.jobId ?? 'job';
   if (/^OutOfMemoryError/i.test(why))
     return { state: 'failed', kind: 'COMPUTE_OOM', message: `Batch job ${id} ran out of memory (${why}): raise its memory.`, exitCode };

@@ -33,7 +33,8 @@ function quantityMiB(mib: number): string {
 }
 
 function cpuQuantity(cpu: number): string {
-  return Number.isInteger(cpu) ? String(cpu) : `${Math.ceil(cpu * 1000)}m`;
+  // Rounded to whole millicores first: 4.03 * 1000 is 4030.000000000005 in floating point.
+  return Number.isInteger(cpu) ? String(cpu) : `${Math.ceil(Math.round(cpu * 1e6) / 1e3)}m`;
 }
 
 export interface ArrayShape {

@@ -134,7 +134,7 @@ export class KubernetesCompute implements ComputeBackend {
           terminate: () => this.terminate(tracked, index),
           onSettled: () => {
             // The log follow ends with the container; a little grace lets its last lines arrive.
-            setTimeout(() => out.end(), 500).unref();
+            setTimeout(() => out.end(), 500);
             for (const sibling of tracked.children) sibling.resetPendingClock();
             if (tracked.done) this.untrack(tracked);
           },

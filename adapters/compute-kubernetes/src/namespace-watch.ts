@@ -96,7 +96,8 @@ export class NamespaceWatch {
       } catch {
         // The API is down or refused: poll again shortly.
       }
-      if (!this.stopped) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, this.pollMs).unref()));
+      // Not unref()ed: while jobs are followed, this loop is what keeps the orchestrator alive.
+      if (!this.stopped) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, this.pollMs)));
     }
   }
 

@@ -30,7 +30,17 @@ export async function withTransientRetry<T>(call: () => Promise<T>, o: Transient
       if (!o.isTransient(err) || o.signal?.aborted || Date.now() + delay > deadline) throw err;
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
       o.onRetry?.(err, wait);
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, wait);
+        function done() {
+          clearTimeout(timer);
+          o.signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        o.signal?.addEventListener('abort', done, { once: true });
+      });
+      // Stopped while waiting: the last error stands, no further call.
+      if (o.signal?.aborted) throw err;
       delay = Math.min(delay * 2, o.maxMs ?? 5000);
     }
   }

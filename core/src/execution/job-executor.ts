@@ -8,6 +8,7 @@ import { attemptKeys, type JobOutcome, type JobSpec, type JobSpecArray } from '.
 import { jobEnvironment } from './job-environment.ts';
 import { localJobSlots } from './local-job-slots.ts';
 import { relayOutput } from './relay-output.ts';
+import { tailTaskLogs } from './log-tail.ts';
 import { attemptFailure, cancelledAttempt, timedOutAttempt } from './attempt-errors.ts';
 import type {
   AttemptEnd,
@@ -260,13 +261,20 @@ class JobRun implements ExecutorRun {
   private async follow(attempt: Attempt, job: ComputeJob): Promise<void> {
     attempt.started(job);
     attempt.listener.dispatched(preciseNow());
-    const relayed = relayOutput(job, (stream, text) => {
+    const echo = (stream: 'stdout' | 'stderr', text: string) => {
       if (this.run.onTaskOutput) this.run.onTaskOutput(stream, text);
       else if (this.run.echoLogs) process[stream].write(text);
-    });
+    };
+    const { spec } = attempt.request;
+    const relayed = relayOutput(job, echo);
+    // A backend that shows no output: what the task stores in the datastore is shown as it arrives.
+    const tail =
+      this.o.compute.capabilities.output === 'none' && (this.run.echoLogs || this.run.onTaskOutput)
+        ? tailTaskLogs(this.run.datastore, (stream) => `${spec.logKeyPrefix}/${spec.attempt}.${stream}.log`, `[${spec.pathspec}] `, echo)
+        : undefined;
     const result = await job.result;
     await relayed;
-    const { spec } = attempt.request;
+    await tail?.stop();
     const keys = attemptKeys(spec.pathspec, spec.attempt);
     // Checkpoints the job recorded are committed first, even for a killed job: the next attempt resumes from them.
     await this.commitCheckpoints(keys.checkpoints, attempt.listener);

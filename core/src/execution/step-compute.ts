@@ -27,6 +27,29 @@ function value(raw: string): unknown {
   return raw;
 }
 
+/** Split `a=1,b=[1,2],c={"x":1,"y":2}` at the commas outside brackets and quotes. */
+function splitPairs(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out.filter(Boolean);
+}
+
 /** `kubernetes`, or `batch:queue=gpu,memory=16384` (values: numbers, booleans, JSON, else strings). @internal */
 export function parseWith(spec: string): StepCompute {
   if (typeof spec !== 'string') throw new TributaryError('PARAM_INVALID', `with takes strings like 'kubernetes' or 'batch:queue=gpu'.`);
@@ -36,10 +59,7 @@ export function parseWith(spec: string): StepCompute {
     throw new TributaryError('PARAM_INVALID', `--with ${kind}: unknown; use ${REMOTE_KINDS.join(' or ')} (e.g. --with kubernetes:cpu=2).`);
   const settings: Record<string, unknown> = {};
   if (colon >= 0) {
-    for (const pair of spec
-      .slice(colon + 1)
-      .split(',')
-      .filter(Boolean)) {
+    for (const pair of splitPairs(spec.slice(colon + 1))) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new TributaryError('PARAM_INVALID', `--with ${spec}: settings are key=value pairs separated by commas.`);
       settings[pair.slice(0, eq)] = value(pair.slice(eq + 1));
