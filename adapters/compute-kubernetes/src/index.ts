@@ -4,4 +4,4 @@
  */
 export { KubernetesCompute, createKubernetesCompute } from './kubernetes-compute.ts';
 export { kubernetesOptionsFromUrl, type KubernetesComputeOptions } from './kubernetes-options.ts';
-export { buildJob } from './job-manifest.ts';
+export { buildJob, type ArrayShape } from './job-manifest.ts';

@@ -37,12 +37,17 @@ function cpuQuantity(cpu: number): string {
   return Number.isInteger(cpu) ? String(cpu) : `${Math.ceil(Math.round(cpu * 1e6) / 1e3)}m`;
 }
 
+/** An Indexed Job's shape. @public */
 export interface ArrayShape {
   size: number;
   parallelism: number;
 }
 
-/** The Job to create. `settings` are the step's, checked. */
+/**
+ * The batch/v1 Job of a launch (pure: tests validate it against the Kubernetes OpenAPI models).
+ * `settings` are the step's, checked; `array` makes it an Indexed Job.
+ * @public
+ */
 export function buildJob(
   spec: LaunchSpec,
   settings: KubernetesSettings,

@@ -205,6 +205,16 @@ export class KubernetesCompute implements ComputeBackend {
       if (!child || child.done || tracked.cancelled.has(index)) continue;
       const status = podStatus(pod);
       if (status.state === 'running') this.followLog(tracked, index, pod);
+      // A pod that ended before it was seen running (a short task): its log is read once, then it ends.
+      if (
+        (status.state === 'succeeded' || status.state === 'failed') &&
+        this.o.followLogs !== false &&
+        !tracked.logs.has(pod.metadata.name)
+      ) {
+        tracked.logs.set(pod.metadata.name, new AbortController());
+        void this.readLog(tracked, index, pod).then(() => child.observe(status));
+        continue;
+      }
       child.observe(status);
     }
     const job = watch.jobs.get(tracked.name);
@@ -229,6 +239,20 @@ export class KubernetesCompute implements ComputeBackend {
         else tracked.logs.set(podName, abort);
       })
       .catch(() => undefined);
+  }
+
+  private async readLog(tracked: TrackedJob, index: number, pod: any): Promise<void> {
+    try {
+      const text = await this.core.readNamespacedPodLog({
+        name: pod.metadata.name,
+        namespace: tracked.namespace,
+        container: tracked.container,
+      });
+      const out = tracked.outputs[index]!;
+      if (text && !out.writableEnded) out.write(text);
+    } catch {
+      // The log is gone (pod deleted): the task's output is still in the datastore.
+    }
   }
 
   /** Cancel one attempt: the whole job when it is the last one running, else just its pod. */

@@ -20,11 +20,11 @@ export interface ContainerRunOptions {
   /**
    * A declared memory limit (MiB). It is enforced (Linux): the container's processes' resident
    * memory is sampled every `memoryPollMs`, and a container over its limit is SIGKILLed and
-   * reported as `oom`, as the kernel's cgroup OOM killer would. A container that dies of SIGKILL
-   * with a limit set is reported as out of memory too (so a test can trigger one with `kill -9 $$`).
+   * reported as `oom`, as the kernel's cgroup OOM killer would. A container that SIGKILLs itself
+   * is not out of memory: it exits 137 (`exited`), as in a real container.
    */
   memoryLimitMiB?: number;
-  /** How often the memory limit is checked, ms. Default 100; 0 turns enforcement off (the SIGKILL rule stays). */
+  /** How often the memory limit is checked, ms. Default 100; 0 turns enforcement off. */
   memoryPollMs?: number;
   /** Kill the container (SIGKILL, whole group) this long after it started; reported as `deadline`. */
   deadlineMs?: number;
@@ -227,9 +227,9 @@ export function createContainerRuntime(): ContainerRuntime {
         }
         const signal = status?.signal ?? null;
         const exitCode = status?.code ?? (signal ? 128 + signalNumber(signal) : 0);
-        // Without cgroups a memory kill cannot be observed; a SIGKILL the runtime did not send,
-        // with a limit declared, is the nearest sign of one (the kernel OOM killer sends SIGKILL).
-        const reason: ContainerExit['reason'] = cause ?? (signal === 'SIGKILL' && options.memoryLimitMiB !== undefined ? 'oom' : 'exited');
+        // Out of memory only when the memory watch (the emulated cgroup OOM killer) or a fault did
+        // it: a process that SIGKILLs itself exits 137 like any other error, as in a real container.
+        const reason: ContainerExit['reason'] = cause ?? 'exited';
         resolve({ exitCode, signal, reason, startedAt, finishedAt });
       };
       child.once('error', (error) => {
