@@ -205,3 +205,14 @@ describe('stepComputes', () => {
     expect(() => batch(null as never)).toThrow(TypeError);
   });
 });
+
+test('issue 12 item 5: two --with of the same kind add up their settings (later ones win a key)', () => {
+  class TwoWith extends FlowSpec {
+    @step start() {
+      this.next(this.end);
+    }
+    @step end() {}
+  }
+  const out = stepComputes(buildGraph(TwoWith), ['kubernetes:cpu=2,memory=100', 'kubernetes:memory=8192']);
+  expect(out.start).toEqual({ kind: 'kubernetes', settings: { cpu: 2, memory: 8192 } });
+});

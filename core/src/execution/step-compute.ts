@@ -85,9 +85,10 @@ export function stepComputes(graph: FlowGraph, withSpecs: readonly string[]): Re
     const kind = own[0];
     // A step's own decorator wins; `--with` of the same kind adds the settings the step did not set.
     if (kind) {
-      const fromWith = given.find((g) => g.kind === kind)?.settings ?? {};
+      const fromWith = Object.assign({}, ...given.filter((g) => g.kind === kind).map((g) => g.settings)) as Record<string, unknown>;
       out[name] = { kind, settings: { ...fromWith, ...(d[kind] as Record<string, unknown>) } };
-    } else if (given[0]) out[name] = { kind: given[0].kind, settings: { ...given[0].settings } };
+    } else if (given[0])
+      out[name] = { kind: given[0].kind, settings: Object.assign({}, ...given.map((g) => g.settings)) as Record<string, unknown> };
   }
   return out;
 }
