@@ -68,6 +68,7 @@ export class BatchCompute implements ComputeBackend {
     this.client = new BatchClient({
       ...(o.region ? { region: o.region } : {}),
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+      ...(o.credentials ? { credentials: o.credentials } : {}),
     });
     this.definitions = new JobDefinitions(this.client, o.definitionPrefix ?? 'tributary');
     this.poller = new JobPoller(this.client, o.pollMs ?? 1000);
@@ -166,6 +167,12 @@ export class BatchCompute implements ComputeBackend {
       jobId = out.jobId!;
     } catch (err) {
       if (TributaryError.is(err)) throw err;
+      if ((err as { name?: string })?.name === 'CredentialsProviderError')
+        throw new TributaryError(
+          'CONFIG',
+          `No AWS credentials for AWS Batch (submitting ${spec.name}): set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role.`,
+          { cause: err },
+        );
       throw new TributaryError('COMPUTE_FAILED', `AWS Batch refused the job of ${spec.name}: ${describe(err)}`, { cause: err });
     }
     const pendingTimeoutMs = (settings.pendingTimeout ?? this.o.pendingTimeout ?? 600) * 1000;

@@ -17,6 +17,8 @@ export interface BatchComputeOptions {
   region?: string;
   /** API endpoint (an emulator, a VPC endpoint). Default: the SDK's (`AWS_ENDPOINT_URL_BATCH`, ...). */
   endpoint?: string;
+  /** Credentials of the orchestrator's Batch calls. Default: the SDK's chain (environment, profile, role). Never sent to jobs. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Fail an attempt still queued (SUBMITTED … STARTING) this long without progress (seconds) with `COMPUTE_UNSCHEDULABLE`. Default 600. */
   pendingTimeout?: number;
   /** Poll DescribeJobs this often (ms); up to 100 jobs per call. Default 1000. */

@@ -13,6 +13,7 @@ computeBackendConformance({
     createBatchCompute({
       endpoint: emu.endpoint,
       region: emu.region,
+      credentials: emu.credentials,
       queue: 'emu-queue',
       image: 'node:20-slim',
       pollMs: 100,
