@@ -21,6 +21,7 @@ export {
   type StepDecorator,
 } from './flow/decorators.ts';
 export type { KubernetesSettings, BatchSettings } from './compute/remote-settings.ts';
+export { checkStepSettings, type SettingType } from './compute/check-settings.ts';
 export { RemoteJob, signalOfExitCode, type RemoteJobOptions, type RemoteJobStatus } from './compute/remote-job.ts';
 export { withTransientRetry, isTransientStatus, type TransientRetryOptions } from './compute/transient-retry.ts';
 export { buildTaskBootstrap, type TaskBootstrap, type TaskBootstrapOptions } from './packaging/build-task-bootstrap.ts';

@@ -1,4 +1,4 @@
-import { TributaryError, type BatchSettings } from '@tributary/core';
+import { checkStepSettings, TributaryError, type BatchSettings, type SettingType } from '@tributary/core';
 
 /** @public */
 export interface BatchComputeOptions {
@@ -31,7 +31,7 @@ export interface BatchComputeOptions {
   tags?: Record<string, string>;
 }
 
-const SETTINGS: Record<keyof BatchSettings, 'string' | 'number' | 'object'> = {
+const SETTINGS: Record<keyof BatchSettings, SettingType> = {
   image: 'string',
   queue: 'string',
   iamRole: 'string',
@@ -46,16 +46,7 @@ const SETTINGS: Record<keyof BatchSettings, 'string' | 'number' | 'object'> = {
 
 /** The settings of `@batch` / `--with batch:...`, checked: a typo fails before any job starts. */
 export function checkSettings(raw: Record<string, unknown> | undefined): BatchSettings {
-  const settings = raw ?? {};
-  for (const [key, value] of Object.entries(settings)) {
-    const want = SETTINGS[key as keyof BatchSettings];
-    if (!want)
-      throw new TributaryError('CONFIG', `@batch has no setting ${JSON.stringify(key)}. Settings: ${Object.keys(SETTINGS).join(', ')}.`);
-    const got = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
-    if (got !== want) throw new TributaryError('CONFIG', `@batch ${key} must be a ${want}, not ${got}.`);
-    if (want === 'number' && !((value as number) >= 0)) throw new TributaryError('CONFIG', `@batch ${key} must be a positive number.`);
-  }
-  return settings as BatchSettings;
+  return checkStepSettings<BatchSettings>('@batch', SETTINGS, raw);
 }
 
 /** `batch://?queue=gpu&image=...&region=...&endpoint=...`, with `TRIBUTARY_BATCH_*` defaults. @public */

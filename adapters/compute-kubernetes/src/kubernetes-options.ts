@@ -1,4 +1,4 @@
-import { TributaryError, type KubernetesSettings } from '@tributary/core';
+import { checkStepSettings, TributaryError, type KubernetesSettings, type SettingType } from '@tributary/core';
 
 /** @public */
 export interface KubernetesComputeOptions {
@@ -29,7 +29,7 @@ export interface KubernetesComputeOptions {
 /** The defaults of a task's resources, as Metaflow's: 1 CPU, 4 GiB, 10 GiB of disk. */
 export const DEFAULT_RESOURCES = { cpu: 1, memory: 4096, disk: 10240 };
 
-const SETTINGS: Record<keyof KubernetesSettings, 'string' | 'number' | 'object' | 'array'> = {
+const SETTINGS: Record<keyof KubernetesSettings, SettingType> = {
   image: 'string',
   namespace: 'string',
   serviceAccount: 'string',
@@ -49,24 +49,12 @@ const SETTINGS: Record<keyof KubernetesSettings, 'string' | 'number' | 'object' 
 
 /** The settings of `@kubernetes` / `--with kubernetes:...`, checked: a typo fails before any job starts. */
 export function checkSettings(raw: Record<string, unknown> | undefined): KubernetesSettings {
-  const settings = raw ?? {};
-  for (const [key, value] of Object.entries(settings)) {
-    const want = SETTINGS[key as keyof KubernetesSettings];
-    if (!want)
-      throw new TributaryError(
-        'CONFIG',
-        `@kubernetes has no setting ${JSON.stringify(key)}. Settings: ${Object.keys(SETTINGS).join(', ')}.`,
-      );
-    const got = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
-    if (got !== want)
-      throw new TributaryError('CONFIG', `@kubernetes ${key} must be ${want === 'array' ? 'an array' : `a ${want}`}, not ${got}.`);
-    if (want === 'number' && !((value as number) >= 0)) throw new TributaryError('CONFIG', `@kubernetes ${key} must be a positive number.`);
-  }
+  const settings = checkStepSettings<KubernetesSettings>('@kubernetes', SETTINGS, raw);
   if (settings.gpuVendor !== undefined && !['nvidia', 'amd'].includes(settings.gpuVendor as string))
     throw new TributaryError('CONFIG', `@kubernetes gpuVendor must be nvidia or amd, not ${JSON.stringify(settings.gpuVendor)}.`);
   if (settings.imagePullPolicy !== undefined && !['Always', 'IfNotPresent', 'Never'].includes(settings.imagePullPolicy as string))
     throw new TributaryError('CONFIG', `@kubernetes imagePullPolicy must be Always, IfNotPresent or Never.`);
-  return settings as KubernetesSettings;
+  return settings;
 }
 
 /** `kubernetes://?namespace=ml&image=reg/img:tag&kubeconfig=/path&pendingTimeout=300`, with `TRIBUTARY_KUBERNETES_*` defaults. @public */
