@@ -26,7 +26,7 @@ import {
   type ComputeBackend,
   type ComputeJob,
   type LaunchSpec,
-  type Run,
+  type RunResult,
   type RunFlowOptions,
 } from 'tributary';
 import { FanOutFlow } from './flows.ts';
@@ -127,7 +127,7 @@ class ProcSampler {
 readdirSync('/proc');
 readFileSync('/proc/self/stat');
 
-function ok(run: Run): Run {
+function ok(run: RunResult): RunResult {
   if (!run.successful) throw run.error ?? new Error(`run ${run.pathspec} ${run.status}`);
   return run;
 }

@@ -11,7 +11,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStore, createFsDatastore, runFlow, type Run } from 'tributary';
+import { ArtifactStore, createFsDatastore, runFlow, type RunResult } from 'tributary';
 import { FanOutFlow, FiveStepFlow } from './flows.ts';
 import { median, percentile, printTable } from './table.ts';
 
@@ -19,7 +19,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const home = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
 const workers = availableParallelism();
 
-async function timed(fn: () => Promise<Run>): Promise<{ ms: number; run: Run }> {
+async function timed(fn: () => Promise<RunResult>): Promise<{ ms: number; run: RunResult }> {
   const t0 = performance.now();
   const run = await fn();
   const ms = performance.now() - t0;

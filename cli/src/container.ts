@@ -17,7 +17,7 @@ import {
   type FlowSpec,
   type MetadataStore,
   type ResumeFlowOptions,
-  type Run,
+  type RunResult,
   type RunFlowOptions,
 } from '@tributary/core';
 import './defaults.ts';
@@ -74,7 +74,7 @@ export async function runFlowIn(
   container: Container,
   flowClass: new () => FlowSpec,
   options: Omit<RunFlowOptions, 'datastore' | 'metadata' | 'compute'> = {},
-): Promise<Run> {
+): Promise<RunResult> {
   return runFlow(flowClass, { ...options, ...(await adapters(container)) });
 }
 
@@ -83,6 +83,6 @@ export async function resumeFlowIn(
   container: Container,
   flowClass: new () => FlowSpec,
   options: Omit<ResumeFlowOptions, 'datastore' | 'metadata' | 'compute'> = {},
-): Promise<Run> {
+): Promise<RunResult> {
   return resumeFlow(flowClass, { ...options, ...(await adapters(container)) });
 }

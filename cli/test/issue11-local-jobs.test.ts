@@ -16,7 +16,7 @@ import {
   type FlowSpec,
   type JobResult,
   type LaunchSpec,
-  type Run,
+  type RunResult as Run,
   type RunFlowOptions,
 } from '../src/index.ts';
 import { HOST_BASICS } from '../../core/src/execution/host-environment.ts';

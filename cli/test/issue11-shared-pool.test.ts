@@ -8,7 +8,7 @@ import {
   WarmPool,
   type ComputeBackend,
   type LaunchSpec,
-  type Run,
+  type RunResult as Run,
   type RunEvent,
 } from '../src/index.ts';
 import { OtherPoolFlow } from './fixtures/issue11-pool-other.ts';

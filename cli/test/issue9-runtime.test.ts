@@ -19,7 +19,7 @@ import {
   TributaryError,
   type Datastore,
   type MetadataStore,
-  type Run,
+  type RunResult as Run,
 } from '../src/index.ts';
 import * as f from './fixtures/issue9-runtime.ts';
 import * as v1 from './fixtures/issue9-changing-v1.ts';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ArtifactStore, createSqliteMetadataStore, runFlow, type Run, type RunFlowOptions } from '../src/index.ts';
+import { ArtifactStore, createSqliteMetadataStore, runFlow, type RunResult as Run, type RunFlowOptions } from '../src/index.ts';
 import { TrainFlow } from '../../examples/train.ts';
 import { bin, root } from './cli-process.ts';
 import * as f from './fixtures/issue12-remote.ts';

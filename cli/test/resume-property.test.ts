@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, afterEach, expect, test } from 'vitest';
-import { resumeFlow, runFlow, type FlowSpec, type Run } from '../src/index.ts';
+import { resumeFlow, runFlow, type FlowSpec, type RunResult as Run } from '../src/index.ts';
 import { tempHome } from './helpers.ts';
 
 // Flows of random shape are generated as modules (workers import them), with deterministic

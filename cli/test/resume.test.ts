@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { formatResumePlan, planResume, resumeFlow, runFlow, type FlowSpec, type Run } from '../src/index.ts';
+import { formatResumePlan, planResume, resumeFlow, runFlow, type FlowSpec, type RunResult as Run } from '../src/index.ts';
 import * as r from './fixtures/resumable.ts';
 import { tempHome } from './helpers.ts';
 

@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'COMPUTE_UNSCHEDULABLE'
   | 'COMPUTE_FAILED'
   | 'INFRASTRUCTURE'
-  | 'RUN_FAILED';
+  | 'RUN_FAILED'
+  | 'NAMESPACE_MISMATCH';
 
 /**
  * Structured context attached to an error: which adapter, key, pathspec, step or artifact.

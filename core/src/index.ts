@@ -5,6 +5,7 @@
  */
 export { TributaryError, type ErrorCode, type ErrorContext, type TributaryErrorOptions, type SerializedError } from './errors.ts';
 export type * from './ports/index.ts';
+export { MAX_TASK_BATCH } from './ports/metadata-store.ts';
 
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';
@@ -57,7 +58,17 @@ export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
 export { emptyStream, portStream } from './util/adapter-streams.ts';
 
-export { runFlow, resumeFlow, planResume, Run, tributaryHome, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
+export { runFlow, resumeFlow, planResume, RunResult, type RunFlowOptions, type ResumeFlowOptions } from './runtime/run-flow.ts';
+export { tributaryHome } from './runtime/home.ts';
+export { Client, type ClientOptions, type OpenClientOptions } from './client/client.ts';
+export { Flow, type RunFilter } from './client/flow.ts';
+export { Run } from './client/run.ts';
+export { Step, type TaskFilter } from './client/step.ts';
+export { Task, type TaskAttempt, type TaskTimings, type TaskException } from './client/task.ts';
+export { Artifact } from './client/artifact.ts';
+export type { DataOf } from './client/data-of.ts';
+export { currentUser, defaultNamespace, parseNamespace, type Namespace } from './client/namespace.ts';
+export { parsePathspec, type Pathspec, type PathspecContext } from './client/pathspec.ts';
 export { formatResumePlan, runLiveness, type ResumePlan, type ResumePlanEntry } from './runtime/resume-plan.ts';
 export type { CheckpointRecord } from './runtime/protocol.ts';
 export { importFlowModule, type ImportedFlowModule } from './runtime/import-flow-module.ts';

@@ -18,7 +18,7 @@ import {
   TributaryError,
   type Inputs,
   type MetadataStore,
-  type Run,
+  type RunResult as Run,
   type RunFlowOptions,
   type TaskRecord,
 } from '../src/index.ts';

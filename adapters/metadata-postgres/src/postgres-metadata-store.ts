@@ -3,10 +3,12 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import {
+  MAX_TASK_BATCH,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
   type AttemptRecord,
+  type FlowQuery,
   type MetadataCapabilities,
   type MetadataStore,
   type NewRun,
@@ -18,6 +20,7 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskRef,
+  type TaskSet,
 } from '@tributary/core';
 import { MIGRATIONS } from './migrations.ts';
 import { redactUrl } from '@tributary/core';
@@ -164,6 +167,58 @@ function id(kind: string, value: string): string {
     throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
   return value;
 }
+
+/**
+ * A time bound of `listRuns` as an integer (created_at is whole milliseconds, so rounding up keeps
+ * both `>= since` and `< until` exact; infinities clamp). NaN or a non-number is PARAM_INVALID.
+ */
+function timeBound(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
+}
+
+function checkTags(tags: string[]): void {
+  for (const t of tags)
+    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+}
+
+interface AttemptRow {
+  attempt: number;
+  status: AttemptRecord['status'];
+  started_at: string;
+  finished_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+function attemptRecord(r: AttemptRow): AttemptRecord {
+  return {
+    attempt: r.attempt,
+    status: r.status,
+    startedAt: Number(r.started_at),
+    ...(r.finished_at !== null ? { finishedAt: Number(r.finished_at) } : {}),
+    ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+  };
+}
+
+interface ArtifactRow {
+  name: string | null;
+  sha: string;
+  size: string;
+  type: string;
+  encoding: string;
+  attempt: number;
+}
+
+function artifactRecord(r: ArtifactRow): ArtifactRecord {
+  return { name: r.name!, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt };
+}
+
+/** The tasks of a batch: ids as a bigint array (no parameter-count limit), of one run. */
+const BATCH_WHERE = `t.task_id = ANY($1::bigint[]) AND t.run_id = $2 AND t.flow = $3`;
 
 /**
  * MetadataStore on PostgreSQL. Strongly consistent: every multi-row change is one statement or
@@ -390,6 +445,11 @@ export class PostgresMetadataStore implements MetadataStore {
     if (query.flow) where.push(`r.flow = ${arg(query.flow)}`);
     if (query.status) where.push(`r.status = ${arg(query.status)}`);
     if (query.cursor) where.push(`r.run_id < ${arg(id('cursor', query.cursor))}`);
+    if (query.user !== undefined) where.push(`r.user_name = ${arg(query.user)}`);
+    const since = timeBound('since', query.since);
+    if (since !== undefined) where.push(`r.created_at >= ${arg(since)}`);
+    const until = timeBound('until', query.until);
+    if (until !== undefined) where.push(`r.created_at < ${arg(until)}`);
     for (const tag of query.tags ?? []) where.push(`EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ${arg(tag)})`);
     const rows = await this.q<RunRow>(
       `SELECT r.* FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.run_id DESC LIMIT ${arg(limit + 1)}`,
@@ -426,10 +486,10 @@ export class PostgresMetadataStore implements MetadataStore {
     await this.q('UPDATE runs SET heartbeat_at = $1 WHERE run_id = $2 AND flow = $3', [Date.now(), id('run', runId), flow]);
   }
 
-  private async mutateTags(flow: string, runId: string, tags: string[], add: boolean): Promise<void> {
-    for (const t of tags)
-      if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-        throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+  /** Remove `remove`, then add `add`, in one transaction on the locked run row: everything is checked before anything changes. */
+  private async mutateTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void> {
+    checkTags(remove);
+    checkTags(add);
     await this.init();
     await this.retry(async () => {
       const c = await this.#pool.connect();
@@ -441,18 +501,18 @@ export class PostgresMetadataStore implements MetadataStore {
         );
         if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
         const system = new Set(rows[0].system_tags);
-        const current = new Set(rows[0].tags);
-        for (const t of tags) {
+        for (const t of [...remove, ...add])
           if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
-          if (add) current.add(t);
-          else current.delete(t);
-        }
-        if (add)
+        const current = new Set(rows[0].tags);
+        for (const t of remove) current.delete(t);
+        for (const t of add) current.add(t);
+        if (remove.length > 0)
+          await c.query('DELETE FROM run_tags WHERE run_id = $1 AND tag = ANY($2::text[]) AND NOT system', [runId, remove]);
+        if (add.length > 0)
           await c.query('INSERT INTO run_tags (run_id, tag, system) SELECT $1, unnest($2::text[]), false ON CONFLICT DO NOTHING', [
             runId,
-            tags,
+            add,
           ]);
-        else await c.query('DELETE FROM run_tags WHERE run_id = $1 AND tag = ANY($2::text[]) AND NOT system', [runId, tags]);
         await c.query('UPDATE runs SET tags = $1 WHERE run_id = $2', [JSON.stringify([...current]), runId]);
         await c.query('COMMIT');
       } catch (err) {
@@ -465,11 +525,28 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async addTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    await this.mutateTags(flow, runId, tags, true);
+    await this.mutateTags(flow, runId, [], tags);
   }
 
   async removeTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    await this.mutateTags(flow, runId, tags, false);
+    await this.mutateTags(flow, runId, tags, []);
+  }
+
+  async replaceTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void> {
+    await this.mutateTags(flow, runId, remove, add);
+  }
+
+  async listFlows(query: FlowQuery = {}): Promise<string[]> {
+    const tags = [...new Set(query.tags ?? [])];
+    const rows = tags.length
+      ? await this.q<{ flow: string }>(
+          `SELECT DISTINCT r.flow FROM runs r WHERE r.run_id IN
+             (SELECT run_id FROM run_tags WHERE tag = ANY($1::text[]) GROUP BY run_id HAVING count(*) = $2)`,
+          [tags, tags.length],
+        )
+      : await this.q<{ flow: string }>('SELECT DISTINCT flow FROM runs');
+    // Sorted here, not by the server: its order depends on the database's collation.
+    return rows.map((r) => r.flow).sort();
   }
 
   /** One task (the common case while a run goes): a plain insert, its parents in one more statement only if it has any. */
@@ -713,36 +790,21 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
     const tid = await this.taskId(ref);
-    const rows = await this.q<{
-      attempt: number;
-      status: AttemptRecord['status'];
-      started_at: string;
-      finished_at: string | null;
-      error_code: string | null;
-      error_message: string | null;
-    }>('SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt', [tid]);
-    return rows.map((r) => ({
-      attempt: r.attempt,
-      status: r.status,
-      startedAt: Number(r.started_at),
-      ...(r.finished_at !== null ? { finishedAt: Number(r.finished_at) } : {}),
-      ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
-    }));
+    const rows = await this.q<AttemptRow>('SELECT * FROM attempts WHERE task_id = $1 ORDER BY attempt', [tid]);
+    return rows.map(attemptRecord);
   }
 
   async listArtifacts(ref: TaskRef, options: { attempt?: number } = {}): Promise<ArtifactRecord[]> {
     // One statement: the task row proves the task exists (NOT_FOUND otherwise); the artifacts
     // are those of the given attempt, or of the successful one.
-    const rows = await this.q<{ name: string | null; sha: string; size: string; type: string; encoding: string; attempt: number }>(
+    const rows = await this.q<ArtifactRow>(
       `SELECT a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM tasks t
        LEFT JOIN artifacts a ON a.task_id = t.task_id AND a.attempt = COALESCE($4::int, (SELECT max(attempt) FROM attempts WHERE task_id = t.task_id AND status = 'succeeded'))
        WHERE t.task_id = $1 AND t.run_id = $2 AND t.flow = $3 ORDER BY a.name`,
       [id('task', ref.taskId), id('run', ref.runId), ref.flow, options.attempt ?? null],
     );
     if (rows.length === 0) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    return rows
-      .filter((r) => r.name !== null)
-      .map((r) => ({ name: r.name!, sha: r.sha, size: Number(r.size), type: r.type, encoding: r.encoding, attempt: r.attempt }));
+    return rows.filter((r) => r.name !== null).map(artifactRecord);
   }
 
   async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
@@ -751,6 +813,83 @@ export class PostgresMetadataStore implements MetadataStore {
       tid,
     ]);
     return Object.fromEntries(rows.map((r) => [r.field, r.value]));
+  }
+
+  /**
+   * One statement for a batch: `sql` selects `task_id` (as text) plus a task's rows (a LEFT JOIN:
+   * a row with nulls for a task without any), in order. Each id names its entry as the caller
+   * spelled it; malformed ids and ids of no task of the run are left out.
+   */
+  private async batch<R extends { task_id: string }, T>(
+    set: TaskSet,
+    sql: string,
+    empty: () => T,
+    add: (into: T, row: R) => void,
+  ): Promise<Record<string, T>> {
+    if (this.closed)
+      throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
+    if (set.taskIds.length > MAX_TASK_BATCH)
+      throw new TributaryError(
+        'PARAM_INVALID',
+        `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
+      );
+    const names = new Map<string, string[]>();
+    for (const taskId of set.taskIds) {
+      if (typeof taskId !== 'string' || !/^\d{1,18}$/.test(taskId)) continue;
+      const n = BigInt(taskId).toString();
+      const list = names.get(n);
+      if (!list) names.set(n, [taskId]);
+      else if (!list.includes(taskId)) list.push(taskId);
+    }
+    const out: Record<string, T> = {};
+    if (names.size === 0 || typeof set.runId !== 'string' || !/^\d{1,18}$/.test(set.runId)) return out;
+    const byId = new Map<string, T>();
+    for (const row of await this.q<R>(sql, [[...names.keys()], set.runId, set.flow])) {
+      let into = byId.get(row.task_id);
+      if (into === undefined) byId.set(row.task_id, (into = empty()));
+      add(into, row);
+    }
+    // An id spelled two ways ("7", "07") gets two entries, each its own copy.
+    for (const [n, value] of byId) names.get(n)!.forEach((name, i) => (out[name] = i === 0 ? value : structuredClone(value)));
+    return out;
+  }
+
+  async listArtifactsOfTasks(set: TaskSet): Promise<Record<string, ArtifactRecord[]>> {
+    return this.batch<{ task_id: string } & ArtifactRow, ArtifactRecord[]>(
+      set,
+      `SELECT t.task_id::text AS task_id, a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM tasks t
+       LEFT JOIN artifacts a ON a.task_id = t.task_id
+         AND a.attempt = (SELECT max(s.attempt) FROM attempts s WHERE s.task_id = t.task_id AND s.status = 'succeeded')
+       WHERE ${BATCH_WHERE} ORDER BY t.task_id, a.name`,
+      () => [],
+      (into, r) => {
+        if (r.name !== null) into.push(artifactRecord(r));
+      },
+    );
+  }
+
+  async getMetadataOfTasks(set: TaskSet): Promise<Record<string, Record<string, string>>> {
+    return this.batch<{ task_id: string; field: string | null; value: string | null }, Record<string, string>>(
+      set,
+      `SELECT t.task_id::text AS task_id, m.field, m.value FROM tasks t LEFT JOIN task_metadata m ON m.task_id = t.task_id
+       WHERE ${BATCH_WHERE} ORDER BY t.task_id, m.id`,
+      () => ({}),
+      (into, r) => {
+        if (r.field !== null) into[r.field] = r.value!;
+      },
+    );
+  }
+
+  async listAttemptsOfTasks(set: TaskSet): Promise<Record<string, AttemptRecord[]>> {
+    return this.batch<{ task_id: string } & AttemptRow, AttemptRecord[]>(
+      set,
+      `SELECT t.task_id::text AS task_id, a.attempt, a.status, a.started_at, a.finished_at, a.error_code, a.error_message FROM tasks t
+       LEFT JOIN attempts a ON a.task_id = t.task_id WHERE ${BATCH_WHERE} ORDER BY t.task_id, a.attempt`,
+      () => [],
+      (into, r) => {
+        if (r.attempt !== null) into.push(attemptRecord(r));
+      },
+    );
   }
 
   async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {

@@ -88,4 +88,9 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX task_metadata_task ON task_metadata (task_id, field, id);
   `,
+  // v2: listRuns by user (newest first) and by creation time (since / until).
+  `
+  CREATE INDEX runs_user ON runs (user, run_id DESC);
+  CREATE INDEX runs_created ON runs (created_at);
+  `,
 ];

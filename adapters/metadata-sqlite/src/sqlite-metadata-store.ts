@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import {
+  MAX_TASK_BATCH,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
   type AttemptRecord,
+  type FlowQuery,
   type MetadataCapabilities,
   type MetadataStore,
   type NewRun,
@@ -15,6 +17,7 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskRef,
+  type TaskSet,
 } from '@tributary/core';
 import { openDatabase } from './open-database.ts';
 import { sqliteError } from './sqlite-errors.ts';
@@ -99,6 +102,61 @@ function toInt(kind: string, id: string): number {
 }
 
 /**
+ * A time bound of `listRuns` as an integer (created_at is whole milliseconds, so rounding up keeps
+ * both `>= since` and `< until` exact; infinities clamp). NaN or a non-number is PARAM_INVALID.
+ */
+function timeBound(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
+}
+
+function checkTags(tags: string[]): void {
+  for (const t of tags)
+    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+}
+
+interface AttemptRow {
+  attempt: number;
+  status: AttemptRecord['status'];
+  started_at: number;
+  finished_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+function attemptRecord(r: AttemptRow): AttemptRecord {
+  return {
+    attempt: r.attempt,
+    status: r.status,
+    startedAt: r.started_at,
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+    ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
+  };
+}
+
+interface ArtifactRow {
+  attempt: number;
+  name: string;
+  sha: string;
+  size: number;
+  type: string;
+  encoding: string;
+}
+
+function artifactRecord(r: ArtifactRow): ArtifactRecord {
+  return { name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt };
+}
+
+/**
+ * The tasks of a batch: the ids as a JSON array (no parameter-count limit), then the run and flow.
+ * CROSS JOIN keeps json_each the outer loop, so each id is one primary-key lookup (never a scan of the run).
+ */
+const BATCH_FROM = `json_each(?) j CROSS JOIN tasks t ON t.task_id = j.value AND t.run_id = ? AND t.flow = ?`;
+
+/**
  * MetadataStore on SQLite. WAL mode, every multi-row change in one transaction; safe for several
  * processes on one machine (SQLite's write lock, with a busy timeout).
  * @public
@@ -147,6 +205,27 @@ export class SqliteMetadataStore implements MetadataStore {
         ),
         artifacts: db.prepare(`SELECT * FROM artifacts WHERE task_id = ? AND attempt = ? ORDER BY name`),
         metadata: db.prepare(`SELECT field, value FROM task_metadata WHERE task_id = ? ORDER BY id`),
+        deleteTag: db.prepare(`DELETE FROM run_tags WHERE run_id = ? AND tag = ? AND system = 0`),
+        setTags: db.prepare(`UPDATE runs SET tags = ? WHERE run_id = ?`),
+        flows: db.prepare(`SELECT DISTINCT flow FROM runs`),
+        flowsWithTags: db.prepare(
+          `SELECT DISTINCT r.flow FROM runs r WHERE r.run_id IN
+             (SELECT run_id FROM run_tags WHERE tag IN (SELECT value FROM json_each(?)) GROUP BY run_id HAVING count(*) = ?)`,
+        ),
+        batchArtifacts: db.prepare(
+          `SELECT t.task_id, a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM ${BATCH_FROM}
+           LEFT JOIN artifacts a ON a.task_id = t.task_id
+             AND a.attempt = (SELECT max(s.attempt) FROM attempts s WHERE s.task_id = t.task_id AND s.status = 'succeeded')
+           ORDER BY t.task_id, a.name`,
+        ),
+        batchMetadata: db.prepare(
+          `SELECT t.task_id, m.field, m.value FROM ${BATCH_FROM} LEFT JOIN task_metadata m ON m.task_id = t.task_id
+           ORDER BY t.task_id, m.id`,
+        ),
+        batchAttempts: db.prepare(
+          `SELECT t.task_id, a.attempt, a.status, a.started_at, a.finished_at, a.error_code, a.error_message FROM ${BATCH_FROM}
+           LEFT JOIN attempts a ON a.task_id = t.task_id ORDER BY t.task_id, a.attempt`,
+        ),
       }));
     } catch (err) {
       db.close();
@@ -226,6 +305,20 @@ export class SqliteMetadataStore implements MetadataStore {
         where.push('r.run_id < ?');
         args.push(toInt('cursor', query.cursor));
       }
+      if (query.user !== undefined) {
+        where.push('r.user = ?');
+        args.push(query.user);
+      }
+      const since = timeBound('since', query.since);
+      if (since !== undefined) {
+        where.push('r.created_at >= ?');
+        args.push(since);
+      }
+      const until = timeBound('until', query.until);
+      if (until !== undefined) {
+        where.push('r.created_at < ?');
+        args.push(until);
+      }
       for (const tag of query.tags ?? []) {
         where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.run_id AND t.tag = ?)');
         args.push(tag);
@@ -262,35 +355,50 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  private mutateTags(flow: string, runId: string, tags: string[], add: boolean): void {
+  /** Remove `remove`, then add `add`, in one transaction: everything is checked before anything changes. */
+  private mutateTags(flow: string, runId: string, remove: string[], add: string[]): void {
     this.tx(() => {
       const id = toInt('run', runId);
       const row = this.stmts.getRun.get(id, flow) as RunRow | undefined;
       if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+      checkTags(remove);
+      checkTags(add);
       const system = new Set(JSON.parse(row.system_tags) as string[]);
-      const current = new Set(JSON.parse(row.tags) as string[]);
-      for (const t of tags) {
-        if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-          throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+      for (const t of [...remove, ...add])
         if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
-        if (add) {
-          current.add(t);
-          this.stmts.insertTag.run(id, t, 0);
-        } else {
-          current.delete(t);
-          this.db.prepare(`DELETE FROM run_tags WHERE run_id = ? AND tag = ? AND system = 0`).run(id, t);
-        }
+      const current = new Set(JSON.parse(row.tags) as string[]);
+      for (const t of remove) {
+        current.delete(t);
+        this.stmts.deleteTag.run(id, t);
       }
-      this.db.prepare(`UPDATE runs SET tags = ? WHERE run_id = ?`).run(JSON.stringify([...current]), id);
+      for (const t of add) {
+        current.add(t);
+        this.stmts.insertTag.run(id, t, 0);
+      }
+      this.stmts.setTags.run(JSON.stringify([...current]), id);
     });
   }
 
   async addTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    this.mutateTags(flow, runId, tags, true);
+    this.mutateTags(flow, runId, [], tags);
   }
 
   async removeTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    this.mutateTags(flow, runId, tags, false);
+    this.mutateTags(flow, runId, tags, []);
+  }
+
+  async replaceTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void> {
+    this.mutateTags(flow, runId, remove, add);
+  }
+
+  async listFlows(query: FlowQuery = {}): Promise<string[]> {
+    return this.read(() => {
+      const tags = [...new Set(query.tags ?? [])];
+      const rows = (tags.length ? this.stmts.flowsWithTags.all(JSON.stringify(tags), tags.length) : this.stmts.flows.all()) as Array<{
+        flow: string;
+      }>;
+      return rows.map((r) => r.flow).sort();
+    });
   }
 
   private insertTask(task: NewTask, now: number): TaskRecord {
@@ -414,21 +522,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async listAttempts(ref: TaskRef): Promise<AttemptRecord[]> {
     return this.read(() => {
       const t = this.taskState(ref);
-      const rows = this.stmts.attempts.all(t.id) as Array<{
-        attempt: number;
-        status: AttemptRecord['status'];
-        started_at: number;
-        finished_at: number | null;
-        error_code: string | null;
-        error_message: string | null;
-      }>;
-      return rows.map((r) => ({
-        attempt: r.attempt,
-        status: r.status,
-        startedAt: r.started_at,
-        ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
-        ...(r.error_code !== null ? { error: { code: r.error_code, message: r.error_message ?? '' } } : {}),
-      }));
+      return (this.stmts.attempts.all(t.id) as AttemptRow[]).map(attemptRecord);
     });
   }
 
@@ -441,15 +535,7 @@ export class SqliteMetadataStore implements MetadataStore {
         if (!row) return [];
         attempt = row.attempt;
       }
-      const rows = this.stmts.artifacts.all(t.id, attempt) as Array<{
-        attempt: number;
-        name: string;
-        sha: string;
-        size: number;
-        type: string;
-        encoding: string;
-      }>;
-      return rows.map((r) => ({ name: r.name, sha: r.sha, size: r.size, type: r.type, encoding: r.encoding, attempt: r.attempt }));
+      return (this.stmts.artifacts.all(t.id, attempt) as ArtifactRow[]).map(artifactRecord);
     });
   }
 
@@ -460,6 +546,78 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const r of this.stmts.metadata.all(t.id) as Array<{ field: string; value: string }>) out[r.field] = r.value;
       return out;
     });
+  }
+
+  /**
+   * One query for a batch: `stmt` selects `task_id` plus a task's rows (a LEFT JOIN: a row with
+   * nulls for a task without any), in order. Each id names its entry as the caller spelled it;
+   * malformed ids and ids of no task of the run are left out.
+   */
+  private batch<R extends { task_id: number }, T>(
+    set: TaskSet,
+    stmt: Database.Statement,
+    empty: () => T,
+    add: (into: T, row: R) => void,
+  ): Record<string, T> {
+    return this.read(() => {
+      if (set.taskIds.length > MAX_TASK_BATCH)
+        throw new TributaryError(
+          'PARAM_INVALID',
+          `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
+        );
+      const names = new Map<number, string[]>();
+      for (const taskId of set.taskIds) {
+        if (typeof taskId !== 'string' || !/^\d{1,15}$/.test(taskId)) continue;
+        const n = Number(taskId);
+        const list = names.get(n);
+        if (!list) names.set(n, [taskId]);
+        else if (!list.includes(taskId)) list.push(taskId);
+      }
+      const out: Record<string, T> = {};
+      if (names.size === 0 || typeof set.runId !== 'string' || !/^\d{1,15}$/.test(set.runId)) return out;
+      const byId = new Map<number, T>();
+      for (const row of stmt.all(JSON.stringify([...names.keys()]), Number(set.runId), set.flow) as R[]) {
+        let into = byId.get(row.task_id);
+        if (into === undefined) byId.set(row.task_id, (into = empty()));
+        add(into, row);
+      }
+      // An id spelled two ways ("7", "07") gets two entries, each its own copy.
+      for (const [n, value] of byId) names.get(n)!.forEach((name, i) => (out[name] = i === 0 ? value : structuredClone(value)));
+      return out;
+    });
+  }
+
+  async listArtifactsOfTasks(set: TaskSet): Promise<Record<string, ArtifactRecord[]>> {
+    return this.batch<{ task_id: number } & ArtifactRow, ArtifactRecord[]>(
+      set,
+      this.stmts.batchArtifacts,
+      () => [],
+      (into, r) => {
+        if (r.name !== null) into.push(artifactRecord(r));
+      },
+    );
+  }
+
+  async getMetadataOfTasks(set: TaskSet): Promise<Record<string, Record<string, string>>> {
+    return this.batch<{ task_id: number; field: string | null; value: string | null }, Record<string, string>>(
+      set,
+      this.stmts.batchMetadata,
+      () => ({}),
+      (into, r) => {
+        if (r.field !== null) into[r.field] = r.value!;
+      },
+    );
+  }
+
+  async listAttemptsOfTasks(set: TaskSet): Promise<Record<string, AttemptRecord[]>> {
+    return this.batch<{ task_id: number } & AttemptRow, AttemptRecord[]>(
+      set,
+      this.stmts.batchAttempts,
+      () => [],
+      (into, r) => {
+        if (r.attempt !== null) into.push(attemptRecord(r));
+      },
+    );
   }
 
   async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {

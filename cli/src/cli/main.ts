@@ -1,24 +1,27 @@
 import { existsSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import {
-  ArtifactStore,
   buildGraph,
+  Client,
+  parseNamespace,
+  type Namespace,
+  type Run,
+  type RunFilter,
+  type RunStatus,
+  type Task,
   describeParams,
   formatResumePlan,
   planResume,
   resumeFlow,
   runLiveness,
-  type Run,
+  type RunResult,
   openConfiguredAdapter,
   renderGraph,
   runFlow,
   tributaryHome,
   TributaryError,
-  type Datastore,
   type FlowGraph,
   type GraphFormat,
-  type MetadataStore,
-  type TaskRecord,
   type ComputeBackend,
   type ComputeJob,
   workerLaunchSpec,
@@ -50,9 +53,11 @@ Usage:
   tributary run <flow.ts> [--<param> value] [--max-workers N] [--max-num-splits N] [--tag T]...
   tributary resume <flow.ts> [step] [--origin-run-id ID] [--rerun-changed] [--dry-run]
   tributary show <flow.ts> [--format text|mermaid|dot|json]
-  tributary runs <FlowName | flow.ts> [--limit N]
+  tributary runs <FlowName | flow.ts> [--limit N] [--tag T]... [--user U] [--status S] [--namespace NS]
   tributary logs <Flow/run/step[/task]> [--stdout | --stderr] [--attempt N]
   tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]
+  tributary tag add|remove <Flow/run> <tag>...   tributary tag replace <Flow/run> <old> <new>
+  tributary tag list <Flow/run | FlowName>
   tributary bootstrap [--out FILE]   the task file of remote images (Kubernetes, AWS Batch)
 
 Common options:
@@ -63,6 +68,7 @@ Common options:
   --compute <url>      local:// (warm workers) or local-jobs:// (one process per task attempt)
   --with <kind>        run every step on kubernetes or batch (--with batch:queue=gpu,memory=8192)
   --env-pass <NAME>    give tasks this environment variable (they get no other of yours)
+  --namespace <NS>     read only runs tagged NS (user:alice, production:TOKEN; default global, or $TRIBUTARY_NAMESPACE)
   --quiet              print only errors and the run's pathspec (task output stays in 'tributary logs')
   --no-progress        plain progress lines instead of the live display on a terminal
 
@@ -78,6 +84,12 @@ const STORES: OptionSpec[] = [
   { name: 'datastore', kind: 'value', value: 'url', help: 'datastore URL, e.g. file:///data/tributary' },
   { name: 'metadata', kind: 'value', value: 'url', help: 'metadata store URL, e.g. sqlite:///data/tributary/metadata.sqlite' },
 ];
+const NAMESPACE: OptionSpec = {
+  name: 'namespace',
+  kind: 'value',
+  value: 'NS',
+  help: 'see only runs tagged NS (user:alice, production:TOKEN, any tag) or global (the default, unless $TRIBUTARY_NAMESPACE is set)',
+};
 const EXECUTION: OptionSpec[] = [
   { name: 'max-workers', kind: 'value', value: 'N', help: 'task processes at once (default: the number of CPUs)' },
   { name: 'max-num-splits', kind: 'value', value: 'N', help: 'refuse a foreach with more splits than this' },
@@ -143,7 +155,17 @@ const COMMANDS: Record<string, Command> = {
   runs: {
     args: '<FlowName | flow.ts> [options]',
     summary: 'List the runs of a flow, newest first; a dead `running` run shows as stale.',
-    options: [FLOW, { name: 'limit', kind: 'value', value: 'N', help: 'how many runs (default 20)' }, ...STORES, HELP],
+    options: [
+      FLOW,
+      { name: 'limit', kind: 'value', value: 'N', help: 'how many runs (default 20)' },
+      { name: 'tag', kind: 'list', value: 'T', help: 'only runs with this tag (repeatable: all of them)' },
+      { name: 'user', kind: 'value', value: 'U', help: 'only runs of this user' },
+      { name: 'status', kind: 'value', value: 'S', help: 'only runs with this status: running, succeeded, failed or aborted' },
+      { name: 'json', kind: 'flag', help: 'JSON output, one document' },
+      NAMESPACE,
+      ...STORES,
+      HELP,
+    ],
   },
   logs: {
     args: '<Flow/run/step[/task]> [options]',
@@ -153,6 +175,7 @@ const COMMANDS: Record<string, Command> = {
       { name: 'stdout', kind: 'flag', help: 'only the task’s stdout' },
       { name: 'stderr', kind: 'flag', help: 'only the task’s stderr (written to stdout)' },
       { name: 'attempt', kind: 'value', value: 'N', help: 'which attempt (0, 1, ...; default the last one)' },
+      NAMESPACE,
       ...STORES,
       HELP,
     ],
@@ -167,7 +190,23 @@ const COMMANDS: Record<string, Command> = {
   dump: {
     args: '<Flow/run[/step[/task[/artifact]]]> [options]',
     summary: "Print a task's artifacts (default: the end step's task); a step with several tasks lists them.",
-    options: [{ name: 'json', kind: 'flag', help: 'JSON output (values made JSON-safe)' }, ...STORES, HELP],
+    options: [{ name: 'json', kind: 'flag', help: 'JSON output (values made JSON-safe)' }, NAMESPACE, ...STORES, HELP],
+  },
+  tag: {
+    args: 'add|remove|replace|list <Flow/run | FlowName> [tag...]',
+    summary:
+      "Change or list a run's user tags (system tags such as user:<name> never change).\n" +
+      '  tag add <Flow/run> <tag>...       add tags\n' +
+      '  tag remove <Flow/run> <tag>...    remove tags\n' +
+      '  tag replace <Flow/run> <old>... --to <new>...   remove and add in one step (or: tag replace <Flow/run> <old> <new>)\n' +
+      "  tag list <Flow/run>               the run's tags;  tag list <FlowName>: every tag of the flow's runs, with counts",
+    options: [
+      { name: 'to', kind: 'list', value: 'tag', help: 'with replace: the tags to add (repeatable)' },
+      { name: 'json', kind: 'flag', help: 'JSON output' },
+      NAMESPACE,
+      ...STORES,
+      HELP,
+    ],
   },
 };
 
@@ -209,26 +248,6 @@ function parseStrict(name: string, tokens: string[], positionals: number): Parse
   refuseExtraPositionals(args, positionals, name, tokens);
   refuseControlChars(args, name);
   return args;
-}
-
-async function openStores(args: ParsedArgs): Promise<{ datastore: Datastore; metadata: MetadataStore; close: () => Promise<void> }> {
-  const home = tributaryHome(homeOption(args));
-  const ds = await openConfiguredAdapter('datastore', optionValue(args, 'datastore'), home);
-  let md: Awaited<ReturnType<typeof openConfiguredAdapter<'metadata'>>>;
-  try {
-    md = await openConfiguredAdapter('metadata', optionValue(args, 'metadata'), home);
-  } catch (e) {
-    if (ds.owned) await ds.adapter.close();
-    throw e;
-  }
-  return {
-    datastore: ds.adapter,
-    metadata: md.adapter,
-    close: async () => {
-      if (ds.owned) await ds.adapter.close();
-      if (md.owned) await md.adapter.close();
-    },
-  };
 }
 
 /** `--home`, or $TRIBUTARY_HOME, refused when it holds a control character (a NUL is an untyped TypeError deep in fs). */
@@ -432,7 +451,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
 async function runWithDisplay(
   quiet: boolean,
   noProgress: boolean,
-  start: (ui: { signal: AbortSignal; onEvent: ProgressDisplay['handle']; onTaskOutput: ProgressDisplay['output'] }) => Promise<Run>,
+  start: (ui: { signal: AbortSignal; onEvent: ProgressDisplay['handle']; onTaskOutput: ProgressDisplay['output'] }) => Promise<RunResult>,
 ): Promise<number> {
   const display = new ProgressDisplay({ out: process.stderr, live: process.stderr.isTTY === true && !noProgress, quiet });
   const abort = new AbortController();
@@ -459,7 +478,7 @@ async function runWithDisplay(
   }
 }
 
-function reportRun(run: Run, stoppedBy: NodeJS.Signals | undefined): number {
+function reportRun(run: RunResult, stoppedBy: NodeJS.Signals | undefined): number {
   if (run.successful) {
     out(`${run.pathspec}\n`);
     return 0;
@@ -477,41 +496,85 @@ function reportRun(run: Run, stoppedBy: NodeJS.Signals | undefined): number {
   return 1;
 }
 
+/** The namespace a read command sees: --namespace, else $TRIBUTARY_NAMESPACE, else global. */
+function namespaceOption(args: ParsedArgs): Namespace {
+  const given = optionValue(args, 'namespace') ?? process.env.TRIBUTARY_NAMESPACE;
+  if (given === undefined || given === '') return null;
+  if (given.length > 500) throw usageError('--namespace is a tag (at most 500 characters), or global.');
+  return parseNamespace(given);
+}
+
+/** A client on the command's stores, in its namespace. */
+async function openClient(args: ParsedArgs): Promise<Client> {
+  const home = tributaryHome(homeOption(args));
+  return Client.open({
+    home,
+    ...(optionValue(args, 'datastore') !== undefined ? { datastore: optionValue(args, 'datastore')! } : {}),
+    ...(optionValue(args, 'metadata') !== undefined ? { metadata: optionValue(args, 'metadata')! } : {}),
+    namespace: namespaceOption(args),
+  });
+}
+
+function flowTarget(target: string | undefined, usage: string): string | undefined {
+  if (!target) throw usageError(usage);
+  if (/\.[cm]?[jt]s$/.test(target)) return undefined;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/.test(target))
+    throw usageError(`"${safeText(target)}" is neither a flow name nor a flow file (.ts/.js). ${usage}`);
+  return target;
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'aborted'];
+
 async function cmdRuns(tokens: string[]): Promise<number> {
   const args = parseStrict('runs', tokens, 1);
   if (flag(args, 'help')) {
     out(commandHelp('runs'));
     return 0;
   }
+  const usage = 'Usage: tributary runs <FlowName | flow.ts> [--limit N] [--tag T]... [--user U] [--status S] [--namespace NS]';
   const target = args.positional[0];
-  if (!target) throw usageError('Usage: tributary runs <FlowName | flow.ts> [--limit N]');
-  let flow: string;
-  if (/\.[cm]?[jt]s$/.test(target)) flow = (await loadFlow(target, optionValue(args, 'flow'))).flowName;
-  else {
-    flow = target;
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/.test(flow))
-      throw usageError(`"${safeText(flow)}" is neither a flow name nor a flow file (.ts/.js). Usage: tributary runs <FlowName | flow.ts>`);
-  }
+  const flow = flowTarget(target, usage) ?? (await loadFlow(target!, optionValue(args, 'flow'))).flowName;
   const limit = intOption(args, 'limit') ?? 20;
-  const stores = await openStores(args);
+  const status = optionValue(args, 'status') as RunStatus | undefined;
+  if (status !== undefined && !RUN_STATUSES.includes(status))
+    throw usageError(`--status must be one of ${RUN_STATUSES.join(', ')}; got ${safeText(status)}.`);
+  const filter: RunFilter = {
+    ...(args.options.get('tag')?.length ? { tags: args.options.get('tag')! } : {}),
+    ...(optionValue(args, 'user') !== undefined ? { user: optionValue(args, 'user')! } : {}),
+    ...(status ? { status } : {}),
+  };
+  const client = await openClient(args);
   try {
-    const page = await stores.metadata.listRuns({ flow, limit });
-    if (page.items.length === 0) out(`No runs of ${flow}.\n`);
-    for (const run of page.items) {
-      let status: string = run.status;
-      if (run.status === 'running') {
-        const live = await runLiveness(stores.metadata, run);
-        if (!live.alive) status = `stale (${live.why}; resume it to finish it)`;
-      }
-      const when = new Date(run.createdAt).toISOString().replace('T', ' ').slice(0, 19);
-      const took = run.finishedAt ? ` in ${((run.finishedAt - run.createdAt) / 1000).toFixed(1)}s` : '';
+    const runs: Run[] = [];
+    for await (const run of client.flow(flow).runs({ ...filter, pageSize: Math.min(limit, 1000) })) {
+      runs.push(run);
+      if (runs.length >= limit) break;
+    }
+    const liveness = await Promise.all(runs.map((r) => (r.status === 'running' ? runLiveness(client.metadata, r.record) : undefined)));
+    if (flag(args, 'json')) {
+      const doc = runs.map((r, i) => ({ ...r.toJSON(), ...(liveness[i] && !liveness[i].alive ? { stale: liveness[i].why } : {}) }));
+      out(`${safeJson(JSON.stringify({ flow, namespace: client.namespace, runs: doc }, null, 2))}\n`);
+      return 0;
+    }
+    if (runs.length === 0) {
+      const hidden = client.namespace === null ? undefined : await client.withNamespace(null).flow(flow).latestRun(filter);
+      out(
+        `No runs of ${safeText(flow)}${Object.keys(filter).length ? ' that match' : ''}${client.namespace === null ? '' : ` in namespace ${safeText(client.namespace)}`}.` +
+          `${hidden ? ' Other namespaces have some: --namespace global shows them.' : ''}\n`,
+      );
+    }
+    runs.forEach((run, i) => {
+      const live = liveness[i];
+      const status = live && !live.alive ? `stale (${live.why}; resume it to finish it)` : run.status;
+      const when = run.createdAt.toISOString().replace('T', ' ').slice(0, 19);
+      const took = run.finishedAt ? ` in ${((run.finishedAt.getTime() - run.createdAt.getTime()) / 1000).toFixed(1)}s` : '';
       const origin = run.originRunId ? `  (resumed from ${safeText(run.originRunId)})` : '';
       const tags = run.tags.length ? `  tags: ${run.tags.map((t) => safeText(t)).join(', ')}` : '';
-      out(`${safeText(flow)}/${safeText(run.runId)}  ${when}  ${safeText(status)}${took}${origin}${tags}\n`);
-    }
+      out(`${safeText(flow)}/${safeText(run.runId)}  ${when}  ${safeText(status)}${took}  by ${safeText(run.user)}${origin}${tags}\n`);
+    });
     return 0;
   } finally {
-    await stores.close();
+    await client.close();
   }
 }
 
@@ -532,38 +595,28 @@ async function cmdShow(tokens: string[]): Promise<number> {
   return 0;
 }
 
-/** All tasks of a step, in creation order. */
-async function stepTasks(metadata: MetadataStore, flow: string, runId: string, step: string): Promise<TaskRecord[]> {
-  const tasks: TaskRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await metadata.listTasks({ flow, runId, step, ...(cursor ? { cursor } : {}) });
-    tasks.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor);
-  return tasks;
-}
-
-/** The task a pathspec names: its task id, or the only task of its step (default: the end step). */
-async function resolveTasks(metadata: MetadataStore, ps: Pathspec): Promise<{ step: string; tasks: TaskRecord[] }> {
-  const run = await metadata.getRun(ps.flow, ps.runId);
+/** The task a pathspec names: its task id, or the tasks of its step (default: the end step). */
+async function resolveTasks(client: Client, ps: Pathspec): Promise<{ step: string; tasks: Task[] }> {
   if (ps.taskId) {
-    const t = await metadata.getTask({ flow: ps.flow, runId: ps.runId, taskId: ps.taskId });
-    if (ps.step && t.step !== ps.step)
+    const run = await client.run(`${ps.flow}/${ps.runId}`);
+    const record = await client.metadata.getTask({ flow: ps.flow, runId: ps.runId, taskId: ps.taskId });
+    if (ps.step && record.step !== ps.step)
       throw new TributaryError(
         'NOT_FOUND',
-        `Task ${ps.taskId} of ${ps.flow}/${ps.runId} belongs to step ${safeText(t.step)}, not ${ps.step}: its pathspec is ${ps.flow}/${ps.runId}/${safeText(t.step)}/${ps.taskId}.`,
+        `Task ${ps.taskId} of ${ps.flow}/${ps.runId} belongs to step ${safeText(record.step)}, not ${ps.step}: its pathspec is ${ps.flow}/${ps.runId}/${safeText(record.step)}/${ps.taskId}.`,
       );
-    return { step: t.step, tasks: [t] };
+    return { step: record.step, tasks: [await client.task(`${run.pathspec}/${record.step}/${ps.taskId}`)] };
   }
+  const run = await client.run(`${ps.flow}/${ps.runId}`);
   const graph = run.graph as Partial<FlowGraph>;
   const step = ps.step ?? graph.end!;
-  const tasks = await stepTasks(metadata, ps.flow, ps.runId, step);
+  const tasks: Task[] = [];
+  const steps = graph.order ?? [];
+  if (step === '_parameters' || !steps.length || steps.includes(step)) for await (const t of run.step(step).tasks()) tasks.push(t);
   if (tasks.length === 0) {
-    const steps = graph.order ?? [];
     throw new TributaryError(
       'NOT_FOUND',
-      steps.length && !steps.includes(step)
+      steps.length && !steps.includes(step) && step !== '_parameters'
         ? `Run ${ps.flow}/${ps.runId} has no step ${step}. Its steps: ${steps.map((s) => safeText(s)).join(', ')}.`
         : `Run ${ps.flow}/${ps.runId} has no task of step ${step}${run.status === 'running' ? ' yet' : ''} (the run is ${run.status}).`,
     );
@@ -571,13 +624,13 @@ async function resolveTasks(metadata: MetadataStore, ps: Pathspec): Promise<{ st
   return { step, tasks };
 }
 
-function taskLine(ps: Pathspec, t: TaskRecord): string {
-  return `${ps.flow}/${ps.runId}/${safeText(t.step)}/${safeText(t.taskId)}  ${safeText(t.key)}  ${t.status}${t.originPathspec ? `  (cloned from ${safeText(t.originPathspec)})` : ''}`;
+function taskLine(t: Task): string {
+  return `${safeText(t.pathspec)}  ${safeText(t.key)}  ${t.status}${t.originPathspec ? `  (cloned from ${safeText(t.originPathspec)})` : ''}`;
 }
 
-function oneTask(ps: Pathspec, step: string, tasks: TaskRecord[], command: string): TaskRecord {
+function oneTask(ps: Pathspec, step: string, tasks: Task[], command: string): Task {
   if (tasks.length === 1) return tasks[0]!;
-  const shown = tasks.slice(0, 10).map((t) => `  ${taskLine(ps, t)}`);
+  const shown = tasks.slice(0, 10).map((t) => `  ${taskLine(t)}`);
   if (tasks.length > 10) shown.push(`  ... and ${tasks.length - 10} more (tributary dump ${ps.flow}/${ps.runId}/${step} lists them all)`);
   throw usageError(
     `Step ${safeText(step)} of ${ps.flow}/${ps.runId} has ${tasks.length} tasks; name one: tributary ${command} ${ps.flow}/${ps.runId}/${safeText(step)}/<task>\n${shown.join('\n')}`,
@@ -604,65 +657,47 @@ async function cmdLogs(tokens: string[]): Promise<number> {
   if (flag(args, 'stderr') && flag(args, 'stdout'))
     throw usageError('Give --stdout or --stderr, not both (without either, both are printed).');
   const attemptArg = attemptOption(args);
-  const stores = await openStores(args);
+  const client = await openClient(args);
   try {
-    const { step, tasks } = await resolveTasks(stores.metadata, ps);
+    const { step, tasks } = await resolveTasks(client, ps);
     let task = oneTask(ps, step, tasks, 'logs');
-    let pathspec = `${ps.flow}/${ps.runId}/${task.step}/${task.taskId}`;
-    if (task.attempts === 0)
+    if (task.attemptCount === 0)
       throw new TributaryError(
         'NOT_FOUND',
-        `Task ${safeText(pathspec)} has not started (it is ${task.status}): it has no attempt, so no output.`,
+        `Task ${safeText(task.pathspec)} has not started (it is ${task.status}): it has no attempt, so no output.`,
       );
-    if (attemptArg !== undefined && attemptArg >= task.attempts)
+    if (attemptArg !== undefined && attemptArg >= task.attemptCount)
       throw new TributaryError(
         'NOT_FOUND',
-        `Task ${safeText(pathspec)} has ${task.attempts} attempt${task.attempts === 1 ? '' : 's'} (${task.attempts === 1 ? '0' : `0 to ${task.attempts - 1}`}); there is no attempt ${attemptArg}.`,
+        `Task ${safeText(task.pathspec)} has ${task.attemptCount} attempt${task.attemptCount === 1 ? '' : 's'} (${task.attemptCount === 1 ? '0' : `0 to ${task.attemptCount - 1}`}); there is no attempt ${attemptArg}.`,
       );
-    let attempt = attemptArg ?? task.attempts - 1;
-    const streams = only ? [only] : (['stdout', 'stderr'] as const);
+    let attempt = attemptArg ?? task.attemptCount - 1;
+    const streams: ReadonlyArray<'stdout' | 'stderr'> = only ? [only] : ['stdout', 'stderr'];
+    const stored = async (t: Task, at: number) => Promise.all(streams.map((s) => t.log(s, at)));
+    let logs = await stored(task, attempt);
     // A task cloned by resume ran in its origin run: its output is stored there.
-    for (let hops = 0; task.originPathspec && hops < 100 && !(await hasLogs(stores.datastore, pathspec, attempt, streams)); hops++) {
-      const origin = parsePathspec(task.originPathspec, 4, 4, `Invalid origin pathspec of ${pathspec}`);
+    for (let hops = 0; task.originPathspec && hops < 100 && logs.every((l) => l === undefined); hops++) {
       err(
-        `(no output stored for attempt ${attempt} of ${pathspec}: it was cloned from ${task.originPathspec}; showing that task's output)\n`,
+        `(no output stored for attempt ${attempt} of ${safeText(task.pathspec)}: it was cloned from ${safeText(task.originPathspec)}; showing that task's output)\n`,
       );
-      task = await stores.metadata.getTask({ flow: origin.flow, runId: origin.runId, taskId: origin.taskId! });
-      pathspec = `${origin.flow}/${origin.runId}/${task.step}/${task.taskId}`;
-      attempt = Math.max(0, task.attempts - 1);
+      task = (await task.origin())!;
+      attempt = Math.max(0, task.attemptCount - 1);
+      logs = await stored(task, attempt);
     }
-    let printed = false;
-    for (const stream of streams) {
-      const key = `${pathspec}/${attempt}.${stream}.log`;
-      if (!(await stores.datastore.head(key))) continue;
-      const bytes = await stores.datastore.get(key);
+    streams.forEach((stream, i) => {
       // Task output is printed raw: it is the user's own output (colours, progress bars), like a log file.
-      (stream === 'stderr' && !only ? process.stderr : process.stdout).write(bytes);
-      printed = true;
-    }
-    if (!printed) err(`(${await whyNoLogs(stores.metadata, task, pathspec, attempt, only)})\n`);
+      if (logs[i]) (stream === 'stderr' && !only ? process.stderr : process.stdout).write(logs[i]);
+    });
+    if (logs.every((l) => l === undefined)) err(`(${await whyNoLogs(task, attempt, only)})\n`);
     return 0;
   } finally {
-    await stores.close();
+    await client.close();
   }
 }
 
-async function hasLogs(datastore: Datastore, pathspec: string, attempt: number, streams: readonly string[]): Promise<boolean> {
-  for (const s of streams) if (await datastore.head(`${pathspec}/${attempt}.${s}.log`)) return true;
-  return false;
-}
-
-async function whyNoLogs(
-  metadata: MetadataStore,
-  task: TaskRecord,
-  pathspec: string,
-  attempt: number,
-  only: string | undefined,
-): Promise<string> {
-  const head = `no output stored for attempt ${attempt} of task ${safeText(pathspec)}`;
-  const record = (await metadata.listAttempts({ flow: task.flow, runId: task.runId, taskId: task.taskId })).find(
-    (a) => a.attempt === attempt,
-  );
+async function whyNoLogs(task: Task, attempt: number, only: string | undefined): Promise<string> {
+  const head = `no output stored for attempt ${attempt} of task ${safeText(task.pathspec)}`;
+  const record = (await task.attempts()).find((a) => a.attempt === attempt);
   if (!record) return `${head}: the attempt never started`;
   if (record.status === 'running')
     return `${head}: the attempt is still running (or its run was killed); a warm worker stores output when the attempt ends, a job every 2 s`;
@@ -683,69 +718,112 @@ async function cmdDump(tokens: string[]): Promise<number> {
   }
   const ps = parsePathspec(args.positional[0], 2, 5, 'Usage: tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]');
   const json = flag(args, 'json');
-  const stores = await openStores(args);
+  const client = await openClient(args);
   try {
-    const { step, tasks } = await resolveTasks(stores.metadata, ps);
+    const { step, tasks } = await resolveTasks(client, ps);
     if (tasks.length > 1) {
       const stepPathspec = `${ps.flow}/${ps.runId}/${safeText(step)}`;
       if (json) {
         const list = tasks.map((t) => ({
-          pathspec: `${ps.flow}/${ps.runId}/${t.step}/${t.taskId}`,
+          pathspec: t.pathspec,
           key: t.key,
           status: t.status,
-          attempts: t.attempts,
+          attempts: t.attemptCount,
           ...(t.originPathspec ? { originPathspec: t.originPathspec } : {}),
         }));
         out(`${safeJson(JSON.stringify({ pathspec: `${ps.flow}/${ps.runId}/${step}`, tasks: list }, null, 2))}\n`);
       } else {
         out(`${stepPathspec} has ${tasks.length} tasks; dump one with tributary dump ${stepPathspec}/<task>:\n`);
-        for (const t of tasks) out(`  ${taskLine(ps, t)}\n`);
+        for (const t of tasks) out(`  ${taskLine(t)}\n`);
       }
       return 0;
     }
     const task = tasks[0]!;
-    const refs = await stores.metadata.listArtifacts({ flow: ps.flow, runId: ps.runId, taskId: task.taskId });
-    const pathspec = `${ps.flow}/${ps.runId}/${task.step}/${task.taskId}`;
-    const store = new ArtifactStore(stores.datastore, ps.flow).forTask(pathspec);
-    const chosen = ps.artifact ? refs.filter((r) => r.name === ps.artifact) : refs;
-    if (ps.artifact && chosen.length === 0)
-      throw new TributaryError(
-        'NOT_FOUND',
-        `Task ${safeText(pathspec)} has no artifact ${ps.artifact}. ${refs.length ? `It has: ${refs.map((r) => safeText(r.name)).join(', ')}.` : `It has none (it is ${task.status}).`}`,
-      );
-    const values: Record<string, unknown> = {};
-    for (const ref of chosen) values[ref.name] = await store.load(ref);
+    const chosen = ps.artifact ? [await task.artifact(ps.artifact)] : await task.artifacts();
+    const values = await Promise.all(chosen.map((a) => a.get()));
     // A failed task has no artifacts: what its last attempt failed with is what the reader wants.
-    const failure =
-      task.status === 'failed'
-        ? (await stores.metadata.listAttempts({ flow: ps.flow, runId: ps.runId, taskId: task.taskId })).filter((a) => a.error).pop()
-        : undefined;
+    const failure = task.status === 'failed' ? (await task.attempts()).filter((a) => a.error).pop() : undefined;
     if (json) {
       const doc = {
-        pathspec,
+        pathspec: task.pathspec,
         status: task.status,
-        ...(failure?.error ? { error: { attempt: failure.attempt, ...failure.error } } : {}),
+        ...(failure?.error ? { error: { attempt: failure.attempt, code: failure.error.code, message: failure.error.message } } : {}),
         artifacts: Object.fromEntries(
-          chosen.map((r) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[r.name]) }]),
+          chosen.map((r, i) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[i]) }]),
         ),
       };
       out(`${safeJson(JSON.stringify(doc, null, 2))}\n`);
     } else {
-      out(`${safeText(pathspec)} (${task.status})\n`);
+      out(`${safeText(task.pathspec)} (${task.status})\n`);
       if (failure?.error)
         out(
           `  attempt ${failure.attempt} failed: [${safeText(failure.error.code)}] ${safeText(failure.error.message, { multiline: true })}\n`,
         );
-      for (const r of chosen) {
-        const shown = inspect(values[r.name], { depth: 4, maxArrayLength: 20, breakLength: 100 });
+      chosen.forEach((r, i) => {
+        const shown = inspect(values[i], { depth: 4, maxArrayLength: 20, breakLength: 100 });
         out(
           `  ${safeText(r.name)}: ${safeText(r.type)}, ${r.size} bytes, sha256 ${safeText(r.sha.slice(0, 12))}\n    ${shown.split('\n').join('\n    ')}\n`,
         );
-      }
+      });
     }
     return 0;
   } finally {
-    await stores.close();
+    await client.close();
+  }
+}
+
+async function cmdTag(tokens: string[]): Promise<number> {
+  const args = parseStrict('tag', tokens, 1000);
+  if (flag(args, 'help')) {
+    out(commandHelp('tag'));
+    return 0;
+  }
+  const [action, target, ...tags] = args.positional;
+  const usage = 'Usage: tributary tag add|remove|replace|list <Flow/run | FlowName> [tag...] (see tributary tag --help)';
+  if (!action || !['add', 'remove', 'replace', 'list'].includes(action))
+    throw usageError(action ? `Unknown tag action ${safeText(action)}: add, remove, replace or list. ${usage}` : usage);
+  if (!target) throw usageError(usage);
+  const to = args.options.get('to') ?? [];
+  if (to.length && action !== 'replace') throw usageError('--to goes with tag replace only.');
+  for (const t of [...tags, ...to])
+    if (t.length === 0 || t.length > 500) throw usageError(`Tags are 1-500 characters; got "${safeText(t)}".`);
+  const json = flag(args, 'json');
+  const client = await openClient(args);
+  try {
+    if (action === 'list' && !target.includes('/')) {
+      if (tags.length) throw usageError('tag list takes a run or a flow, no tags.');
+      const flow = parsePathspec(`${target}/0`, 2, 2, usage).flow;
+      const counts = new Map<string, number>();
+      for await (const run of client.flow(flow).runs({ pageSize: 1000 })) for (const t of run.tags) counts.set(t, (counts.get(t) ?? 0) + 1);
+      const sorted = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      if (json) out(`${safeJson(JSON.stringify({ flow, namespace: client.namespace, tags: Object.fromEntries(sorted) }, null, 2))}\n`);
+      else if (sorted.length === 0)
+        out(
+          `No run of ${safeText(flow)}${client.namespace === null ? '' : ` in namespace ${safeText(client.namespace)}`} has user tags.\n`,
+        );
+      else for (const [t, n] of sorted) out(`${safeText(t)}  (${n} run${n === 1 ? '' : 's'})\n`);
+      return 0;
+    }
+    const ps = parsePathspec(target, 2, 2, usage);
+    let run = await client.run(`${ps.flow}/${ps.runId}`);
+    if (action === 'add' || action === 'remove') {
+      if (tags.length === 0) throw usageError(`tag ${action} needs at least one tag: tributary tag ${action} ${run.pathspec} <tag>...`);
+      run = action === 'add' ? await run.addTags(...tags) : await run.removeTags(...tags);
+    } else if (action === 'replace') {
+      const [remove, add] = to.length ? [tags, to] : tags.length === 2 ? [[tags[0]!], [tags[1]!]] : [undefined, undefined];
+      if (!remove || !add)
+        throw usageError(`tag replace takes <old> <new>, or <old>... --to <new>...: tributary tag replace ${run.pathspec} old-tag new-tag`);
+      run = await run.replaceTags(remove, add);
+    } else if (tags.length) throw usageError('tag list takes a run or a flow, no tags.');
+    if (json) out(`${safeJson(JSON.stringify({ pathspec: run.pathspec, tags: run.tags, systemTags: run.systemTags }, null, 2))}\n`);
+    else {
+      out(`${safeText(run.pathspec)}\n`);
+      out(`  tags:        ${run.tags.length ? run.tags.map((t) => safeText(t)).join(', ') : '(none)'}\n`);
+      out(`  system tags: ${run.systemTags.map((t) => safeText(t)).join(', ')}\n`);
+    }
+    return 0;
+  } finally {
+    await client.close();
   }
 }
 
@@ -773,6 +851,7 @@ const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
   runs: cmdRuns,
   logs: cmdLogs,
   dump: cmdDump,
+  tag: cmdTag,
 };
 
 /** One line per error, with its code; the stack only with TRIBUTARY_DEBUG=1. */

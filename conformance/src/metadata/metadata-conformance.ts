@@ -1,5 +1,14 @@
+import fc from 'fast-check';
 import { describe, test } from 'vitest';
-import type { ArtifactRef, MetadataStore, NewRun, TaskRef } from '@tributary/core';
+import {
+  MAX_TASK_BATCH,
+  type ArtifactRef,
+  type MetadataStore,
+  type NewRun,
+  type RunQuery,
+  type RunRecord,
+  type TaskRef,
+} from '@tributary/core';
 import { checkProperty, propertyParams, rejectsWith, type PropertySettings } from '../common.ts';
 import { metadataModelProperty } from './metadata-model.ts';
 
@@ -26,6 +35,7 @@ export interface MetadataConformanceOptions {
 }
 
 const sha = (c: string) => c.repeat(64).slice(0, 64);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function newRun(flow = 'ConformanceFlow', extra: Partial<NewRun> = {}): NewRun {
   return {
@@ -157,6 +167,159 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect((await s.listRuns({ tags: ['y'] })).items.map((r) => r.runId)).toEqual([a.runId]);
           await rejectsWith(s.removeTags(a.flow, a.runId, ['user:tester']), 'CONFLICT');
           expect((await s.getRun(a.flow, a.runId)).systemTags).toContain('user:tester');
+        }));
+
+      test('listRuns filters by user, since and until, combined with flow, tags, status and cursor pages', ({ expect }) =>
+        withStore(async (s) => {
+          const made: RunRecord[] = [];
+          for (let i = 0; i < 18; i++) {
+            // Two clock ticks: runs 0-5, 6-11 and 12-17 have strictly increasing creation times.
+            if (i === 6 || i === 12) await sleep(15);
+            const user = ['alice', 'bob', 'carol'][i % 3]!;
+            const flow = i % 4 === 3 ? 'OtherFlow' : 'ConformanceFlow';
+            const r = await s.createRun(newRun(flow, { user, tags: i % 2 ? ['odd'] : ['even'], systemTags: [`user:${user}`] }));
+            if (i % 5 === 0) await s.finishRun(r.flow, r.runId, 'succeeded');
+            made.push(await s.getRun(r.flow, r.runId));
+          }
+          const mid = made[6]!.createdAt;
+          const late = made[12]!.createdAt;
+          const expected = (q: RunQuery) =>
+            made
+              .filter(
+                (r) =>
+                  (!q.flow || r.flow === q.flow) &&
+                  (!q.status || r.status === q.status) &&
+                  (q.user === undefined || r.user === q.user) &&
+                  (q.since === undefined || r.createdAt >= q.since) &&
+                  (q.until === undefined || r.createdAt < q.until) &&
+                  (q.tags ?? []).every((t) => r.tags.includes(t) || r.systemTags.includes(t)),
+              )
+              .sort((a, b) => Number(b.runId) - Number(a.runId))
+              .map((r) => r.runId);
+          const paged = async (q: RunQuery) => {
+            const seen: string[] = [];
+            let cursor: string | undefined;
+            do {
+              const page = await s.listRuns({ ...q, limit: 2, ...(cursor ? { cursor } : {}) });
+              expect(page.items.length).toBeLessThanOrEqual(2);
+              seen.push(...page.items.map((r) => r.runId));
+              cursor = page.cursor;
+            } while (cursor);
+            return seen;
+          };
+          const queries: RunQuery[] = [
+            { user: 'alice' },
+            { user: 'alice', flow: 'ConformanceFlow' },
+            { user: 'bob', tags: ['odd'] },
+            { user: 'alice', tags: ['user:alice'] },
+            { user: 'alice', tags: ['user:bob'] },
+            { user: 'nobody' },
+            { since: mid },
+            { until: mid },
+            { since: mid, until: late },
+            { since: mid, until: late, flow: 'ConformanceFlow', tags: ['even'] },
+            { since: mid, until: late, user: 'carol' },
+            { since: mid, status: 'succeeded' },
+            { until: late, user: 'bob', status: 'succeeded', flow: 'ConformanceFlow' },
+            { since: late, until: mid },
+            { since: late, until: late },
+          ];
+          for (const q of queries) {
+            const want = expected(q);
+            expect(await paged(q), JSON.stringify(q)).toEqual(want);
+            expect(
+              (await s.listRuns({ ...q, limit: 1000 })).items.map((r) => r.runId),
+              JSON.stringify(q),
+            ).toEqual(want);
+          }
+          // since is inclusive, until exclusive; the clock ticks split the runs as intended
+          expect(expected({ until: mid })).toHaveLength(6);
+          expect(expected({ since: mid, until: late })).toHaveLength(6);
+          expect(await paged({ since: mid })).toContain(made[6]!.runId);
+          expect(await paged({ until: mid })).not.toContain(made[6]!.runId);
+          expect(await paged({ since: made[17]!.createdAt + 1 })).toEqual([]);
+        }));
+
+      test('replaceTags removes then adds in one step; a system tag in either list changes nothing', ({ expect }) =>
+        withStore(async (s) => {
+          const a = await s.createRun(newRun());
+          const tags = async () => (await s.getRun(a.flow, a.runId)).tags.sort();
+          const tagged = async (tag: string) => (await s.listRuns({ tags: [tag] })).items.map((r) => r.runId);
+          await s.addTags(a.flow, a.runId, ['stage:dev', 'keep']);
+          await s.replaceTags(a.flow, a.runId, ['stage:dev', 'absent'], ['stage:prod']);
+          expect(await tags()).toEqual(['keep', 'stage:prod', 'team:ml']);
+          expect(await tagged('stage:prod')).toEqual([a.runId]);
+          expect(await tagged('stage:dev')).toEqual([]);
+          // remove first, then add: a tag in both lists stays
+          await s.replaceTags(a.flow, a.runId, ['keep'], ['keep']);
+          expect(await tags()).toEqual(['keep', 'stage:prod', 'team:ml']);
+          await s.replaceTags(a.flow, a.runId, [], []);
+          expect(await tags()).toEqual(['keep', 'stage:prod', 'team:ml']);
+
+          const before = await s.getRun(a.flow, a.runId);
+          await rejectsWith(s.replaceTags(a.flow, a.runId, ['keep'], ['user:tester']), 'CONFLICT');
+          await rejectsWith(s.replaceTags(a.flow, a.runId, ['runtime:node20'], ['new']), 'CONFLICT');
+          await rejectsWith(s.replaceTags(a.flow, a.runId, ['stage:prod', 'user:tester'], ['new']), 'CONFLICT');
+          await expect(s.replaceTags(a.flow, a.runId, ['keep'], ['new', ''])).rejects.toThrow();
+          await expect(s.replaceTags(a.flow, a.runId, ['keep'], ['x'.repeat(501)])).rejects.toThrow();
+          const after = await s.getRun(a.flow, a.runId);
+          expect(after.tags.sort()).toEqual(before.tags.sort());
+          expect(after.systemTags).toEqual(before.systemTags);
+          expect(await tagged('keep')).toEqual([a.runId]);
+          expect(await tagged('new')).toEqual([]);
+          expect(await tagged('runtime:node20')).toEqual([a.runId]);
+          expect(await tagged('user:tester')).toEqual([a.runId]);
+
+          await rejectsWith(s.replaceTags(a.flow, '999999', [], ['x']), 'NOT_FOUND');
+          await rejectsWith(s.replaceTags('SomeOtherFlow', a.runId, [], ['x']), 'NOT_FOUND');
+          // the longest tag is fine
+          await s.replaceTags(a.flow, a.runId, [], ['x'.repeat(500)]);
+          expect(await tags()).toContain('x'.repeat(500));
+        }));
+
+      test('concurrent replaceTags swaps: every reader sees exactly one of the two tags', ({ expect }) =>
+        withStore(async (s) => {
+          const a = await s.createRun(newRun('ConformanceFlow', { tags: ['color:red'] }));
+          const colors = ['color:red', 'color:blue'];
+          const reads: string[][] = [];
+          await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              i % 2
+                ? s.replaceTags(a.flow, a.runId, [colors[i % 4 === 1 ? 0 : 1]!], [colors[i % 4 === 1 ? 1 : 0]!])
+                : s.getRun(a.flow, a.runId).then((r) => void reads.push(r.tags)),
+            ),
+          );
+          reads.push((await s.getRun(a.flow, a.runId)).tags);
+          for (const tags of reads) expect(tags.filter((t) => colors.includes(t))).toHaveLength(1);
+          const now = reads[reads.length - 1]!.find((t) => colors.includes(t))!;
+          expect((await s.listRuns({ tags: [now] })).items.map((r) => r.runId)).toEqual([a.runId]);
+          expect((await s.listRuns({ tags: colors.filter((c) => c !== now) })).items).toEqual([]);
+        }));
+
+      test('listFlows: sorted distinct names of flows with runs, optionally with a run carrying all tags', ({ expect }) =>
+        withStore(async (s) => {
+          expect(await s.listFlows()).toEqual([]);
+          await s.createRun(newRun('Beta', { tags: ['a'] }));
+          await s.createRun(newRun('Beta', { tags: ['b'] }));
+          await s.createRun(newRun('Alpha', { tags: ['a', 'b'] }));
+          await s.createRun(newRun('Alpha', { tags: [] }));
+          const gamma = await s.createRun(newRun('Gamma', { tags: ['b'] }));
+          await s.createRun(newRun('Delta', { tags: [], user: 'other', systemTags: ['user:other'] }));
+          expect(await s.listFlows()).toEqual(['Alpha', 'Beta', 'Delta', 'Gamma']);
+          expect(await s.listFlows({})).toEqual(['Alpha', 'Beta', 'Delta', 'Gamma']);
+          expect(await s.listFlows({ tags: [] })).toEqual(['Alpha', 'Beta', 'Delta', 'Gamma']);
+          expect(await s.listFlows({ tags: ['a'] })).toEqual(['Alpha', 'Beta']);
+          expect(await s.listFlows({ tags: ['a', 'a'] })).toEqual(['Alpha', 'Beta']);
+          // Beta has a run with a and another with b, but none with both
+          expect(await s.listFlows({ tags: ['a', 'b'] })).toEqual(['Alpha']);
+          expect(await s.listFlows({ tags: ['b', 'user:tester'] })).toEqual(['Alpha', 'Beta', 'Gamma']);
+          expect(await s.listFlows({ tags: ['user:other'] })).toEqual(['Delta']);
+          expect(await s.listFlows({ tags: ['user:other', 'a'] })).toEqual([]);
+          expect(await s.listFlows({ tags: ['nobody-has-this'] })).toEqual([]);
+          await s.addTags(gamma.flow, gamma.runId, ['a']);
+          expect(await s.listFlows({ tags: ['a', 'b'] })).toEqual(['Alpha', 'Gamma']);
+          await s.removeTags(gamma.flow, gamma.runId, ['b']);
+          expect(await s.listFlows({ tags: ['a', 'b'] })).toEqual(['Alpha']);
         }));
 
       test('heartbeat records a time', ({ expect }) =>
@@ -321,6 +484,190 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
         }));
     });
 
+    describe('batch reads', () => {
+      const art = (name: string, c: string, size = 1): ArtifactRef => ({ name, sha: sha(c), size, type: 'number', encoding: 'msgpack' });
+
+      test('one entry per task of the run, equal to the per-task reads; other ids left out; empty set is {}', ({ expect }) =>
+        withStore(async (s) => {
+          const run = await s.createRun(newRun());
+          const [done, pending, running, failed] = await s.registerTasks(
+            ['done', 'pending', 'running', 'failed'].map((key) => ({ flow: run.flow, runId: run.runId, step: key, key, parents: [] })),
+          );
+          const ref = (t: { taskId: string }): TaskRef => ({ flow: run.flow, runId: run.runId, taskId: t.taskId });
+          await s.startAttempt(ref(done!), 0);
+          await s.finishAttempt(ref(done!), 0, { status: 'failed', error: { code: 'USER_CODE', message: 'first' }, metadata: { f: '0' } });
+          await s.startAttempt(ref(done!), 1);
+          await s.finishAttempt(ref(done!), 1, {
+            status: 'succeeded',
+            artifacts: [art('weights', 'b', 800), art('model', 'a', 10)],
+            metadata: { f: '1', g: 'x' },
+          });
+          await s.putMetadata(ref(done!), { g: 'y' });
+          await s.startAttempt(ref(running!), 0);
+          await s.startAttempt(ref(failed!), 0);
+          await s.finishAttempt(ref(failed!), 0, {
+            status: 'failed',
+            error: { code: 'WORKER_LOST', message: 'gone' },
+            metadata: { h: '1' },
+          });
+          // a task of another run of the same flow, and of another flow
+          const other = await runWithTask(s);
+          const foreignRun = await s.createRun(newRun('ForeignFlow'));
+          const foreign = await s.registerTask({ flow: 'ForeignFlow', runId: foreignRun.runId, step: 'start', key: 'start', parents: [] });
+          const mine = [done!, pending!, running!, failed!];
+          const taskIds = [
+            failed!.taskId,
+            other.task.taskId,
+            done!.taskId,
+            '999999',
+            'abc',
+            '',
+            '-1',
+            '1.5',
+            '99999999999999999999',
+            foreign.taskId,
+            running!.taskId,
+            pending!.taskId,
+            done!.taskId,
+          ];
+          const set = { flow: run.flow, runId: run.runId, taskIds };
+          const [arts, meta, atts] = await Promise.all([
+            s.listArtifactsOfTasks(set),
+            s.getMetadataOfTasks(set),
+            s.listAttemptsOfTasks(set),
+          ]);
+          const keys = mine.map((t) => t.taskId).sort();
+          expect(Object.keys(arts).sort()).toEqual(keys);
+          expect(Object.keys(meta).sort()).toEqual(keys);
+          expect(Object.keys(atts).sort()).toEqual(keys);
+          for (const t of mine) {
+            expect(arts[t.taskId]).toEqual(await s.listArtifacts(ref(t)));
+            expect(meta[t.taskId]).toEqual(await s.getMetadata(ref(t)));
+            expect(atts[t.taskId]).toEqual(await s.listAttempts(ref(t)));
+          }
+          expect(arts[done!.taskId]).toEqual([
+            { ...art('model', 'a', 10), attempt: 1 },
+            { ...art('weights', 'b', 800), attempt: 1 },
+          ]);
+          expect(arts[pending!.taskId]).toEqual([]);
+          expect(arts[running!.taskId]).toEqual([]);
+          expect(arts[failed!.taskId]).toEqual([]);
+          expect(meta[done!.taskId]).toEqual({ f: '1', g: 'y' });
+          expect(meta[pending!.taskId]).toEqual({});
+          expect(meta[failed!.taskId]).toEqual({ h: '1' });
+          expect(atts[done!.taskId]!.map((a) => [a.attempt, a.status, a.error?.code])).toEqual([
+            [0, 'failed', 'USER_CODE'],
+            [1, 'succeeded', undefined],
+          ]);
+          expect(atts[pending!.taskId]).toEqual([]);
+          expect(atts[running!.taskId]!.map((a) => [a.attempt, a.status])).toEqual([[0, 'running']]);
+
+          const none = { flow: run.flow, runId: run.runId, taskIds: [] };
+          expect(await s.listArtifactsOfTasks(none)).toEqual({});
+          expect(await s.getMetadataOfTasks(none)).toEqual({});
+          expect(await s.listAttemptsOfTasks(none)).toEqual({});
+          // no task of a run that does not exist (or is of another flow)
+          for (const where of [
+            { flow: run.flow, runId: '999999' },
+            { flow: 'SomeOtherFlow', runId: run.runId },
+          ]) {
+            const absent = { ...where, taskIds: [done!.taskId] };
+            expect(await s.listArtifactsOfTasks(absent)).toEqual({});
+            expect(await s.getMetadataOfTasks(absent)).toEqual({});
+            expect(await s.listAttemptsOfTasks(absent)).toEqual({});
+          }
+        }));
+
+      test(`at most ${MAX_TASK_BATCH} ids: more is PARAM_INVALID naming the limit`, ({ expect }) =>
+        withStore(async (s) => {
+          const { run, task } = await runWithTask(s);
+          const ids = (n: number) => [task.taskId, ...Array.from({ length: n - 1 }, (_, i) => String(900_000_000 + i))];
+          const full = { flow: run.flow, runId: run.runId, taskIds: ids(MAX_TASK_BATCH) };
+          expect(Object.keys(await s.listArtifactsOfTasks(full))).toEqual([task.taskId]);
+          expect(Object.keys(await s.getMetadataOfTasks(full))).toEqual([task.taskId]);
+          expect(Object.keys(await s.listAttemptsOfTasks(full))).toEqual([task.taskId]);
+          const over = { flow: run.flow, runId: run.runId, taskIds: ids(MAX_TASK_BATCH + 1) };
+          for (const call of [s.listArtifactsOfTasks(over), s.getMetadataOfTasks(over), s.listAttemptsOfTasks(over)]) {
+            const err = await rejectsWith(call, 'PARAM_INVALID');
+            expect(err.message).toContain(String(MAX_TASK_BATCH));
+          }
+        }));
+
+      test(`for random tasks, batch reads equal the per-task reads (${props.numRuns} runs, seed ${props.seed})`, ({ expect }) =>
+        withStore(async (s) => {
+          const outsider = await runWithTask(s);
+          const attemptArb = fc.record({
+            ok: fc.boolean(),
+            artifacts: fc.uniqueArray(
+              fc.record({
+                name: fc.constantFrom('model', 'Model', 'weights', 'a', 'z_1', 'b-2', 'x.y'),
+                sha: fc.constantFrom('a', 'b', 'c').map(sha),
+                size: fc.nat({ max: 2 ** 40 }),
+                type: fc.constantFrom('number', 'Map', 'Float64Array'),
+                encoding: fc.constantFrom('msgpack', 'raw'),
+              }),
+              { selector: (a) => a.name, maxLength: 4 },
+            ),
+            error: fc.record({ code: fc.constantFrom('USER_CODE', 'WORKER_LOST'), message: fc.string({ maxLength: 20 }) }),
+            metadata: fc.dictionary(fc.constantFrom('f', 'g', 'h'), fc.string({ maxLength: 10 }), { maxKeys: 3 }),
+          });
+          const taskArb = fc.record({
+            attempts: fc.array(attemptArb, { maxLength: 3 }),
+            leaveRunning: fc.boolean(),
+            puts: fc.array(fc.dictionary(fc.constantFrom('f', 'g', 'k'), fc.string({ maxLength: 10 }), { maxKeys: 2 }), { maxLength: 2 }),
+          });
+          const property = fc.asyncProperty(
+            fc.array(taskArb, { minLength: 1, maxLength: 6 }),
+            fc.uniqueArray(fc.nat({ max: 5 }), { maxLength: 6 }),
+            fc.array(fc.constantFrom('999999999', 'x', '', '0x1', '12345678901234567890'), { maxLength: 3 }),
+            async (scripts, order, junk) => {
+              const run = await s.createRun(newRun());
+              const tasks = await s.registerTasks(
+                scripts.map((_, i) => ({ flow: run.flow, runId: run.runId, step: 'body', key: `body[${i}]`, parents: [] })),
+              );
+              const refs = tasks.map((t): TaskRef => ({ flow: run.flow, runId: run.runId, taskId: t.taskId }));
+              for (const [i, script] of scripts.entries()) {
+                const ref = refs[i]!;
+                let n = 0;
+                let succeeded = false;
+                for (const a of script.attempts) {
+                  await s.startAttempt(ref, n);
+                  await s.finishAttempt(
+                    ref,
+                    n++,
+                    a.ok
+                      ? { status: 'succeeded', artifacts: a.artifacts, metadata: a.metadata }
+                      : { status: 'failed', error: a.error, metadata: a.metadata },
+                  );
+                  if ((succeeded = a.ok)) break;
+                }
+                if (script.leaveRunning && !succeeded) await s.startAttempt(ref, n);
+                for (const p of script.puts) await s.putMetadata(ref, p);
+              }
+              const chosen = order.filter((i) => i < tasks.length).map((i) => tasks[i]!.taskId);
+              const taskIds = [...chosen, ...junk, outsider.task.taskId, ...chosen.slice(0, 1)];
+              const set = { flow: run.flow, runId: run.runId, taskIds };
+              const [arts, meta, atts] = await Promise.all([
+                s.listArtifactsOfTasks(set),
+                s.getMetadataOfTasks(set),
+                s.listAttemptsOfTasks(set),
+              ]);
+              const keys = [...chosen].sort();
+              expect(Object.keys(arts).sort()).toEqual(keys);
+              expect(Object.keys(meta).sort()).toEqual(keys);
+              expect(Object.keys(atts).sort()).toEqual(keys);
+              for (const taskId of chosen) {
+                const ref = { flow: run.flow, runId: run.runId, taskId };
+                expect(arts[taskId]).toEqual(await s.listArtifacts(ref));
+                expect(meta[taskId]).toEqual(await s.getMetadata(ref));
+                expect(atts[taskId]).toEqual(await s.listAttempts(ref));
+              }
+            },
+          );
+          await checkProperty(property, props);
+        }));
+    });
+
     describe('close', () => {
       test('every method of a closed store rejects with CLOSED', () =>
         withStore(async (s) => {
@@ -336,6 +683,13 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           await rejectsWith(s.listTasks({ flow: run.flow, runId: run.runId }), 'CLOSED');
           await rejectsWith(s.startAttempt(ref, 0), 'CLOSED');
           await rejectsWith(s.listArtifacts(ref), 'CLOSED');
+          await rejectsWith(s.replaceTags(run.flow, run.runId, [], ['x']), 'CLOSED');
+          await rejectsWith(s.listFlows(), 'CLOSED');
+          const set = { flow: run.flow, runId: run.runId, taskIds: [ref.taskId] };
+          await rejectsWith(s.listArtifactsOfTasks(set), 'CLOSED');
+          await rejectsWith(s.getMetadataOfTasks(set), 'CLOSED');
+          await rejectsWith(s.listAttemptsOfTasks(set), 'CLOSED');
+          await rejectsWith(s.listAttemptsOfTasks({ ...set, taskIds: [] }), 'CLOSED');
         }));
     });
 

@@ -1,8 +1,10 @@
 import {
+  MAX_TASK_BATCH,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
   type AttemptRecord,
+  type FlowQuery,
   type MetadataCapabilities,
   type MetadataStore,
   type NewRun,
@@ -14,6 +16,7 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskRef,
+  type TaskSet,
 } from '@tributary/core';
 
 interface TaskState {
@@ -29,6 +32,23 @@ function id(kind: string, value: string): number {
   if (!/^\d{1,15}$/.test(value))
     throw new TributaryError('NOT_FOUND', `No ${kind} with id ${JSON.stringify(value)}: ids are decimal numbers.`);
   return Number(value);
+}
+
+/**
+ * A time bound of `listRuns` as an integer (createdAt is whole milliseconds, so rounding up keeps
+ * both `>= since` and `< until` exact; infinities clamp). NaN or a non-number is PARAM_INVALID.
+ */
+function timeBound(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
+}
+
+function checkTags(tags: string[]): void {
+  for (const t of tags)
+    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
+      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
 }
 
 /**
@@ -88,9 +108,17 @@ export class MemoryMetadataStore implements MetadataStore {
     this.live();
     const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
     const cursor = query.cursor === undefined ? Infinity : id('cursor', query.cursor);
+    const since = timeBound('since', query.since);
+    const until = timeBound('until', query.until);
     const all = [...this.runs.values()]
       .filter((r) => (!query.flow || r.flow === query.flow) && (!query.status || r.status === query.status) && Number(r.runId) < cursor)
-      .filter((r) => (query.tags ?? []).every((t) => r.tags.includes(t) || r.systemTags.includes(t)))
+      .filter(
+        (r) =>
+          (query.user === undefined || r.user === query.user) &&
+          (since === undefined || r.createdAt >= since) &&
+          (until === undefined || r.createdAt < until),
+      )
+      .filter((r) => this.hasTags(r, query.tags ?? []))
       .sort((a, b) => Number(b.runId) - Number(a.runId));
     const items = all.slice(0, limit).map(clone);
     return all.length > limit ? { items, cursor: items[items.length - 1]!.runId } : { items };
@@ -115,25 +143,41 @@ export class MemoryMetadataStore implements MetadataStore {
     this.run(flow, runId).heartbeatAt = Date.now();
   }
 
-  private mutateTags(flow: string, runId: string, tags: string[], add: boolean): void {
+  private hasTags(r: RunRecord, tags: string[]): boolean {
+    return tags.every((t) => r.tags.includes(t) || r.systemTags.includes(t));
+  }
+
+  /** Remove `remove`, then add `add`: everything is checked before anything changes. */
+  private mutateTags(flow: string, runId: string, remove: string[], add: string[]): void {
     this.live();
     const run = this.run(flow, runId);
-    for (const t of tags) {
-      if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-        throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
+    checkTags(remove);
+    checkTags(add);
+    for (const t of [...remove, ...add])
       if (run.systemTags.includes(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
-    }
     const set = new Set(run.tags);
-    for (const t of tags) add ? set.add(t) : set.delete(t);
+    for (const t of remove) set.delete(t);
+    for (const t of add) set.add(t);
     run.tags = [...set];
   }
 
   async addTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    this.mutateTags(flow, runId, tags, true);
+    this.mutateTags(flow, runId, [], tags);
   }
 
   async removeTags(flow: string, runId: string, tags: string[]): Promise<void> {
-    this.mutateTags(flow, runId, tags, false);
+    this.mutateTags(flow, runId, tags, []);
+  }
+
+  async replaceTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void> {
+    this.mutateTags(flow, runId, remove, add);
+  }
+
+  async listFlows(query: FlowQuery = {}): Promise<string[]> {
+    this.live();
+    const flows = new Set<string>();
+    for (const r of this.runs.values()) if (this.hasTags(r, query.tags ?? [])) flows.add(r.flow);
+    return [...flows].sort();
   }
 
   private checkNew(task: NewTask, pending: Set<string>): string {
@@ -256,6 +300,44 @@ export class MemoryMetadataStore implements MetadataStore {
   async getMetadata(ref: TaskRef): Promise<Record<string, string>> {
     this.live();
     return Object.fromEntries(this.task(ref).metadata);
+  }
+
+  /** The tasks of a batch that exist in its run, keyed by the ids as given; malformed or unknown ids are left out. */
+  private batch(set: TaskSet): Array<[string, TaskState]> {
+    this.live();
+    if (set.taskIds.length > MAX_TASK_BATCH)
+      throw new TributaryError(
+        'PARAM_INVALID',
+        `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
+      );
+    const out: Array<[string, TaskState]> = [];
+    for (const taskId of set.taskIds) {
+      if (typeof taskId !== 'string' || !/^\d{1,15}$/.test(taskId)) continue;
+      const t = this.tasks.get(Number(taskId));
+      if (t && t.record.flow === set.flow && t.record.runId === set.runId) out.push([taskId, t]);
+    }
+    return out;
+  }
+
+  async listArtifactsOfTasks(set: TaskSet): Promise<Record<string, ArtifactRecord[]>> {
+    const out: Record<string, ArtifactRecord[]> = {};
+    for (const [taskId, t] of this.batch(set)) {
+      const attempt = [...t.attempts].reverse().find((a) => a.status === 'succeeded')?.attempt;
+      out[taskId] = attempt === undefined ? [] : clone(t.artifacts.get(attempt) ?? []);
+    }
+    return out;
+  }
+
+  async getMetadataOfTasks(set: TaskSet): Promise<Record<string, Record<string, string>>> {
+    const out: Record<string, Record<string, string>> = {};
+    for (const [taskId, t] of this.batch(set)) out[taskId] = Object.fromEntries(t.metadata);
+    return out;
+  }
+
+  async listAttemptsOfTasks(set: TaskSet): Promise<Record<string, AttemptRecord[]>> {
+    const out: Record<string, AttemptRecord[]> = {};
+    for (const [taskId, t] of this.batch(set)) out[taskId] = clone(t.attempts);
+    return out;
   }
 
   async putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void> {

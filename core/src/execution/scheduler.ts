@@ -454,6 +454,10 @@ export class Scheduler {
       'run-ms': (outcome.finishedAt - outcome.enteredAt).toFixed(3),
     };
     if (outcome.caseValue !== undefined) metadata['switch-case'] = outcome.caseValue;
+    // For clients: where the task sits in its splits (its foreach index and input item), and the
+    // artifact @catch stored the exception in.
+    if (task.frames.length) metadata.frames = JSON.stringify(task.frames);
+    if (task.caught) metadata['caught-in'] = task.caught.var;
     if (outcome.foreach)
       metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
     await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });

@@ -125,9 +125,35 @@ export interface RunQuery {
   /** Runs carrying all these tags (user or system). */
   tags?: string[];
   status?: RunStatus;
+  /** Runs recorded with this user (`NewRun.user`). */
+  user?: string;
+  /** Runs created at or after this time (epoch ms, inclusive). */
+  since?: number;
+  /** Runs created before this time (epoch ms, exclusive). */
+  until?: number;
   cursor?: string;
   /** Default 100. */
   limit?: number;
+}
+
+/** The most task ids one batch read takes. @public */
+export const MAX_TASK_BATCH = 1000;
+
+/** @public */
+export interface FlowQuery {
+  /** Only flows with at least one run carrying all these tags (user or system). */
+  tags?: string[];
+}
+
+/**
+ * Several tasks of one run, for the batch reads (`listArtifactsOfTasks`, ...): one query for a
+ * whole page of tasks instead of one per task. At most {@link MAX_TASK_BATCH} ids.
+ * @public
+ */
+export interface TaskSet {
+  flow: string;
+  runId: string;
+  taskIds: string[];
 }
 
 /** @public */
@@ -183,6 +209,13 @@ export interface MetadataStore {
   heartbeat(flow: string, runId: string): Promise<void>;
   addTags(flow: string, runId: string, tags: string[]): Promise<void>;
   removeTags(flow: string, runId: string, tags: string[]): Promise<void>;
+  /**
+   * Remove `remove`, then add `add`, in one transaction (readers never see the run with neither).
+   * A system tag in either list throws `CONFLICT` and changes nothing.
+   */
+  replaceTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void>;
+  /** Names of the flows that have runs (optionally: a run with all `tags`), sorted. */
+  listFlows(query?: FlowQuery): Promise<string[]>;
 
   registerTask(task: NewTask): Promise<TaskRecord>;
   /** Register many tasks atomically (all or none). */
@@ -202,6 +235,17 @@ export interface MetadataStore {
   listArtifacts(ref: TaskRef, options?: { attempt?: number }): Promise<ArtifactRecord[]>;
   /** Metadata entries of a task (append-only; the last entry of a field wins). */
   getMetadata(ref: TaskRef): Promise<Record<string, string>>;
+  /**
+   * `listArtifacts` (of each successful attempt) for many tasks of one run, in one query. The
+   * result has an entry for every id that names a task of the run (`[]` for a task with no
+   * successful attempt); ids of no such task are left out. More than {@link MAX_TASK_BATCH} ids
+   * throw `PARAM_INVALID`.
+   */
+  listArtifactsOfTasks(tasks: TaskSet): Promise<Record<string, ArtifactRecord[]>>;
+  /** `getMetadata` for many tasks of one run, in one query; entries as in `listArtifactsOfTasks`. */
+  getMetadataOfTasks(tasks: TaskSet): Promise<Record<string, Record<string, string>>>;
+  /** `listAttempts` for many tasks of one run, in one query; entries as in `listArtifactsOfTasks`. */
+  listAttemptsOfTasks(tasks: TaskSet): Promise<Record<string, AttemptRecord[]>>;
   putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void>;
 
   close(): Promise<void>;

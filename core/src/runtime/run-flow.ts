@@ -1,4 +1,4 @@
-import { availableParallelism, hostname, userInfo } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
@@ -15,6 +15,11 @@ import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/
 import { sha256 } from '../util/hash.ts';
 import { refuseControlChars } from '../util/control-chars.ts';
 import { openConfigured } from './adapter-registry.ts';
+import { Client } from '../client/client.ts';
+import { ClientContext } from '../client/client-context.ts';
+import { currentUser } from '../client/namespace.ts';
+import { Run } from '../client/run.ts';
+import { tributaryHome } from './home.ts';
 import type { RunEvent } from './events.ts';
 import { chooseExecutor, type ExecutorChoice } from '../execution/choose-executor.ts';
 import { JobExecutor } from '../execution/job-executor.ts';
@@ -99,28 +104,29 @@ export interface RunFlowOptions {
    * are used before new ones, and those it does not use are cancelled, whatever happens.
    */
   warmWorkers?: ComputeJob[];
-  /** Recorded as the run's user. Default: `$USER` or the OS user. */
+  /** Recorded as the run's user (and its system tag `user:<name>`). Default: `currentUser()` (`$TRIBUTARY_USER`, `$USER`, the OS user). */
   user?: string;
+  /**
+   * Tag the run `production:<token>` (a system tag): readers in the namespace `production:<token>`
+   * see it, as they see a deployed Metaflow flow's runs. Default `$TRIBUTARY_PRODUCTION_TOKEN`.
+   */
+  productionToken?: string;
   /** Run heartbeat period in ms (a resume treats a run without heartbeats as dead). Default 5000. */
   heartbeatMs?: number;
 }
 
-/** The folder of the embedded default stores. @public */
-export function tributaryHome(home?: string): string {
-  return resolve(refuseControlChars('home folder', home ?? process.env.TRIBUTARY_HOME ?? '.tributary'));
-}
-
 /**
- * A finished (or failed) run, with access to its results. It holds no open handles: stores that
- * runFlow opened itself were closed before it resolved, and `metadata`, `datastore` and `data()`
- * reopen them for each call; stores passed to runFlow are used as given (and stay yours to close).
+ * What `runFlow` and `resumeFlow` resolve with: the run as the client reads it (`data()`, `steps()`,
+ * `tags`, ...; see {@link Run}), plus what happened while it ran (its error, duration, latencies).
+ * It holds no open handles: stores that runFlow opened itself were closed before it resolved, and
+ * `metadata`, `datastore` and the client methods reopen them for each call; stores passed to runFlow
+ * are used as given (and stay yours to close). It reads in the global namespace.
  * @public
  */
-export class Run {
+export class RunResult<F = any> extends Run<F> {
+  /** @internal */
   constructor(
-    readonly flow: string,
-    readonly runId: string,
-    readonly status: RunStatus,
+    record: RunRecord,
     readonly error: TributaryError | undefined,
     readonly durationMs: number,
     readonly tasks: number,
@@ -130,18 +136,10 @@ export class Run {
     readonly queueWaitsMs: number[],
     readonly datastore: Datastore,
     readonly metadata: MetadataStore,
-    /** Set on a resumed run: the run it resumed. */
-    readonly originRunId?: string,
     /** Tasks cloned from the origin (resume). */
     readonly clonedTasks = 0,
-  ) {}
-
-  get pathspec(): string {
-    return `${this.flow}/${this.runId}`;
-  }
-
-  get successful(): boolean {
-    return this.status === 'succeeded';
+  ) {
+    super(new ClientContext(metadata, datastore, null), record);
   }
 
   /** Throw the run's error if it did not succeed. */
@@ -150,34 +148,16 @@ export class Run {
     return this;
   }
 
-  /** Artifacts of a step's task(s), decoded. Default: the end step. A step with several tasks returns the first. */
-  async data(step?: string): Promise<Record<string, unknown>> {
-    const run = await this.metadata.getRun(this.flow, this.runId);
-    const graph = run.graph as FlowGraph;
-    const target = step ?? graph.end;
-    const page = await this.metadata.listTasks({ flow: this.flow, runId: this.runId, step: target, status: 'succeeded', limit: 1 });
-    const task = page.items[0];
-    if (!task) throw new TributaryError('NOT_FOUND', `Run ${this.pathspec} has no successful task of step ${target}.`);
-    const refs = await this.metadata.listArtifacts({ flow: this.flow, runId: this.runId, taskId: task.taskId });
-    const store = new ArtifactStore(this.datastore, this.flow).forTask(`${this.flow}/${this.runId}/${task.step}/${task.taskId}`);
-    const out: Record<string, unknown> = {};
-    for (const ref of refs) out[ref.name] = await store.load(ref);
-    return out;
+  /** A client on the stores this run used, in the global namespace. */
+  client(): Client {
+    return new Client({ metadata: this.metadata, datastore: this.datastore, namespace: null });
   }
 
   /**
-   * Nothing to do: a Run holds no open handles (kept so that code written for earlier versions,
-   * which had to call it, still works).
+   * Nothing to do: a RunResult holds no open handles (kept so that code written for earlier
+   * versions, which had to call it, still works).
    */
   async close(): Promise<void> {}
-}
-
-function defaultUser(): string {
-  try {
-    return process.env.USER || process.env.USERNAME || userInfo().username || 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Which module exports a flow class (from its decorators' definition site). @internal */
@@ -192,8 +172,8 @@ export function flowModuleOf(flowClass: Function): string | undefined {
  * then resolves with the run, whatever its outcome (`run.status`, `run.throwIfFailed()`).
  * @public
  */
-export async function runFlow(flowClass: new () => FlowSpec, options: RunFlowOptions = {}): Promise<Run> {
-  return launch(flowClass, options, undefined);
+export async function runFlow<F extends FlowSpec>(flowClass: new () => F, options: RunFlowOptions = {}): Promise<RunResult<F>> {
+  return launch(flowClass, options, undefined) as Promise<RunResult<F>>;
 }
 
 /** @public */
@@ -218,8 +198,8 @@ export interface ResumeFlowOptions extends Omit<RunFlowOptions, 'params'> {
  * origin's. See `planResume` for what would happen, without running anything.
  * @public
  */
-export async function resumeFlow(flowClass: new () => FlowSpec, options: ResumeFlowOptions = {}): Promise<Run> {
-  return launch(flowClass, options, options);
+export async function resumeFlow<F extends FlowSpec>(flowClass: new () => F, options: ResumeFlowOptions = {}): Promise<RunResult<F>> {
+  return launch(flowClass, options, options) as Promise<RunResult<F>>;
 }
 
 /**
@@ -261,7 +241,7 @@ function moduleUrl(module: string): string {
   return /^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module) ? module : pathToFileURL(resolve(module)).href;
 }
 
-async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
+async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<RunResult> {
   try {
     return await launchRun(flowClass, options, resume);
   } finally {
@@ -270,7 +250,11 @@ async function launch(flowClass: new () => FlowSpec, options: RunFlowOptions, re
   }
 }
 
-async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions, resume: ResumeFlowOptions | undefined): Promise<Run> {
+async function launchRun(
+  flowClass: new () => FlowSpec,
+  options: RunFlowOptions,
+  resume: ResumeFlowOptions | undefined,
+): Promise<RunResult> {
   // A module that starts its own run at top level, being imported by a worker or the CLI for
   // its flow class: start nothing (see import-flow-module.ts).
   if (claimedByImport(flowClass)) return new Promise<never>(() => undefined);
@@ -292,6 +276,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
   for (const tag of options.tags ?? []) refuseControlChars('tag', tag);
   const envPass = checkEnvPass(options.envPass ?? []);
   if (options.user !== undefined) refuseControlChars('user', options.user);
+  if (options.productionToken !== undefined) refuseControlChars('production token', options.productionToken);
   // In this process, the class itself runs: no module to import, nothing to build.
   const inProcess = options.executor === 'in-process' || (typeof options.executor === 'object' && !options.executor.outOfProcess);
   if (!flowModule && !inProcess) {
@@ -376,7 +361,8 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
       for (const [name, value] of Object.entries(params)) paramsManifest.push(await store.save(name, value, { step: '_parameters' }));
     }
 
-    const user = options.user ?? defaultUser();
+    const user = options.user ?? currentUser();
+    const productionToken = options.productionToken ?? (process.env.TRIBUTARY_PRODUCTION_TOKEN || undefined);
     const run = await metadata.createRun({
       flow,
       user,
@@ -387,6 +373,7 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
         `runtime:node${process.versions.node.split('.')[0]}`,
         `executor:${executor.name}`,
         ...(codePackage ? [`code-package:${codePackage.sha}`] : []),
+        ...(productionToken ? [`production:${productionToken}`] : []),
       ],
       codeHash: code.sha,
       graph,
@@ -484,10 +471,8 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
     recorded = undefined;
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
-    return new Run(
-      flow,
-      run.runId,
-      result.status,
+    return new RunResult(
+      { ...run, status: result.status, finishedAt: Date.now() },
       result.error,
       durationMs,
       result.tasks,
@@ -495,7 +480,6 @@ async function launchRun(flowClass: new () => FlowSpec, options: RunFlowOptions,
       result.queueWaitsMs,
       ds.owned ? onDemandAdapter(datastore, ds.reopen) : datastore,
       md.owned ? onDemandAdapter(metadata, md.reopen) : metadata,
-      originRun?.runId,
       result.cloned,
     );
   } catch (err) {
