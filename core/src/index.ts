@@ -6,6 +6,7 @@
 export { TributaryError, type ErrorCode, type ErrorContext, type TributaryErrorOptions, type SerializedError } from './errors.ts';
 export type * from './ports/index.ts';
 export { MAX_TASK_BATCH } from './ports/metadata-store.ts';
+export { TaskBatchPlan } from './util/task-batch-plan.ts';
 
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';
 export type { CurrentTask, Frame } from './flow/task-state.ts';

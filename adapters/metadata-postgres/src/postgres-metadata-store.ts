@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import {
-  MAX_TASK_BATCH,
+  TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
@@ -828,30 +828,24 @@ export class PostgresMetadataStore implements MetadataStore {
   ): Promise<Record<string, T>> {
     if (this.closed)
       throw new TributaryError('CLOSED', `Postgres metadata store ${this.where} is closed.`, { context: { adapter: 'postgres' } });
-    if (set.taskIds.length > MAX_TASK_BATCH)
-      throw new TributaryError(
-        'PARAM_INVALID',
-        `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
-      );
-    const names = new Map<string, string[]>();
-    for (const taskId of set.taskIds) {
-      if (typeof taskId !== 'string' || !/^\d{1,18}$/.test(taskId)) continue;
-      const n = BigInt(taskId).toString();
-      const list = names.get(n);
-      if (!list) names.set(n, [taskId]);
-      else if (!list.includes(taskId)) list.push(taskId);
-    }
-    const out: Record<string, T> = {};
-    if (names.size === 0 || typeof set.runId !== 'string' || !/^\d{1,18}$/.test(set.runId)) return out;
+    const plan = new TaskBatchPlan(set);
+    if (plan.empty) return {};
     const byId = new Map<string, T>();
-    for (const row of await this.q<R>(sql, [[...names.keys()], set.runId, set.flow])) {
+    for (const row of await this.q<R>(sql, [plan.ids, plan.runId, set.flow])) {
       let into = byId.get(row.task_id);
       if (into === undefined) byId.set(row.task_id, (into = empty()));
       add(into, row);
     }
-    // An id spelled two ways ("7", "07") gets two entries, each its own copy.
-    for (const [n, value] of byId) names.get(n)!.forEach((name, i) => (out[name] = i === 0 ? value : structuredClone(value)));
-    return out;
+    return plan.result(byId);
+  }
+
+  async getTasks(set: TaskSet): Promise<Record<string, TaskRecord>> {
+    return this.batch<TaskRow & { task_id: string }, TaskRecord>(
+      set,
+      `SELECT t.task_id::text AS task_id, t.run_id, t.flow, t.step, t.key, t.status, t.attempts, t.origin_pathspec, t.created_at, t.finished_at, t.parents::text[] AS parents FROM tasks t WHERE ${BATCH_WHERE}`,
+      () => ({}) as TaskRecord,
+      (into, r) => void Object.assign(into, taskRecord(r)),
+    );
   }
 
   async listArtifactsOfTasks(set: TaskSet): Promise<Record<string, ArtifactRecord[]>> {

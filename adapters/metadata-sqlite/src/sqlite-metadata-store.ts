@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import {
-  MAX_TASK_BATCH,
+  TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
@@ -211,6 +211,9 @@ export class SqliteMetadataStore implements MetadataStore {
         flowsWithTags: db.prepare(
           `SELECT DISTINCT r.flow FROM runs r WHERE r.run_id IN
              (SELECT run_id FROM run_tags WHERE tag IN (SELECT value FROM json_each(?)) GROUP BY run_id HAVING count(*) = ?)`,
+        ),
+        batchTasks: db.prepare(
+          `SELECT t.*, (SELECT group_concat(parent_id) FROM (SELECT parent_id FROM task_parents p WHERE p.task_id = t.task_id ORDER BY position)) AS parents FROM ${BATCH_FROM}`,
         ),
         batchArtifacts: db.prepare(
           `SELECT t.task_id, a.name, a.sha, a.size, a.type, a.encoding, a.attempt FROM ${BATCH_FROM}
@@ -560,31 +563,27 @@ export class SqliteMetadataStore implements MetadataStore {
     add: (into: T, row: R) => void,
   ): Record<string, T> {
     return this.read(() => {
-      if (set.taskIds.length > MAX_TASK_BATCH)
-        throw new TributaryError(
-          'PARAM_INVALID',
-          `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
-        );
-      const names = new Map<number, string[]>();
-      for (const taskId of set.taskIds) {
-        if (typeof taskId !== 'string' || !/^\d{1,15}$/.test(taskId)) continue;
-        const n = Number(taskId);
-        const list = names.get(n);
-        if (!list) names.set(n, [taskId]);
-        else if (!list.includes(taskId)) list.push(taskId);
-      }
-      const out: Record<string, T> = {};
-      if (names.size === 0 || typeof set.runId !== 'string' || !/^\d{1,15}$/.test(set.runId)) return out;
-      const byId = new Map<number, T>();
-      for (const row of stmt.all(JSON.stringify([...names.keys()]), Number(set.runId), set.flow) as R[]) {
-        let into = byId.get(row.task_id);
-        if (into === undefined) byId.set(row.task_id, (into = empty()));
+      const plan = new TaskBatchPlan(set);
+      if (plan.empty) return {};
+      const byId = new Map<string, T>();
+      // The ids go in as JSON integers (written out, not through Number: 18 digits stay exact).
+      for (const row of stmt.all(`[${plan.ids.join(',')}]`, plan.runId, set.flow) as R[]) {
+        const id = String(row.task_id);
+        let into = byId.get(id);
+        if (into === undefined) byId.set(id, (into = empty()));
         add(into, row);
       }
-      // An id spelled two ways ("7", "07") gets two entries, each its own copy.
-      for (const [n, value] of byId) names.get(n)!.forEach((name, i) => (out[name] = i === 0 ? value : structuredClone(value)));
-      return out;
+      return plan.result(byId);
     });
+  }
+
+  async getTasks(set: TaskSet): Promise<Record<string, TaskRecord>> {
+    return this.batch<{ task_id: number } & TaskRow, TaskRecord>(
+      set,
+      this.stmts.batchTasks,
+      () => ({}) as TaskRecord,
+      (into, r) => void Object.assign(into, taskRecord(r)),
+    );
   }
 
   async listArtifactsOfTasks(set: TaskSet): Promise<Record<string, ArtifactRecord[]>> {

@@ -531,12 +531,15 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
             done!.taskId,
           ];
           const set = { flow: run.flow, runId: run.runId, taskIds };
-          const [arts, meta, atts] = await Promise.all([
+          const [arts, meta, atts, recs] = await Promise.all([
             s.listArtifactsOfTasks(set),
             s.getMetadataOfTasks(set),
             s.listAttemptsOfTasks(set),
+            s.getTasks(set),
           ]);
           const keys = mine.map((t) => t.taskId).sort();
+          expect(Object.keys(recs).sort()).toEqual(keys);
+          for (const t of mine) expect(recs[t.taskId]).toEqual(await s.getTask(ref(t)));
           expect(Object.keys(arts).sort()).toEqual(keys);
           expect(Object.keys(meta).sort()).toEqual(keys);
           expect(Object.keys(atts).sort()).toEqual(keys);
@@ -566,6 +569,7 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect(await s.listArtifactsOfTasks(none)).toEqual({});
           expect(await s.getMetadataOfTasks(none)).toEqual({});
           expect(await s.listAttemptsOfTasks(none)).toEqual({});
+          expect(await s.getTasks(none)).toEqual({});
           // no task of a run that does not exist (or is of another flow)
           for (const where of [
             { flow: run.flow, runId: '999999' },
@@ -575,6 +579,7 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
             expect(await s.listArtifactsOfTasks(absent)).toEqual({});
             expect(await s.getMetadataOfTasks(absent)).toEqual({});
             expect(await s.listAttemptsOfTasks(absent)).toEqual({});
+            expect(await s.getTasks(absent)).toEqual({});
           }
         }));
 
@@ -586,8 +591,9 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect(Object.keys(await s.listArtifactsOfTasks(full))).toEqual([task.taskId]);
           expect(Object.keys(await s.getMetadataOfTasks(full))).toEqual([task.taskId]);
           expect(Object.keys(await s.listAttemptsOfTasks(full))).toEqual([task.taskId]);
+          expect(Object.keys(await s.getTasks(full))).toEqual([task.taskId]);
           const over = { flow: run.flow, runId: run.runId, taskIds: ids(MAX_TASK_BATCH + 1) };
-          for (const call of [s.listArtifactsOfTasks(over), s.getMetadataOfTasks(over), s.listAttemptsOfTasks(over)]) {
+          for (const call of [s.listArtifactsOfTasks(over), s.getMetadataOfTasks(over), s.listAttemptsOfTasks(over), s.getTasks(over)]) {
             const err = await rejectsWith(call, 'PARAM_INVALID');
             expect(err.message).toContain(String(MAX_TASK_BATCH));
           }
@@ -647,12 +653,14 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
               const chosen = order.filter((i) => i < tasks.length).map((i) => tasks[i]!.taskId);
               const taskIds = [...chosen, ...junk, outsider.task.taskId, ...chosen.slice(0, 1)];
               const set = { flow: run.flow, runId: run.runId, taskIds };
-              const [arts, meta, atts] = await Promise.all([
+              const [arts, meta, atts, recs] = await Promise.all([
                 s.listArtifactsOfTasks(set),
                 s.getMetadataOfTasks(set),
                 s.listAttemptsOfTasks(set),
+                s.getTasks(set),
               ]);
               const keys = [...chosen].sort();
+              expect(Object.keys(recs).sort()).toEqual(keys);
               expect(Object.keys(arts).sort()).toEqual(keys);
               expect(Object.keys(meta).sort()).toEqual(keys);
               expect(Object.keys(atts).sort()).toEqual(keys);
@@ -661,6 +669,7 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
                 expect(arts[taskId]).toEqual(await s.listArtifacts(ref));
                 expect(meta[taskId]).toEqual(await s.getMetadata(ref));
                 expect(atts[taskId]).toEqual(await s.listAttempts(ref));
+                expect(recs[taskId]).toEqual(await s.getTask(ref));
               }
             },
           );
@@ -689,6 +698,7 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           await rejectsWith(s.listArtifactsOfTasks(set), 'CLOSED');
           await rejectsWith(s.getMetadataOfTasks(set), 'CLOSED');
           await rejectsWith(s.listAttemptsOfTasks(set), 'CLOSED');
+          await rejectsWith(s.getTasks(set), 'CLOSED');
           await rejectsWith(s.listAttemptsOfTasks({ ...set, taskIds: [] }), 'CLOSED');
         }));
     });

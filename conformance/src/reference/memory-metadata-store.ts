@@ -1,5 +1,5 @@
 import {
-  MAX_TASK_BATCH,
+  TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
   type AttemptOutcome,
@@ -305,17 +305,19 @@ export class MemoryMetadataStore implements MetadataStore {
   /** The tasks of a batch that exist in its run, keyed by the ids as given; malformed or unknown ids are left out. */
   private batch(set: TaskSet): Array<[string, TaskState]> {
     this.live();
-    if (set.taskIds.length > MAX_TASK_BATCH)
-      throw new TributaryError(
-        'PARAM_INVALID',
-        `A batch read takes at most ${MAX_TASK_BATCH} task ids; got ${set.taskIds.length}. Split it into batches of ${MAX_TASK_BATCH}.`,
-      );
-    const out: Array<[string, TaskState]> = [];
-    for (const taskId of set.taskIds) {
-      if (typeof taskId !== 'string' || !/^\d{1,15}$/.test(taskId)) continue;
-      const t = this.tasks.get(Number(taskId));
-      if (t && t.record.flow === set.flow && t.record.runId === set.runId) out.push([taskId, t]);
-    }
+    const plan = new TaskBatchPlan(set);
+    const found = new Map<string, TaskState>();
+    if (!plan.empty)
+      for (const id of plan.ids) {
+        const t = this.tasks.get(Number(id));
+        if (t && t.record.flow === set.flow && t.record.runId === plan.runId) found.set(id, t);
+      }
+    return Object.entries(plan.result(found));
+  }
+
+  async getTasks(set: TaskSet): Promise<Record<string, TaskRecord>> {
+    const out: Record<string, TaskRecord> = {};
+    for (const [taskId, t] of this.batch(set)) out[taskId] = clone(t.record);
     return out;
   }
 

@@ -1,6 +1,6 @@
 import { TributaryError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../flow/task-state.ts';
-import type { AttemptStatus, TaskRecord, TaskStatus } from '../ports/metadata-store.ts';
+import { MAX_TASK_BATCH, type AttemptStatus, type TaskRecord, type TaskStatus } from '../ports/metadata-store.ts';
 import { Artifact } from './artifact.ts';
 import type { ClientContext } from './client-context.ts';
 import type { DataOf } from './data-of.ts';
@@ -94,14 +94,18 @@ export class Task<F = any> {
   get originPathspec(): string | undefined {
     return this.record.originPathspec;
   }
-  /** The tasks whose outputs were this task's inputs. */
+  /** The tasks whose outputs were this task's inputs (a join of a 10,000-split foreach: 10 queries). */
   async parents(): Promise<Task<F>[]> {
-    if (this.record.parents.length === 0) return [];
-    const records = await Promise.all(
-      this.record.parents.map((taskId) => this.ctx.metadata.getTask({ flow: this.flow, runId: this.runId, taskId })),
-    );
-    const batch = new TaskBatch(this.ctx, this.flow, this.runId, records);
-    return records.map((r) => new Task<F>(this.ctx, r, batch));
+    const ids = this.record.parents;
+    const tasks: Task<F>[] = [];
+    for (let i = 0; i < ids.length; i += MAX_TASK_BATCH) {
+      const chunk = ids.slice(i, i + MAX_TASK_BATCH);
+      const found = await this.ctx.metadata.getTasks({ flow: this.flow, runId: this.runId, taskIds: chunk });
+      const records = chunk.map((id) => found[id]).filter((r): r is TaskRecord => r !== undefined);
+      const batch = new TaskBatch(this.ctx, this.flow, this.runId, records);
+      tasks.push(...records.map((r) => new Task<F>(this.ctx, r, batch)));
+    }
+    return tasks;
   }
 
   /** The tasks that took this task's outputs as inputs. */

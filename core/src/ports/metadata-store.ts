@@ -246,6 +246,8 @@ export interface MetadataStore {
   getMetadataOfTasks(tasks: TaskSet): Promise<Record<string, Record<string, string>>>;
   /** `listAttempts` for many tasks of one run, in one query; entries as in `listArtifactsOfTasks`. */
   listAttemptsOfTasks(tasks: TaskSet): Promise<Record<string, AttemptRecord[]>>;
+  /** `getTask` for many tasks of one run, in one query; entries as in `listArtifactsOfTasks`. */
+  getTasks(tasks: TaskSet): Promise<Record<string, TaskRecord>>;
   putMetadata(ref: TaskRef, entries: Record<string, string>): Promise<void>;
 
   close(): Promise<void>;
