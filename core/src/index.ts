@@ -55,6 +55,7 @@ export {
 export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializer.ts';
 export { sha256 } from './util/hash.ts';
 export { objectKeyPrefix, validateKey, validateName, validatePrefix } from './util/keys.ts';
+export { checkNewUserTags, checkTagChange, checkTagText, SYSTEM_TAG_PREFIXES } from './util/tags.ts';
 export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
 export { emptyStream, portStream } from './util/adapter-streams.ts';

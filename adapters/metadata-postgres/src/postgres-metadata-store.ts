@@ -3,6 +3,9 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import {
+  checkTagChange,
+  checkTagText,
+  redactUrl,
   TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
@@ -23,7 +26,6 @@ import {
   type TaskSet,
 } from '@tributary/core';
 import { MIGRATIONS } from './migrations.ts';
-import { redactUrl } from '@tributary/core';
 
 /** @public */
 export interface PostgresMetadataStoreOptions {
@@ -177,12 +179,6 @@ function timeBound(name: string, value: number | undefined): number | undefined 
   if (typeof value !== 'number' || Number.isNaN(value))
     throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
-}
-
-function checkTags(tags: string[]): void {
-  for (const t of tags)
-    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
 }
 
 interface AttemptRow {
@@ -488,8 +484,8 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /** Remove `remove`, then add `add`, in one transaction on the locked run row: everything is checked before anything changes. */
   private async mutateTags(flow: string, runId: string, remove: string[], add: string[]): Promise<void> {
-    checkTags(remove);
-    checkTags(add);
+    checkTagText(remove);
+    checkTagText(add);
     await this.init();
     await this.retry(async () => {
       const c = await this.#pool.connect();
@@ -500,9 +496,7 @@ export class PostgresMetadataStore implements MetadataStore {
           [id('run', runId), flow],
         );
         if (!rows[0]) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
-        const system = new Set(rows[0].system_tags);
-        for (const t of [...remove, ...add])
-          if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
+        checkTagChange(rows[0].system_tags, remove, add);
         const current = new Set(rows[0].tags);
         for (const t of remove) current.delete(t);
         for (const t of add) current.add(t);

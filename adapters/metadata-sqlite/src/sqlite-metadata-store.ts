@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import {
+  checkTagChange,
   TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
@@ -110,12 +111,6 @@ function timeBound(name: string, value: number | undefined): number | undefined 
   if (typeof value !== 'number' || Number.isNaN(value))
     throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
-}
-
-function checkTags(tags: string[]): void {
-  for (const t of tags)
-    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
 }
 
 interface AttemptRow {
@@ -364,11 +359,7 @@ export class SqliteMetadataStore implements MetadataStore {
       const id = toInt('run', runId);
       const row = this.stmts.getRun.get(id, flow) as RunRow | undefined;
       if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
-      checkTags(remove);
-      checkTags(add);
-      const system = new Set(JSON.parse(row.system_tags) as string[]);
-      for (const t of [...remove, ...add])
-        if (system.has(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
+      checkTagChange(JSON.parse(row.system_tags) as string[], remove, add);
       const current = new Set(JSON.parse(row.tags) as string[]);
       for (const t of remove) {
         current.delete(t);

@@ -167,6 +167,12 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect((await s.listRuns({ tags: ['y'] })).items.map((r) => r.runId)).toEqual([a.runId]);
           await rejectsWith(s.removeTags(a.flow, a.runId, ['user:tester']), 'CONFLICT');
           expect((await s.getRun(a.flow, a.runId)).systemTags).toContain('user:tester');
+          // Namespaces are tags: a user tag with a system prefix would move the run into one.
+          for (const spoof of ['production:tok', 'user:mallory', 'runtime:node99', 'executor:batch'])
+            await rejectsWith(s.addTags(a.flow, a.runId, ['ok', spoof]), 'PARAM_INVALID');
+          await rejectsWith(s.replaceTags(a.flow, a.runId, ['y'], ['production:tok']), 'PARAM_INVALID');
+          expect((await s.getRun(a.flow, a.runId)).tags.sort()).toEqual(['y']);
+          expect((await s.listRuns({ tags: ['production:tok'] })).items).toEqual([]);
         }));
 
       test('listRuns filters by user, since and until, combined with flow, tags, status and cursor pages', ({ expect }) =>

@@ -1,4 +1,5 @@
 import {
+  checkTagChange,
   TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
@@ -43,12 +44,6 @@ function timeBound(name: string, value: number | undefined): number | undefined 
   if (typeof value !== 'number' || Number.isNaN(value))
     throw new TributaryError('PARAM_INVALID', `RunQuery.${name} must be a time in epoch milliseconds; got ${String(value)}.`);
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(value)));
-}
-
-function checkTags(tags: string[]): void {
-  for (const t of tags)
-    if (typeof t !== 'string' || t.length === 0 || t.length > 500)
-      throw new TypeError(`Tags are 1-500 characters; got ${JSON.stringify(t)}.`);
 }
 
 /**
@@ -151,10 +146,7 @@ export class MemoryMetadataStore implements MetadataStore {
   private mutateTags(flow: string, runId: string, remove: string[], add: string[]): void {
     this.live();
     const run = this.run(flow, runId);
-    checkTags(remove);
-    checkTags(add);
-    for (const t of [...remove, ...add])
-      if (run.systemTags.includes(t)) throw new TributaryError('CONFLICT', `Tag ${t} is a system tag and cannot be changed.`);
+    checkTagChange(run.systemTags, remove, add);
     const set = new Set(run.tags);
     for (const t of remove) set.delete(t);
     for (const t of add) set.add(t);

@@ -14,6 +14,7 @@ import type { Datastore } from '../ports/datastore.ts';
 import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
 import { refuseControlChars } from '../util/control-chars.ts';
+import { checkNewUserTags } from '../util/tags.ts';
 import { openConfigured } from './adapter-registry.ts';
 import { Client } from '../client/client.ts';
 import { ClientContext } from '../client/client-context.ts';
@@ -274,6 +275,7 @@ async function launchRun(
   const params = resume ? {} : resolveParams(flowClass, options.params);
   const flowModule = options.flowModule ? moduleUrl(refuseControlChars('flow module', options.flowModule)) : flowModuleOf(flowClass);
   for (const tag of options.tags ?? []) refuseControlChars('tag', tag);
+  checkNewUserTags(options.tags ?? []);
   const envPass = checkEnvPass(options.envPass ?? []);
   if (options.user !== undefined) refuseControlChars('user', options.user);
   if (options.productionToken !== undefined) refuseControlChars('production token', options.productionToken);
@@ -469,10 +471,14 @@ async function launchRun(
     }
     await metadata.finishRun(flow, run.runId, result.status);
     recorded = undefined;
+    // The store stamps finishedAt: read it back, so this Run is what every client reads.
+    const finished = await metadata
+      .getRun(flow, run.runId)
+      .catch((): RunRecord => ({ ...run, status: result.status, finishedAt: Date.now() }));
     const durationMs = performance.now() - t0;
     options.onEvent?.({ type: 'run-finished', flow, runId: run.runId, status: result.status, durationMs });
     return new RunResult(
-      { ...run, status: result.status, finishedAt: Date.now() },
+      finished,
       result.error,
       durationMs,
       result.tasks,
