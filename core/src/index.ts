@@ -43,6 +43,23 @@ export { resolveParams, describeParams } from './flow/params.ts';
 export { buildGraph } from './graph/build-graph.ts';
 export { GraphError, type GraphRule } from './graph/graph-error.ts';
 export { renderGraph, type GraphFormat } from './graph/render-graph.ts';
+export { layoutGraph, type GraphLayout, type LaidOutStep, type LaidOutEdge } from './graph/graph-layout.ts';
+export { renderGraphSvg, type GraphSvgOptions, type StepBadge } from './graph/graph-svg.ts';
+
+export { card } from './flow/decorators.ts';
+export type { CardOptions, CardType } from './cards/card-options.ts';
+export type { CardRef } from './cards/card-ref.ts';
+export { Card } from './client/card.ts';
+export { CardSection, type TaskCards, type TaskCardsApi } from './cards/task-cards.ts';
+export { loadCardRenderer } from './cards/render-deps.ts';
+export { CardComponent } from './cards/components/component.ts';
+export { Markdown } from './cards/components/markdown.ts';
+export { Table, type TableOptions } from './cards/components/table.ts';
+export { Image, type ImageOptions, type ImageType } from './cards/components/image.ts';
+export { LineChart, BarChart, ScatterChart, type ChartOptions } from './cards/components/charts.ts';
+export { ProgressBar, type ProgressBarOptions } from './cards/components/progress-bar.ts';
+export { ValueBox, type ValueBoxOptions } from './cards/components/value-box.ts';
+export { JsonViewer, type JsonViewerOptions } from './cards/components/json-viewer.ts';
 export type { FlowGraph, GraphNode, StepType } from './graph/ir.ts';
 
 export {

@@ -15,6 +15,7 @@ Usage:
   tributary dump <Flow/run[/step[/task[/artifact]]]> [--json]
   tributary tag add|remove <Flow/run> <tag>...   tributary tag replace <Flow/run> <old> <new>
   tributary tag list <Flow/run | FlowName>
+  tributary card list|view <Flow/run/step[/task]> [--id ID] [--out FILE]
   tributary bootstrap [--out FILE]   the task file of remote images (Kubernetes, AWS Batch)
 
 Common options:
@@ -148,6 +149,26 @@ export const COMMANDS: Record<string, Command> = {
     args: '<Flow/run[/step[/task[/artifact]]]> [options]',
     summary: "Print a task's artifacts (default: the end step's task); a step with several tasks lists them.",
     options: [{ name: 'json', kind: 'flag', help: 'JSON output (values made JSON-safe)' }, NAMESPACE, ...STORES, HELP],
+  },
+  card: {
+    args: 'list|view <Flow/run/step[/task]> [options]',
+    summary:
+      'The cards a task rendered (@card). A step with one task needs no task id.\n' +
+      '  card list <task>    its cards: id, type, status (live while the step runs), size\n' +
+      '  card view <task>    write one card to an HTML file (self-contained: open it anywhere) and print its path',
+    options: [
+      { name: 'id', kind: 'value', value: 'ID', help: "with view: which card (default: the task's only card, or its card without an id)" },
+      {
+        name: 'out',
+        kind: 'value',
+        value: 'FILE',
+        help: 'with view: write it here (- for stdout; default <home>/cards/<pathspec>/<id>.html)',
+      },
+      { name: 'json', kind: 'flag', help: 'with list: JSON output' },
+      NAMESPACE,
+      ...STORES,
+      HELP,
+    ],
   },
   tag: {
     args: 'add|remove|replace|list <Flow/run | FlowName> [tag...]',

@@ -28,6 +28,7 @@ import { COMMANDS, RESERVED, SIGNAL_EXIT, USAGE, commandHelp, debug, homeOption,
 import { cmdRuns } from './runs-command.ts';
 import { cmdDump, cmdLogs } from './task-commands.ts';
 import { cmdTag } from './tag-command.ts';
+import { cmdCard } from './card-command.ts';
 
 interface DeclaredParam {
   name: string;
@@ -301,6 +302,7 @@ const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
   logs: cmdLogs,
   dump: cmdDump,
   tag: cmdTag,
+  card: cmdCard,
 };
 
 /** One line per error, with its code; the stack only with TRIBUTARY_DEBUG=1. */

@@ -10,7 +10,7 @@ import { commandHelp, parseStrict, usageError } from './commands.ts';
 import { openClient } from './open-client.ts';
 
 /** The task a pathspec names: its task id, or the tasks of its step (default: the end step). */
-async function resolveTasks(client: Client, ps: Pathspec): Promise<{ step: string; tasks: Task[] }> {
+export async function resolveTasks(client: Client, ps: Pathspec): Promise<{ step: string; tasks: Task[] }> {
   if (ps.taskId) {
     const run = await client.run(`${ps.flow}/${ps.runId}`);
     const record = await client.metadata.getTask({ flow: ps.flow, runId: ps.runId, taskId: ps.taskId });
@@ -42,7 +42,7 @@ function taskLine(t: Task): string {
   return `${safeText(t.pathspec)}  ${safeText(t.key)}  ${t.status}${t.originPathspec ? `  (cloned from ${safeText(t.originPathspec)})` : ''}`;
 }
 
-function oneTask(ps: Pathspec, step: string, tasks: Task[], command: string): Task {
+export function oneTask(ps: Pathspec, step: string, tasks: Task[], command: string): Task {
   if (tasks.length === 1) return tasks[0]!;
   const shown = tasks.slice(0, 10).map((t) => `  ${taskLine(t)}`);
   if (tasks.length > 10) shown.push(`  ... and ${tasks.length - 10} more (tributary dump ${ps.flow}/${ps.runId}/${step} lists them all)`);
@@ -51,7 +51,7 @@ function oneTask(ps: Pathspec, step: string, tasks: Task[], command: string): Ta
   );
 }
 
-function attemptOption(args: ParsedArgs): number | undefined {
+export function attemptOption(args: ParsedArgs): number | undefined {
   const v = optionValue(args, 'attempt');
   if (v === undefined) return undefined;
   if (!/^\d{1,9}$/.test(v))

@@ -2,6 +2,8 @@ import { TributaryError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../flow/task-state.ts';
 import { MAX_TASK_BATCH, type AttemptStatus, type TaskRecord, type TaskStatus } from '../ports/metadata-store.ts';
 import { Artifact } from './artifact.ts';
+import { Card } from './card.ts';
+import { cardPointerKey, type CardRef } from '../cards/card-ref.ts';
 import type { ClientContext } from './client-context.ts';
 import type { DataOf } from './data-of.ts';
 import { TaskBatch } from './task-batch.ts';
@@ -221,6 +223,44 @@ export class Task<F = any> {
       return origin?.log(stream);
     }
     return undefined;
+  }
+
+  /**
+   * The cards the task rendered (`@card`), in the order the step declares them. A task that is
+   * running or failed shows its latest stored cards (live ones, or those rendered with its error);
+   * a cloned task shows its origin's.
+   */
+  async cards(): Promise<Card[]> {
+    const recorded = (await this.metadata()).cards;
+    if (recorded) return (JSON.parse(recorded) as CardRef[]).map((r) => new Card(this.ctx, this.pathspec, r));
+    if (this.attemptCount > 0) {
+      const key = cardPointerKey(this.pathspec, this.attemptCount - 1);
+      if (await this.ctx.datastore.head(key)) {
+        const refs = JSON.parse(Buffer.from(await this.ctx.datastore.get(key)).toString('utf8')) as CardRef[];
+        return refs.map((r) => new Card(this.ctx, this.pathspec, r));
+      }
+    }
+    if (this.originPathspec) return (await this.origin())?.cards() ?? [];
+    return [];
+  }
+
+  /**
+   * One card: by id, or (without one) the task's only card, else its card without an id.
+   * `NOT_FOUND` names the cards it has.
+   */
+  async card(id?: string): Promise<Card> {
+    const cards = await this.cards();
+    const found = id !== undefined ? cards.find((c) => c.id === id) : cards.length === 1 ? cards[0] : cards.find((c) => c.id === null);
+    if (found) return found;
+    if (cards.length === 0)
+      throw new TributaryError('NOT_FOUND', `Task ${this.pathspec} has no cards (is its step decorated with @card?).`);
+    const have = `its cards: ${cards.map((c) => c.id ?? '(no id)').join(', ')}`;
+    throw new TributaryError(
+      'NOT_FOUND',
+      id !== undefined
+        ? `Task ${this.pathspec} has no card with id '${id}': ${have}.`
+        : `Task ${this.pathspec} has several cards, all with ids: pick one by id (${have}).`,
+    );
   }
 
   /** The task this one was cloned from by resume (read in the global namespace: it may predate a tag). */

@@ -458,6 +458,7 @@ export class Scheduler {
     // artifact @catch stored the exception in.
     if (task.frames.length) metadata.frames = JSON.stringify(task.frames);
     if (task.caught) metadata['caught-in'] = task.caught.var;
+    if (outcome.cards?.length) metadata.cards = JSON.stringify(outcome.cards);
     if (outcome.foreach)
       metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
     await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });

@@ -10,6 +10,7 @@ import {
 import { recordFlowName } from './flow-name.ts';
 import type { FlowSpec } from './flow-spec.ts';
 import type { BatchSettings, KubernetesSettings } from '../compute/remote-settings.ts';
+import { addCardSpec, cardSpecOf, type CardOptions, type CardSpec } from '../cards/card-options.ts';
 
 /** What `@step(...)`, `@retry(...)` and the other step decorators return. @public */
 export type StepDecorator = (fn: Function, context: ClassMethodDecoratorContext) => void;
@@ -154,6 +155,23 @@ function computeDecorator(kind: 'kubernetes' | 'batch', settings: object): StepD
     if (other[clash] !== undefined) throw new TypeError(`@${kind} and @${clash} on one step: a step runs on one compute, pick one.`);
     other[kind] = copy;
   });
+}
+
+/**
+ * Attach a visual report to the step: each task renders it to one self-contained HTML page when
+ * it ends (in its own process), stored in the datastore. `type: 'default'` shows the task's
+ * parameters, artifacts, timings and the graph; the step adds components with
+ * `this.card.append(...)`. Several cards on one step need ids: `this.card['<id>']`.
+ * @public
+ */
+export function card(options: CardOptions = {}): StepDecorator {
+  const spec = cardSpecOf(options);
+  return (fn, context) => {
+    assertStandard(context, '@card');
+    if (context.kind !== 'method' || context.static || context.private) throw notAMethod('@card', context);
+    const rec = ensureStepRecord(fn, String(context.name), context.metadata);
+    rec.decorations.other.card = addCardSpec((rec.decorations.other.card as CardSpec[] | undefined) ?? [], spec, String(context.name));
+  };
 }
 
 /** A decorator the local runtime records without acting on (e.g. `@batch`, `@kubernetes`, `@card`). @internal */

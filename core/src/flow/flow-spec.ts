@@ -3,6 +3,7 @@ import { RESERVED_NAMES } from '../graph/build-graph.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { describeKind } from '../artifacts/serializer.ts';
 import { taskCheckpoints, type TaskCheckpoints } from './checkpoints.ts';
+import { makeTaskCards, type TaskCards } from '../cards/task-cards.ts';
 import { noteFieldRead, settleFieldDeclarations } from './fields.ts';
 import { stepRecordOf } from './registry.ts';
 import type { CurrentTask, Frame, InputSource, TaskState, Transition } from './task-state.ts';
@@ -206,6 +207,16 @@ export abstract class FlowSpec {
   get checkpoint(): TaskCheckpoints {
     const st = stateOf(this);
     return (st.checkpointApi ??= taskCheckpoints(st));
+  }
+
+  /**
+   * The step's cards (`@card`): `this.card.append(new Markdown('# Report'))` adds to its default
+   * card, `this.card['summary']` to the card with that id, `await this.card.refresh()` stores them
+   * while the step runs. Without `@card`, what is appended is dropped (with a warning in the log).
+   */
+  get card(): TaskCards {
+    const st = stateOf(this);
+    return (st.cards ??= makeTaskCards({ specs: [], sections: new Map(), refresh: async () => {}, warn: (m) => console.warn(m) }));
   }
 
   /** Facts about the running task (flow, run id, step, task id, attempt, pathspec). */

@@ -77,4 +77,6 @@ export interface TaskState {
   /** Durably record a checkpoint in metadata (through the orchestrator). */
   recordCheckpoint?: (record: CheckpointRecord) => Promise<void>;
   checkpointApi?: import('./checkpoints.ts').TaskCheckpoints;
+  /** `this.card`: the step's cards (absent outside a task, e.g. in tests that build a state by hand). */
+  cards?: import('../cards/task-cards.ts').TaskCards;
 }

@@ -8,7 +8,17 @@ import { parseStepSource, type ParsedStep, type TransitionShape } from './parse-
 import { stepSource, type StepSource } from './step-source.ts';
 
 /** Names a step or artifact may not take: they are members of every flow. @internal */
-export const RESERVED_NAMES = new Set(['next', 'input', 'index', 'mergeArtifacts', 'checkpoint', 'current', 'foreachStack', 'constructor']);
+export const RESERVED_NAMES = new Set([
+  'next',
+  'input',
+  'index',
+  'mergeArtifacts',
+  'checkpoint',
+  'current',
+  'foreachStack',
+  'card',
+  'constructor',
+]);
 const STEP_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const NEXT_FORMS =
   "Use one of: this.next(this.a); this.next(this.a, this.b); this.next(this.a, { foreach: 'items' }); " +

@@ -7,6 +7,10 @@ import type { TaskState } from '../flow/task-state.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import { sha256 } from '../util/hash.ts';
+import type { CardSpec } from '../cards/card-options.ts';
+import { cardFacts } from '../cards/card-facts.ts';
+import { TaskCardRuntime } from '../cards/task-card-runtime.ts';
+import { makeTaskCards } from '../cards/task-cards.ts';
 import { TaskLog } from './log-capture.ts';
 import { leaveTask, runInTask, type CrashKind, type TaskScope } from './task-context.ts';
 import { preciseNow, type CheckpointRecord, type TaskOutcome, type TaskSpec } from './protocol.ts';
@@ -73,6 +77,7 @@ export async function executeTask(
     ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
   if (!ctx.store.datastore.readSync) await prefetch(ctx.store, st);
+  const cardSpecs = (node.decorators.card as CardSpec[] | undefined) ?? [];
   const log = new TaskLog(
     spec.pathspec,
     spec.maxLogBytes,
@@ -92,12 +97,34 @@ export async function executeTask(
   };
   const flushing = options.logFlushMs ? setInterval(() => void log.saveIfChanged().catch(() => undefined), options.logFlushMs) : undefined;
   flushing?.unref();
+  let cards: TaskCardRuntime | undefined;
+  let enteredAtMs = Date.now();
+  let outputs: ArtifactRef[] | undefined;
+  let failure: unknown;
+  if (cardSpecs.length) {
+    cards = new TaskCardRuntime({
+      specs: cardSpecs,
+      store: st.store,
+      logKeyPrefix: spec.logKeyPrefix,
+      attempt: spec.attempt,
+      warn: (m) => log.append('stderr', Buffer.from(`[card] ${m}\n`)),
+      facts: (status) => cardFacts(st, spec, status, enteredAtMs, outputs, failure),
+    });
+    st.cards = cards.cards;
+  } else
+    st.cards = makeTaskCards({
+      specs: [],
+      sections: new Map(),
+      refresh: async () => {},
+      warn: (m) => log.append('stderr', Buffer.from(`[card] ${m}\n`)),
+    });
   try {
     // Everything the step starts (timers, callbacks, child-process handlers) runs in this scope:
     // its output goes to this task's log and its escaped errors fail this task.
     const outcome = await runInTask(scope, async () => {
       const flow = instantiateFlow(ctx.flowClass, st);
       const enteredAt = preciseNow();
+      enteredAtMs = Date.now();
       onEntered(enteredAt);
       if (spec.caught) {
         // The @catch fallback: record the failure as data and move on along the static graph.
@@ -116,13 +143,19 @@ export async function executeTask(
           { context: { step: spec.step } },
         );
       }
-      return { ...(await Promise.race([persistOutputs(st, spec), crash])), enteredAt };
+      const persisted = await Promise.race([persistOutputs(st, spec), crash]);
+      outputs = persisted.artifacts;
+      // Rendered here, in the task's process and async context: a card's warnings go to its log.
+      const stored = cards ? await cards.succeeded() : [];
+      return { ...persisted, enteredAt, ...(stored.length ? { cards: stored } : {}) };
     });
     await log.save();
     return { ...outcome, finishedAt: preciseNow() };
   } catch (err) {
     const text = err instanceof Error ? `${err.stack ?? err.message}\n` : `${serializeUnknownError(err).message}\n`;
     log.append('stderr', Buffer.from(text));
+    failure = err;
+    await cards?.failed().catch(() => undefined);
     await log.save().catch(() => undefined);
     throw err;
   } finally {

@@ -3,6 +3,7 @@ import type { ItemRef } from '../artifacts/artifact-store.ts';
 import type { SerializedError } from '../errors.ts';
 import type { Frame, InputSource } from '../flow/task-state.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
+import type { CardRef } from '../cards/card-ref.ts';
 
 import type { AdapterLocator } from '../ports/adapter-locator.ts';
 export type { AdapterLocator };
@@ -65,6 +66,8 @@ export interface TaskOutcome {
   /** Epoch ms when user code was entered. */
   enteredAt: number;
   finishedAt: number;
+  /** The task's stored cards (`@card`). */
+  cards?: CardRef[];
 }
 
 /** @internal */
