@@ -28,6 +28,7 @@ const packages = [
   ['datastore-gcs', 'adapters/datastore-gcs', 'index'],
   ['compute-kubernetes', 'adapters/compute-kubernetes', 'index'],
   ['compute-batch', 'adapters/compute-batch', 'index'],
+  ['ui', 'ui', 'server/index'],
 ];
 const ci = process.env.CI === 'true';
 let failed = false;

@@ -25,10 +25,18 @@ const PACKAGES = [
   'adapters/datastore-azure',
   'adapters/datastore-gcs',
   'conformance',
+  'ui',
   'cli',
 ];
 /** What the app installs: the distribution and what it depends on (the other adapters are optional). */
-const INSTALLED = ['tributary', '@tributary/core', '@tributary/compute-local', '@tributary/datastore-fs', '@tributary/metadata-sqlite'];
+const INSTALLED = [
+  'tributary',
+  '@tributary/core',
+  '@tributary/compute-local',
+  '@tributary/datastore-fs',
+  '@tributary/metadata-sqlite',
+  '@tributary/ui',
+];
 
 const FLOW = `import { FlowSpec, param, step, type Inputs } from 'tributary';
 

@@ -43,7 +43,7 @@ export { resolveParams, describeParams } from './flow/params.ts';
 export { buildGraph } from './graph/build-graph.ts';
 export { GraphError, type GraphRule } from './graph/graph-error.ts';
 export { renderGraph, type GraphFormat } from './graph/render-graph.ts';
-export { layoutGraph, type GraphLayout, type LaidOutStep, type LaidOutEdge } from './graph/graph-layout.ts';
+export { layoutGraph, type GraphLayoutOptions, type GraphLayout, type LaidOutStep, type LaidOutEdge } from './graph/graph-layout.ts';
 export { renderGraphSvg, type GraphSvgOptions, type StepBadge } from './graph/graph-svg.ts';
 
 export { card } from './flow/decorators.ts';

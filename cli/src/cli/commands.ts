@@ -16,6 +16,7 @@ Usage:
   tributary tag add|remove <Flow/run> <tag>...   tributary tag replace <Flow/run> <old> <new>
   tributary tag list <Flow/run | FlowName>
   tributary card list|view <Flow/run/step[/task]> [--id ID] [--out FILE]
+  tributary ui [--port N] [--host H]   a read-only run browser in your web browser
   tributary bootstrap [--out FILE]   the task file of remote images (Kubernetes, AWS Batch)
 
 Common options:
@@ -149,6 +150,19 @@ export const COMMANDS: Record<string, Command> = {
     args: '<Flow/run[/step[/task[/artifact]]]> [options]',
     summary: "Print a task's artifacts (default: the end step's task); a step with several tasks lists them.",
     options: [{ name: 'json', kind: 'flag', help: 'JSON output (values made JSON-safe)' }, NAMESPACE, ...STORES, HELP],
+  },
+  ui: {
+    args: '[options]',
+    summary:
+      'Serve a read-only web app over the stores: flows, runs (filter by status and tag), a run\'s graph with per-step\n' +
+      'status and task counts (live while it runs), a step\'s tasks page by page, a task\'s attempts, logs, artifacts and cards.',
+    options: [
+      { name: 'port', kind: 'value', value: 'N', help: 'port (default 8324; 0 picks a free one)' },
+      { name: 'host', kind: 'value', value: 'H', help: 'address to bind (default 127.0.0.1: only this machine)' },
+      NAMESPACE,
+      ...STORES,
+      HELP,
+    ],
   },
   card: {
     args: 'list|view <Flow/run/step[/task]> [options]',

@@ -29,6 +29,7 @@ import { cmdRuns } from './runs-command.ts';
 import { cmdDump, cmdLogs } from './task-commands.ts';
 import { cmdTag } from './tag-command.ts';
 import { cmdCard } from './card-command.ts';
+import { cmdUi } from './ui-command.ts';
 
 interface DeclaredParam {
   name: string;
@@ -303,6 +304,7 @@ const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
   dump: cmdDump,
   tag: cmdTag,
   card: cmdCard,
+  ui: cmdUi,
 };
 
 /** One line per error, with its code; the stack only with TRIBUTARY_DEBUG=1. */

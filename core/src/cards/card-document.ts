@@ -10,7 +10,7 @@ section{margin-top:22px}h2{font-size:15px;margin:0 0 8px;padding-bottom:4px;bord
 .component{margin:14px 0}.muted{color:var(--muted);font-size:12.5px}
 .table-wrap{overflow-x:auto;max-height:560px;overflow-y:auto;border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;min-width:50%;font-size:13px}section table{width:100%}th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{position:sticky;top:0;background:#f9fafb;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+thead th{position:sticky;top:0;background:#f9fafb;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:last-child td{border-bottom:none}
 figure{margin:0}figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:4px}figcaption{color:var(--muted);font-size:12.5px}
 .progress{height:14px;background:#eef0f3;border-radius:7px;overflow:hidden}.progress-fill{height:100%;background:var(--accent)}

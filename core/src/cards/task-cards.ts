@@ -40,8 +40,8 @@ export class CardSection {
   }
 
   /**
-   * Store the card as it is now, while the step goes on (a live card: the UI and `tributary card
-   * view` show it). At most once per `refreshSeconds`; calls in between are coalesced. Never
+   * Store the card as it is now, while the step goes on (a live card: the UI and
+   * `tributary card view` show it). At most once per `refreshSeconds`; calls in between are coalesced. Never
    * rejects: a card that cannot be stored does not fail the task.
    */
   refresh(): Promise<void> {

@@ -44,8 +44,14 @@ const RANK_GAP = 44;
 const COL_GAP = 28;
 const MARGIN = 16;
 
+/** @public */
+export interface GraphLayoutOptions {
+  /** A second line of text per step (e.g. task counts): steps are made wide enough for it. */
+  labels?: Record<string, string>;
+}
+
 /** Lay a flow graph out (see the module comment). @public */
-export function layoutGraph(graph: FlowGraph): GraphLayout {
+export function layoutGraph(graph: FlowGraph, options: GraphLayoutOptions = {}): GraphLayout {
   const names = graph.order.filter((n) => graph.nodes[n]);
   const index = new Map(names.map((n, i) => [n, i]));
   // Back edges (a switch that loops back) are found by DFS from start; ranks ignore them.
@@ -102,7 +108,8 @@ export function layoutGraph(graph: FlowGraph): GraphLayout {
     }
   }
 
-  const widthOf = (n: string) => Math.max(120, Math.min(260, n.length * 8 + 36));
+  const widthOf = (n: string) =>
+    Math.max(120, Math.min(260, n.length * 8 + 36), Math.min(320, (options.labels?.[n]?.length ?? 0) * 6.4 + 24));
   const rowWidths = ranks.map((r) => (r ?? []).reduce((s, n) => s + widthOf(n), 0) + COL_GAP * Math.max(0, (r ?? []).length - 1));
   const inner = Math.max(...rowWidths, 120);
   const hasLoops = back.size > 0;

@@ -32,7 +32,9 @@ export const STATUS_COLOURS: Record<NonNullable<StepBadge['status']>, { fill: st
  * @public
  */
 export function renderGraphSvg(graph: FlowGraph, options: GraphSvgOptions = {}): string {
-  const layout = layoutGraph(graph);
+  const labels: Record<string, string> = {};
+  for (const [step, badge] of Object.entries(options.steps ?? {})) if (badge.label) labels[step] = badge.label;
+  const layout = layoutGraph(graph, { labels });
   const parts: string[] = [];
   parts.push(
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">' +
