@@ -34,5 +34,9 @@ for (const { path } of refs) {
 // The run browser's app is bundled by Vite (Preact, TypeScript), so `tributary ui` needs no toolchain.
 const ui = join(root, 'ui');
 const uiRequire = createRequire(join(ui, 'package.json'));
-execFileSync(process.execPath, [join(dirname(uiRequire.resolve('vite/package.json')), 'bin', 'vite.js'), 'build', '--config', join(ui, 'vite.config.ts')], { cwd: ui, stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [join(dirname(uiRequire.resolve('vite/package.json')), 'bin', 'vite.js'), 'build', '--config', join(ui, 'vite.config.ts')],
+  { cwd: ui, stdio: 'inherit' },
+);
 console.log(`build: ${refs.length} packages, ${copied} plain JavaScript file(s) copied, ui app bundled`);

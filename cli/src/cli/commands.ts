@@ -154,8 +154,8 @@ export const COMMANDS: Record<string, Command> = {
   ui: {
     args: '[options]',
     summary:
-      'Serve a read-only web app over the stores: flows, runs (filter by status and tag), a run\'s graph with per-step\n' +
-      'status and task counts (live while it runs), a step\'s tasks page by page, a task\'s attempts, logs, artifacts and cards.',
+      "Serve a read-only web app over the stores: flows, runs (filter by status and tag), a run's graph with per-step\n" +
+      "status and task counts (live while it runs), a step's tasks page by page, a task's attempts, logs, artifacts and cards.",
     options: [
       { name: 'port', kind: 'value', value: 'N', help: 'port (default 8324; 0 picks a free one)' },
       { name: 'host', kind: 'value', value: 'H', help: 'address to bind (default 127.0.0.1: only this machine)' },

@@ -29,7 +29,9 @@ export async function cmdUi(tokens: string[]): Promise<number> {
     throw e;
   }
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
-    err(`warning: serving on ${safeText(host)}: anyone who reaches it can read every run and artifact these stores hold (the UI has no login).\n`);
+    err(
+      `warning: serving on ${safeText(host)}: anyone who reaches it can read every run and artifact these stores hold (the UI has no login).\n`,
+    );
   out(`Tributary UI: ${server.url}  (namespace ${client.namespace ?? 'global'}; read-only; Ctrl-C stops it)\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
