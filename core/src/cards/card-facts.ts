@@ -45,7 +45,7 @@ export function cardFacts(
       ? undefined
       : TributaryError.is(failure)
         ? { code: failure.code, message: failure.message }
-        : { code: 'USER_CODE', message: serializeUnknownError(failure).message };
+        : { code: 'USER_CODE', message: failure instanceof Error ? failure.message : serializeUnknownError(failure).message };
   return {
     graph: st.graph,
     pathspec: spec.pathspec,
@@ -53,6 +53,7 @@ export function cardFacts(
     status,
     attempt: spec.attempt,
     maxAttempts: 1 + (retry?.times ?? 0),
+    ...(spec.caught ? { caught: true } : {}),
     startedAt,
     ...(status !== 'running' ? { finishedAt: Date.now() } : {}),
     foreach: st.frames.filter((f) => f.kind === 'foreach').map((f) => ({ step: f.split, index: f.slot, count: f.count })),

@@ -12,6 +12,8 @@ export interface CardTaskFacts {
   attempt: number;
   /** Attempts the step may make (1 + @retry times). */
   maxAttempts: number;
+  /** This attempt is the @catch fallback (it runs no step code, after the others failed). */
+  caught?: boolean;
   startedAt: number;
   finishedAt?: number;
   foreach?: Array<{ step: string; index: number; count: number }>;
@@ -54,7 +56,12 @@ export function defaultCardSections(f: CardTaskFacts): string {
   const overview: Array<[string, string]> = [
     ['task', f.pathspec],
     ['status', f.status === 'running' ? 'running (live card)' : f.status],
-    ['attempt', `${f.attempt + 1} of at most ${f.maxAttempts}`],
+    [
+      'attempt',
+      f.caught
+        ? `${f.attempt} (the @catch fallback, after ${f.attempt} failed attempt${f.attempt === 1 ? '' : 's'})`
+        : `${f.attempt} (${f.attempt + 1} of at most ${f.maxAttempts})`,
+    ],
     ['started', new Date(f.startedAt).toISOString()],
     [
       'duration',

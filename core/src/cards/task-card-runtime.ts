@@ -33,6 +33,7 @@ export class TaskCardRuntime {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private pending: Promise<void> | undefined;
   private ended = false;
+  private resolvePending: (() => void) | undefined;
 
   constructor(private readonly o: TaskCardRuntimeOptions) {
     for (const spec of o.specs) this.sections.set(spec.id, new CardSection(spec, () => this.refresh()));
@@ -46,6 +47,11 @@ export class TaskCardRuntime {
     const every = Math.min(...this.o.specs.map((s) => s.refreshSeconds)) * 1000;
     const wait = Math.max(0, this.lastRefresh + every - Date.now());
     this.pending = new Promise<void>((resolve) => {
+      this.resolvePending = () => {
+        this.pending = undefined;
+        this.resolvePending = undefined;
+        resolve();
+      };
       const run = () => {
         this.timer = undefined;
         this.lastRefresh = Date.now();
@@ -66,22 +72,27 @@ export class TaskCardRuntime {
 
   /** The task succeeded: render and store its cards; their references go into its metadata. */
   async succeeded(): Promise<CardRef[]> {
-    this.stop();
+    await this.stop();
     if (this.o.specs.length === 0) return [];
     return this.store('succeeded');
   }
 
   /** The task failed: its cards show the error, and are listed where clients find them. */
   async failed(): Promise<void> {
-    this.stop();
+    await this.stop();
     if (this.o.specs.length === 0) return;
     await this.store('failed');
   }
 
-  private stop(): void {
+  /** No more refreshes: one waiting for its time is dropped (its caller resolved), one being stored is awaited, so the final cards are written last. */
+  private async stop(): Promise<void> {
     this.ended = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.resolvePending?.();
+    }
+    await this.pending;
   }
 
   private async store(status: CardRef['status']): Promise<CardRef[]> {
@@ -165,7 +176,7 @@ export class TaskCardRuntime {
     if (error && !body.includes('card-error')) body = `<div class="card-error">${escapeHtml(error)}</div>${body}`;
     const html = cardDocument({
       title,
-      ...(facts ? { subtitle: `${facts.graph.flow} · step ${facts.step} · attempt ${facts.attempt + 1}` } : {}),
+      ...(facts ? { subtitle: `${facts.graph.flow} · step ${facts.step} · attempt ${facts.attempt}` } : {}),
       status,
       body,
       footer: `Rendered ${new Date().toISOString()} by Tributary${status === 'running' ? ' while the step runs: refresh to see newer' : ''}.`,

@@ -228,13 +228,19 @@ export class Task<F = any> {
   /**
    * The cards the task rendered (`@card`), in the order the step declares them. A task that is
    * running or failed shows its latest stored cards (live ones, or those rendered with its error);
-   * a cloned task shows its origin's.
+   * a cloned task shows its origin's. `attempt` picks an earlier attempt's cards (e.g. those a
+   * failed attempt rendered with its error, before a retry or the @catch fallback succeeded).
    */
-  async cards(): Promise<Card[]> {
+  async cards(options: { attempt?: number } = {}): Promise<Card[]> {
+    const last = this.attemptCount - 1;
+    const at = options.attempt ?? last;
     const recorded = (await this.metadata()).cards;
-    if (recorded) return (JSON.parse(recorded) as CardRef[]).map((r) => new Card(this.ctx, this.pathspec, r));
-    if (this.attemptCount > 0) {
-      const key = cardPointerKey(this.pathspec, this.attemptCount - 1);
+    if (recorded) {
+      const refs = JSON.parse(recorded) as CardRef[];
+      if (options.attempt === undefined || refs.some((r) => r.attempt === at)) return refs.map((r) => new Card(this.ctx, this.pathspec, r));
+    }
+    if (this.attemptCount > 0 && at >= 0 && at <= last) {
+      const key = cardPointerKey(this.pathspec, at);
       if (await this.ctx.datastore.head(key)) {
         const refs = JSON.parse(Buffer.from(await this.ctx.datastore.get(key)).toString('utf8')) as CardRef[];
         return refs.map((r) => new Card(this.ctx, this.pathspec, r));

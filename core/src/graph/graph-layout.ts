@@ -131,8 +131,8 @@ export function layoutGraph(graph: FlowGraph, options: GraphLayoutOptions = {}):
     const node = graph.nodes[n]!;
     if (node.type === 'foreach') for (const t of node.next) fanned.add(t);
   }
-  // A step inside a foreach (not just its first) also has many tasks.
-  for (const n of names) if (graph.nodes[n]!.insideForeach && graph.nodes[n]!.type !== 'join') fanned.add(n);
+  // A step inside a foreach (not just its first) also has many tasks; so does a join that an outer foreach still encloses.
+  for (const n of names) if (graph.nodes[n]!.insideForeach) fanned.add(n);
 
   const steps: LaidOutStep[] = [];
   const at = new Map<string, LaidOutStep>();

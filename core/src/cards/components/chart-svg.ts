@@ -134,7 +134,7 @@ export function renderChartSvg(spec: SvgChartSpec): string {
         const h = Math.abs(y(p.y) - y(0));
         g.push(
           `<rect x="${x0.toFixed(1)}" y="${y0.toFixed(1)}" width="${Math.max(1, w - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}">` +
-            `<title>${escapeHtml(`${s.name === 'value' ? '' : `${s.name} `}${shortText(p.x, 40)}: ${fmt(p.y)}`)}</title></rect>`,
+            `<title>${escapeHtml(`${series.length > 1 ? `${s.name} ` : ''}${shortText(p.x, 40)}: ${fmt(p.y)}`)}</title></rect>`,
         );
       }
     } else {

@@ -35,6 +35,12 @@ export class JsonViewer extends CardComponent {
         return `<span class="j-${cls}">${escapeHtml(text)}</span>`;
       }
       if (seen.has(v)) return '<span class="muted">[circular]</span>';
+      // An Error's useful parts are not enumerable: show them.
+      if (v instanceof Error)
+        return node(
+          { ...(v as unknown as Record<string, unknown>), name: v.name, message: v.message, ...(v.stack ? { stack: v.stack } : {}) },
+          depth,
+        );
       seen.add(v);
       const entries: Array<[string, unknown]> =
         v instanceof Map

@@ -37,7 +37,9 @@ export class ProgressBar extends CardComponent {
 
   toHtml(): string {
     const max = this.max > 0 ? this.max : 1;
-    const pct = Math.max(0, Math.min(100, (this.value / max) * 100));
+    const raw = (this.value / max) * 100;
+    // A diverged metric (NaN) must not look like a full bar.
+    const pct = Number.isNaN(raw) ? 0 : Math.max(0, Math.min(100, raw));
     const text = `${formatNumber(this.value)} / ${formatNumber(this.max)}${this.unit ? ` ${escapeHtml(this.unit)}` : ''} (${pct.toFixed(0)} %)`;
     return (
       `${this.label ? `<div class="progress-label">${escapeHtml(this.label)}</div>` : ''}` +
