@@ -229,7 +229,7 @@ export class Task<F = any> {
    * The cards the task rendered (`@card`), in the order the step declares them. A task that is
    * running or failed shows its latest stored cards (live ones, or those rendered with its error);
    * a cloned task shows its origin's. `attempt` picks an earlier attempt's cards (e.g. those a
-   * failed attempt rendered with its error, before a retry or the @catch fallback succeeded).
+   * failed attempt rendered with its error, before a retry or the `@catch` fallback succeeded).
    */
   async cards(options: { attempt?: number } = {}): Promise<Card[]> {
     const last = this.attemptCount - 1;
