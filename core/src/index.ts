@@ -51,7 +51,7 @@ export type { CardOptions, CardType } from './cards/card-options.ts';
 export type { CardRef } from './cards/card-ref.ts';
 export { Card } from './client/card.ts';
 export { CardSection, type TaskCards, type TaskCardsApi } from './cards/task-cards.ts';
-export { loadCardRenderer } from './cards/render-deps.ts';
+export { loadCardRenderer } from './cards/load-card-renderer.ts';
 export { CardComponent } from './cards/components/component.ts';
 export { Markdown } from './cards/components/markdown.ts';
 export { Table, type TableOptions } from './cards/components/table.ts';

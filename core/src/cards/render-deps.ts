@@ -1,28 +1,27 @@
 /**
- * The libraries cards render with (marked, d3-scale), loaded on first use: `import 'tributary'`
- * and task workers without cards never pay for them (about 30 ms of module loading).
+ * The libraries cards render with (marked, d3-scale), once loaded (see load-card-renderer.ts).
+ * Internal: its declarations name d3-scale's types, which published packages do not ship, so no
+ * public module re-exports from here.
  */
 import type * as D3Scale from 'd3-scale';
 import type { marked as Marked } from 'marked';
 
-interface RenderDeps {
+/** @internal */
+export interface RenderDeps {
   marked: typeof Marked;
   scales: typeof D3Scale;
 }
 
 let deps: RenderDeps | undefined;
-let loading: Promise<void> | undefined;
 
-/**
- * Load what rendering cards needs. The runtime calls it before a task's cards are rendered; call
- * it yourself before `component.toHtml()` outside a task.
- * @public
- */
-export function loadCardRenderer(): Promise<void> {
-  if (deps) return Promise.resolve();
-  return (loading ??= Promise.all([import('marked'), import('d3-scale')]).then(([m, scales]) => {
-    deps = { marked: m.marked, scales };
-  }));
+/** @internal */
+export function setRenderDeps(loaded: RenderDeps): void {
+  deps = loaded;
+}
+
+/** @internal */
+export function renderDepsLoaded(): boolean {
+  return deps !== undefined;
 }
 
 /** @internal */

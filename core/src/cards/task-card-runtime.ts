@@ -10,7 +10,7 @@ import type { CardSpec } from './card-options.ts';
 import { cardPointerKey, type CardRef } from './card-ref.ts';
 import { defaultCardSections, type CardTaskFacts } from './default-card.ts';
 import { escapeHtml } from './html.ts';
-import { loadCardRenderer } from './render-deps.ts';
+import { loadCardRenderer } from './load-card-renderer.ts';
 import { CardSection, makeTaskCards, type TaskCards } from './task-cards.ts';
 
 /** @internal */
