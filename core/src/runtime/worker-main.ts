@@ -8,6 +8,7 @@ import { SyncReader } from '../artifacts/sync-reader.ts';
 import { deserializeError, serializeUnknownError, TributaryError } from '../errors.ts';
 import { FlowSpec } from '../flow/flow-spec.ts';
 import { buildGraph } from '../graph/build-graph.ts';
+import { loadCardRenderer } from '../cards/load-card-renderer.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import { executeTask, type WorkerContext } from './execute-task.ts';
 import { flowClassFrom, importFlowModule } from './import-flow-module.ts';
@@ -46,7 +47,10 @@ async function init(msg: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   const datastore = await openAdapter<Datastore>(msg.datastore);
   const store = new ArtifactStore(datastore, msg.flow);
   if (!datastore.readSync) store.syncReader = new SyncReader(msg.datastore);
-  ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph: buildGraph(flowClass), store };
+  const graph = buildGraph(flowClass);
+  ctx = { flowClass: flowClass as WorkerContext['flowClass'], graph, store };
+  // A flow with cards: load their libraries now, while the worker waits for its first task.
+  if (Object.values(graph.nodes).some((n) => n.decorators.card)) void loadCardRenderer().catch(() => undefined);
 }
 
 /**
