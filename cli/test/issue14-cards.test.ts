@@ -401,6 +401,10 @@ describe('issue 14: cards rendered by tasks, read through the client', () => {
     expect(html).toContain('<dt>attempt</dt><dd>2 (the @catch fallback, after 2 failed attempts)</dd>');
     expect(html).toContain('· attempt 2</div>');
     expect(html).not.toMatch(/of at most/);
+    // ...and lists how the earlier attempts failed.
+    expect(html).toContain('<h2>Earlier attempts</h2>');
+    expect(html).toMatch(/<td class="num">0<\/td><td>USER_CODE: [^<]*broken on purpose<\/td>/);
+    expect(html).toMatch(/<td class="num">1<\/td><td>USER_CODE: [^<]*broken on purpose<\/td>/);
     // The failed attempts' own cards (with the error) stay readable by attempt.
     const task = await only(cardRun, 'broken');
     const first = await task.cards({ attempt: 0 });
@@ -596,5 +600,41 @@ describe('issue 14: tributary card list|view', () => {
     const noAction = runCli(home, ['card', 'show', join.pathspec]);
     expect(noAction.code).toBe(2);
     expect(noAction.stderr).toContain('Unknown card action show: list or view.');
+  });
+});
+
+describe('issue 14: --with card', () => {
+  test("runFlow({ with: ['card'] }) gives every step without @card a default card; steps with their own keep theirs", async () => {
+    const plain = await runFlow(TwinPlainFlow, { home, with: ['card'] });
+    expect(plain.status).toBe('succeeded');
+    for (const step of await plain.steps()) {
+      for await (const t of step.tasks()) {
+        const cards = await t.cards();
+        expect([t.pathspec, cards.map((c) => [c.id, c.type, c.status])]).toEqual([t.pathspec, [[null, 'default', 'succeeded']]]);
+        expect(await cards[0]!.html()).toContain(`<dd>${t.pathspec}</dd>`);
+      }
+    }
+    const blank = await runFlow(CardFlow, { home, with: ['card:type=blank'] });
+    expect(blank.status).toBe('succeeded');
+    // join declares two cards of its own; end declares none and gets the blank one.
+    expect((await only(blank, 'join').then((t) => t.cards())).map((c) => c.id)).toEqual(['summary', null]);
+    expect((await only(blank, 'end').then((t) => t.cards())).map((c) => c.type)).toEqual(['blank']);
+    await expect(runFlow(TwinPlainFlow, { home, with: ['card:colour=red'] })).rejects.toMatchObject({
+      code: 'PARAM_INVALID',
+      message: expect.stringMatching(/unknown card option/),
+    });
+    await expect(runFlow(TwinPlainFlow, { home, with: ['card:type=fancy'] })).rejects.toMatchObject({ code: 'PARAM_INVALID' });
+    await plain.close();
+    await blank.close();
+  });
+
+  test('tributary run --with card', () => {
+    const r = runCli(home, ['run', 'cli/test/fixtures/issue14-cards.ts', '--flow', 'TwinPlainFlow', '--with', 'card', '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const pathspec = r.stdout.trim().split('\n').pop()!;
+    const list = runCli(home, ['card', 'list', `${pathspec}/end`]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^\(default\) {2}default {2}succeeded {2}attempt 0/);
   });
 });

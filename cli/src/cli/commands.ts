@@ -25,7 +25,7 @@ Common options:
   --datastore <url>    e.g. file:///data/tributary
   --metadata <url>     e.g. sqlite:///data/tributary/metadata.sqlite
   --compute <url>      local:// (warm workers) or local-jobs:// (one process per task attempt)
-  --with <kind>        run every step on kubernetes or batch (--with batch:queue=gpu,memory=8192)
+  --with <kind>        run every step on kubernetes or batch (--with batch:queue=gpu,memory=8192); --with card: a default card on every step
   --env-pass <NAME>    give tasks this environment variable (they get no other of yours)
   --namespace <NS>     read only runs tagged NS (user:alice, production:TOKEN; default global, or $TRIBUTARY_NAMESPACE)
   --quiet              print only errors and the run's pathspec (task output stays in 'tributary logs')
@@ -63,7 +63,7 @@ export const EXECUTION: OptionSpec[] = [
     name: 'with',
     kind: 'list',
     value: 'kind[:k=v,...]',
-    help: "run every step on kubernetes or batch (e.g. --with kubernetes, --with batch:queue=gpu); a step's own @kubernetes/@batch wins",
+    help: "run every step on kubernetes or batch (e.g. --with kubernetes, --with batch:queue=gpu; a step's own decorator wins), or give every step a default card (--with card)",
   },
   {
     name: 'env-pass',

@@ -125,7 +125,7 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const envPass = args.options.get('env-pass') ?? [];
   const withCompute = args.options.get('with') ?? [];
   // Steps that run remotely need no local worker: none is started ahead.
-  const warm = compute || withCompute.length ? {} : await takeWarmWorker(flow);
+  const warm = compute || withCompute.some(remoteWith) ? {} : await takeWarmWorker(flow);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     runFlow(flowClass, {
       ...warm,
@@ -188,7 +188,7 @@ async function cmdResume(tokens: string[]): Promise<number> {
     out(`${formatResumePlan(await planResume(flowClass, common))}\n`);
     return 0;
   }
-  const warm = compute || withCompute.length ? {} : await takeWarmWorker(flowName);
+  const warm = compute || withCompute.some(remoteWith) ? {} : await takeWarmWorker(flowName);
   return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
     resumeFlow(flowClass, {
       ...warm,
@@ -306,6 +306,9 @@ const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
   card: cmdCard,
   ui: cmdUi,
 };
+
+/** A `--with` that moves steps off this machine (not `--with card`). */
+const remoteWith = (w: string) => w !== 'card' && !w.startsWith('card:');
 
 /** One line per error, with its code; the stack only with TRIBUTARY_DEBUG=1. */
 function reportError(e: unknown): number {

@@ -54,6 +54,7 @@ export function cardFacts(
     attempt: spec.attempt,
     maxAttempts: 1 + (retry?.times ?? 0),
     ...(spec.caught ? { caught: true } : {}),
+    ...(spec.failures?.length ? { failures: spec.failures } : {}),
     startedAt,
     ...(status !== 'running' ? { finishedAt: Date.now() } : {}),
     foreach: st.frames.filter((f) => f.kind === 'foreach').map((f) => ({ step: f.split, index: f.slot, count: f.count })),

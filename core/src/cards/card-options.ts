@@ -50,6 +50,23 @@ export function cardSpecOf(options: CardOptions): CardSpec {
   };
 }
 
+/** `card` or `card:type=blank,refreshSeconds=2` (the run's `--with card`) as card options. @internal */
+export function parseCardWith(spec: string): CardOptions {
+  const options: Record<string, unknown> = {};
+  const rest = spec.slice('card'.length).replace(/^:/, '');
+  for (const pair of rest.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    const raw = eq < 0 ? '' : pair.slice(eq + 1);
+    if (!['type', 'id', 'refreshSeconds', 'title'].includes(key))
+      throw new TypeError(
+        `--with card:${key}=...: unknown card option; use type, id, refreshSeconds or title (e.g. --with card:type=blank).`,
+      );
+    options[key] = key === 'refreshSeconds' ? Number(raw) : raw;
+  }
+  return options as CardOptions;
+}
+
 /** Add a card to a step's list; ids are unique per step, and at most one card has none. @internal */
 export function addCardSpec(existing: CardSpec[], spec: CardSpec, step: string): CardSpec[] {
   const clash = existing.find((c) => c.id === spec.id);

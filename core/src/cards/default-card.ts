@@ -14,6 +14,8 @@ export interface CardTaskFacts {
   maxAttempts: number;
   /** This attempt is the @catch fallback (it runs no step code, after the others failed). */
   caught?: boolean;
+  /** How the task's earlier attempts failed. */
+  failures?: Array<{ attempt: number; code: string; message: string }>;
   startedAt: number;
   finishedAt?: number;
   foreach?: Array<{ step: string; index: number; count: number }>;
@@ -70,6 +72,12 @@ export function defaultCardSections(f: CardTaskFacts): string {
   ];
   for (const fr of f.foreach ?? []) overview.push([`foreach ${fr.step}`, `split ${fr.index + 1} of ${fr.count} (index ${fr.index})`]);
   out.push(`<section class="overview"><h2>Task</h2>${kv(overview)}</section>`);
+  if (f.failures?.length)
+    out.push(
+      `<section class="attempts"><h2>Earlier attempts</h2><div class="table-wrap"><table><thead><tr><th class="num">attempt</th><th>failed with</th></tr></thead><tbody>${f.failures
+        .map((a) => `<tr><td class="num">${a.attempt}</td><td>${escapeHtml(`${a.code}: ${a.message}`)}</td></tr>`)
+        .join('')}</tbody></table></div></section>`,
+    );
   if (f.error)
     out.push(
       `<section class="error"><h2>Error</h2><div class="card-error">${escapeHtml(`${f.error.code}: ${f.error.message}`)}</div></section>`,

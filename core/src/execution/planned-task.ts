@@ -37,6 +37,8 @@ export interface PlannedTask {
   dispatchedAt?: number;
   enteredAt?: number;
   caught?: TaskSpec['caught'];
+  /** How this task's earlier attempts failed (for its cards). */
+  failures?: TaskSpec['failures'];
   /** The metadata write recording this attempt's start (not awaited before the attempt runs). */
   started?: Promise<void>;
   /** Resume: the origin task this one is cloned from, with what it recorded. */

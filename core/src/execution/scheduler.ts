@@ -11,10 +11,13 @@ import { ResumeCloner } from './resume-cloner.ts';
 import type { StepCompute } from './step-compute.ts';
 import { Successors } from './successors.ts';
 import type { AttemptEnd, AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun } from './task-executor.ts';
+import type { CardSpec } from '../cards/card-options.ts';
 
 /** @internal */
 export interface SchedulerOptions {
   flow: string;
+  /** Cards for steps that declare none (`--with card`). */
+  defaultCards?: CardSpec[];
   runId: string;
   graph: FlowGraph;
   datastore: Datastore;
@@ -267,6 +270,8 @@ export class Scheduler {
       logKeyPrefix: pathspec,
       maxLogBytes: this.o.maxLogBytes,
       ...(task.caught ? { caught: task.caught } : {}),
+      ...(task.failures?.length ? { failures: task.failures } : {}),
+      ...(this.o.defaultCards && !this.o.graph.nodes[task.step]?.decorators.card ? { cards: this.o.defaultCards } : {}),
       checkpoints,
     };
   }
@@ -389,7 +394,8 @@ export class Scheduler {
     const willRetry = !!eligible && task.attempt < retry.times && !this.failure && !this.aborted;
     const pathspec = this.pathspec(task.step, task.taskId!);
     this.emit({ type: 'task-failed', step: task.step, pathspec, attempt: task.attempt, error, willRetry });
-    const next: PlannedTask = { ...task, attempt: task.attempt + 1, readyAt: preciseNow() };
+    const failure = { attempt: task.attempt, code: error.code, message: error.message.split('\n')[0]!.slice(0, 500) };
+    const next: PlannedTask = { ...task, attempt: task.attempt + 1, readyAt: preciseNow(), failures: [...(task.failures ?? []), failure] };
     delete next.started;
     delete next.dispatchedAt;
     delete next.enteredAt;

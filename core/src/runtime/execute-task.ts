@@ -77,7 +77,7 @@ export async function executeTask(
     ...(recordCheckpoint ? { recordCheckpoint } : {}),
   };
   if (!ctx.store.datastore.readSync) await prefetch(ctx.store, st);
-  const cardSpecs = (node.decorators.card as CardSpec[] | undefined) ?? [];
+  const cardSpecs = (node.decorators.card as CardSpec[] | undefined) ?? spec.cards ?? [];
   const log = new TaskLog(
     spec.pathspec,
     spec.maxLogBytes,

@@ -4,6 +4,7 @@ import type { SerializedError } from '../errors.ts';
 import type { Frame, InputSource } from '../flow/task-state.ts';
 import type { ArtifactRef } from '../ports/metadata-store.ts';
 import type { CardRef } from '../cards/card-ref.ts';
+import type { CardSpec } from '../cards/card-options.ts';
 
 import type { AdapterLocator } from '../ports/adapter-locator.ts';
 export type { AdapterLocator };
@@ -35,6 +36,10 @@ export interface TaskSpec {
    * called; the error is stored in `catch.var` and the task takes its static transition.
    */
   caught?: { var: string; error: SerializedError };
+  /** Cards of a step that declares none (the run's `--with card`). */
+  cards?: CardSpec[];
+  /** How this task's earlier attempts in this run failed, oldest first (its cards show them). */
+  failures?: Array<{ attempt: number; code: string; message: string }>;
   /** In-task checkpoints already saved by this task identity (earlier attempts, origin runs), oldest first. */
   checkpoints: CheckpointRecord[];
 }

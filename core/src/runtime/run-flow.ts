@@ -15,6 +15,7 @@ import type { ArtifactRef, MetadataStore, RunRecord, RunStatus } from '../ports/
 import { sha256 } from '../util/hash.ts';
 import { refuseControlChars } from '../util/control-chars.ts';
 import { checkNewUserTags } from '../util/tags.ts';
+import { cardSpecOf, parseCardWith } from '../cards/card-options.ts';
 import { openConfigured } from './adapter-registry.ts';
 import { Client } from '../client/client.ts';
 import { ClientContext } from '../client/client-context.ts';
@@ -67,7 +68,9 @@ export interface RunFlowOptions {
   /**
    * Run every step on remote compute, as if it had `@kubernetes` / `@batch` (CLI `--with`):
    * `['kubernetes']`, or with settings, `['batch:queue=gpu,memory=16384']`. A step's own decorator
-   * wins. Remote compute needs a datastore other machines reach (S3, GCS, Azure).
+   * wins. Remote compute needs a datastore other machines reach (S3, GCS, Azure). `'card'` (or
+   * `'card:type=blank'`) gives every step without a `@card` a default card, as Metaflow's
+   * `--with card` does.
    */
   with?: string[];
   /**
@@ -304,7 +307,18 @@ async function launchRun(
     const md = await open('metadata', options.metadata);
     const datastore = ds.adapter;
     const metadata = md.adapter;
-    const stepCompute = stepComputes(graph, options.with ?? []);
+    const withCards = (options.with ?? []).filter((w) => w === 'card' || w.startsWith('card:'));
+    const stepCompute = stepComputes(
+      graph,
+      (options.with ?? []).filter((w) => !withCards.includes(w)),
+    );
+    const defaultCards = withCards.map((w) => {
+      try {
+        return cardSpecOf(parseCardWith(w));
+      } catch (err) {
+        throw new TributaryError('PARAM_INVALID', (err as Error).message.replace(/^@card /, `--with ${w}: `));
+      }
+    });
     const remoteKinds = [...new Set(Object.values(stepCompute).flatMap((c) => (c ? [c.kind] : [])))];
     if (remoteKinds.length && !datastore.capabilities.remote)
       throw new TributaryError(
@@ -450,6 +464,7 @@ async function launchRun(
         ...(origin ? { origin } : {}),
         ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
         ...(remoteKinds.length ? { stepCompute } : {}),
+        ...(defaultCards.length ? { defaultCards: defaultCards.slice(0, 1) } : {}),
       }).run();
     } finally {
       await executorRun.close();
