@@ -34,6 +34,21 @@ export function Failure({ error }: { error: Error }) {
   return <div class="error-box">{`${code}${error.message}`}</div>;
 }
 
+/** A status filter: `any` or one of `statuses`; picking one calls `onPick`. */
+export function StatusFilter(props: { value: string; statuses: string[]; onPick: (status: string) => void; testid?: string }) {
+  return (
+    <label>
+      status{' '}
+      <select data-testid={props.testid} value={props.value} onChange={(e) => props.onPick((e.target as HTMLSelectElement).value)}>
+        <option value="">any</option>
+        {props.statuses.map((s) => (
+          <option key={s}>{s}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function Loading() {
   return <p class="muted">Loading…</p>;
 }

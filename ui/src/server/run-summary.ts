@@ -1,16 +1,6 @@
 /** A run's steps with task counts by status: what the run graph shows, live. */
 import { renderGraphSvg, type Run, type StepBadge } from '@tributary/core';
-
-export interface StepSummary {
-  name: string;
-  type: string;
-  total: number;
-  pending: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  status: NonNullable<StepBadge['status']>;
-}
+import type { StepSummary } from '../shared/api-types.ts';
 
 /**
  * Count each step's tasks by status (a page of 1000 per query: a 10,000-split step is 10 queries),

@@ -1,22 +1,6 @@
 /** What the UI's API sends: plain JSON views of client objects (dates as epoch ms). */
 import { runLiveness, type Card, type MetadataStore, type Run, type Task } from '@tributary/core';
-
-export interface RunView {
-  flow: string;
-  runId: string;
-  pathspec: string;
-  status: string;
-  /** A `running` run whose orchestrator is gone: why it is stale. */
-  stale?: string;
-  user: string;
-  tags: string[];
-  systemTags: string[];
-  params: Record<string, unknown>;
-  createdAt: number;
-  finishedAt?: number;
-  durationMs?: number;
-  originRunId?: string;
-}
+import type { CardView, RunView, TaskRow } from '../shared/api-types.ts';
 
 export async function runView(run: Run, metadata: MetadataStore): Promise<RunView> {
   const live = run.status === 'running' ? await runLiveness(metadata, run.record) : undefined;
@@ -37,17 +21,6 @@ export async function runView(run: Run, metadata: MetadataStore): Promise<RunVie
   };
 }
 
-export interface TaskRow {
-  taskId: string;
-  pathspec: string;
-  key: string;
-  status: string;
-  attempts: number;
-  createdAt: number;
-  finishedAt?: number;
-  originPathspec?: string;
-}
-
 export function taskRow(t: Task): TaskRow {
   return {
     taskId: t.id,
@@ -59,17 +32,6 @@ export function taskRow(t: Task): TaskRow {
     ...(t.finishedAt ? { finishedAt: t.finishedAt.getTime() } : {}),
     ...(t.originPathspec ? { originPathspec: t.originPathspec } : {}),
   };
-}
-
-export interface CardView {
-  index: number;
-  id: string | null;
-  type: string;
-  status: string;
-  size: number;
-  attempt: number;
-  renderedAt: number;
-  error?: string;
 }
 
 export function cardView(c: Card, index: number): CardView {

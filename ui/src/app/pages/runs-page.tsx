@@ -3,7 +3,7 @@ import { getJson, path, type RunView } from '../api.ts';
 import { duration, when } from '../format.ts';
 import { href } from '../router.ts';
 import { useData } from '../use-data.ts';
-import { Crumbs, Failure, Loading, Status, Tags } from '../widgets.tsx';
+import { Crumbs, Failure, Loading, Status, StatusFilter, Tags } from '../widgets.tsx';
 
 interface RunsReply {
   runs: RunView[];
@@ -32,23 +32,15 @@ export function RunsPage({ flow }: { flow: string }) {
       </Crumbs>
       <h1>{flow}</h1>
       <div class="filters">
-        <label>
-          status{' '}
-          <select
-            data-testid="status-filter"
-            value={status}
-            onChange={(e) => {
-              setStatus((e.target as HTMLSelectElement).value);
-              setCursors([]);
-            }}
-          >
-            <option value="">any</option>
-            <option>running</option>
-            <option>succeeded</option>
-            <option>failed</option>
-            <option>aborted</option>
-          </select>
-        </label>
+        <StatusFilter
+          testid="status-filter"
+          value={status}
+          statuses={['running', 'succeeded', 'failed', 'aborted']}
+          onPick={(s) => {
+            setStatus(s);
+            setCursors([]);
+          }}
+        />
         <label>
           tag{' '}
           <input

@@ -3,7 +3,7 @@ import { getJson, path, type TaskRow } from '../api.ts';
 import { duration, when } from '../format.ts';
 import { href } from '../router.ts';
 import { useData } from '../use-data.ts';
-import { Crumbs, Failure, Loading, Status } from '../widgets.tsx';
+import { Crumbs, Failure, Loading, Status, StatusFilter } from '../widgets.tsx';
 
 interface TasksReply {
   tasks: TaskRow[];
@@ -33,22 +33,14 @@ export function StepPage({ flow, runId, step }: { flow: string; runId: string; s
       </Crumbs>
       <h1>Step {step}</h1>
       <div class="filters">
-        <label>
-          status{' '}
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus((e.target as HTMLSelectElement).value);
-              setCursors([]);
-            }}
-          >
-            <option value="">any</option>
-            <option>pending</option>
-            <option>running</option>
-            <option>succeeded</option>
-            <option>failed</option>
-          </select>
-        </label>
+        <StatusFilter
+          value={status}
+          statuses={['pending', 'running', 'succeeded', 'failed']}
+          onPick={(s) => {
+            setStatus(s);
+            setCursors([]);
+          }}
+        />
         <span class="muted" data-testid="page-info">
           page {cursors.length + 1} · {PAGE} tasks per page
         </span>
