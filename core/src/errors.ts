@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'COMPUTE_FAILED'
   | 'INFRASTRUCTURE'
   | 'RUN_FAILED'
-  | 'NAMESPACE_MISMATCH';
+  | 'NAMESPACE_MISMATCH'
+  | 'UNAUTHORIZED';
 
 /**
  * Structured context attached to an error: which adapter, key, pathspec, step or artifact.

@@ -112,4 +112,9 @@ export const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX runs_create_token ON runs (create_token) WHERE create_token IS NOT NULL;
   ALTER TABLE attempts ADD COLUMN start_token TEXT, ADD COLUMN finish_token TEXT;
   `,
+  // v4: the token of the call that registered a task, so a repeat of registerTask(s) with the
+  // caller's idempotency key (WriteOptions) returns the tasks it registered.
+  `
+  ALTER TABLE tasks ADD COLUMN register_token TEXT;
+  `,
 ];

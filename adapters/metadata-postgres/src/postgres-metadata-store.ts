@@ -24,6 +24,7 @@ import {
   type TaskRecord,
   type TaskRef,
   type TaskSet,
+  type WriteOptions,
 } from '@tributary/core';
 import { MIGRATIONS } from './migrations.ts';
 
@@ -145,8 +146,8 @@ function taskRecord(r: TaskRow): TaskRecord {
 }
 
 const REGISTER_TASKS = `WITH r AS (SELECT run_id FROM runs WHERE run_id = $1 AND flow = $2),
- ins AS (INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at, parents)
-         SELECT r.run_id, $2, x.step, x.key, 'pending', x.origin, $3, string_to_array(x.parents, ',')::bigint[]
+ ins AS (INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at, parents, register_token)
+         SELECT r.run_id, $2, x.step, x.key, 'pending', x.origin, $3, string_to_array(x.parents, ',')::bigint[], $11
          FROM r, unnest($4::text[], $5::text[], $6::text[], $10::text[]) AS x(step, key, origin, parents)
          RETURNING task_id, key),
  par AS (INSERT INTO task_parents (task_id, parent_id, position)
@@ -224,7 +225,7 @@ const BATCH_WHERE = `t.task_id = ANY($1::bigint[]) AND t.run_id = $2 AND t.flow 
  */
 export class PostgresMetadataStore implements MetadataStore {
   readonly name = 'postgres';
-  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true };
+  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true, idempotencyKeys: true };
   readonly schema: string;
   // The pool and the options hold the password (pg keeps it on every connection it opens):
   // private fields, which neither util.inspect, JSON nor an error's serialization can reach.
@@ -400,7 +401,8 @@ export class PostgresMetadataStore implements MetadataStore {
    * One statement. Exactly once under retries: a retry after an ambiguous failure finds the run
    * its first try committed (by this call's token) instead of creating a second one.
    */
-  async createRun(run: NewRun): Promise<RunRecord> {
+  async createRun(run: NewRun, options: WriteOptions = {}): Promise<RunRecord> {
+    const token = options.idempotencyKey ?? randomUUID();
     const rows = await this.q<RunRow>(
       `WITH prev AS (SELECT * FROM runs WHERE create_token = $12),
        r AS (
@@ -421,9 +423,13 @@ export class PostgresMetadataStore implements MetadataStore {
         Date.now(),
         [...run.tags, ...run.systemTags],
         [...run.tags.map(() => false), ...run.systemTags.map(() => true)],
-        randomUUID(),
+        token,
       ],
-    );
+    ).catch(async (err: unknown) => {
+      // A repeat racing its first try (both in flight, on two service instances): the loser finds the winner's run.
+      if (!TributaryError.is(err, 'ALREADY_EXISTS') || options.idempotencyKey === undefined) throw err;
+      return this.q<RunRow>('SELECT * FROM runs WHERE create_token = $1', [token]);
+    });
     return runRecord(rows[0]!);
   }
 
@@ -462,8 +468,8 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows[0] ? runRecord(rows[0]) : undefined;
   }
 
-  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
-    const token = randomUUID();
+  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>, options: WriteOptions = {}): Promise<void> {
+    const token = options.idempotencyKey ?? randomUUID();
     const rows = await this.q<{ status: string; changed: boolean; ours: boolean }>(
       `WITH cur AS (SELECT run_id, status, finish_token FROM runs WHERE run_id = $1 AND flow = $2 FOR UPDATE),
        upd AS (UPDATE runs SET status = $3, finished_at = $4, finish_token = $5 WHERE run_id IN (SELECT run_id FROM cur WHERE status = 'running') RETURNING run_id)
@@ -544,25 +550,27 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   /** One task (the common case while a run goes): a plain insert, its parents in one more statement only if it has any. */
-  async registerTask(task: NewTask): Promise<TaskRecord> {
-    if (task.parents.length > 0) return (await this.registerTasks([task]))[0]!;
+  async registerTask(task: NewTask, options: WriteOptions = {}): Promise<TaskRecord> {
+    if (task.parents.length > 0) return (await this.registerTasks([task], options))[0]!;
     const now = Date.now();
+    const token = options.idempotencyKey ?? randomUUID();
     await this.init();
-    const rows = await this.retry(async (retrying) => {
+    const rows = await this.retry(async () => {
       try {
         return (
           await this.#pool.query<{ task_id: string }>({
             name: 'register_task',
-            text: `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at)
-                   SELECT run_id, flow, $3, $4, 'pending', $5, $6 FROM runs WHERE run_id = $1 AND flow = $2
+            text: `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at, register_token)
+                   SELECT run_id, flow, $3, $4, 'pending', $5, $6, $7 FROM runs WHERE run_id = $1 AND flow = $2
                    RETURNING task_id::text`,
-            values: [id('run', task.runId), task.flow, task.step, task.key, task.originPathspec ?? null, now],
+            values: [id('run', task.runId), task.flow, task.step, task.key, task.originPathspec ?? null, now, token],
           })
         ).rows;
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
-        // After an ambiguous failure (the first try may have committed), the key is ours.
-        if (retrying) return [{ task_id: (await this.findByKeys([task]))[0]!.taskId }];
+        // A retry after an ambiguous failure, or a repeat of the caller's call: the task is ours if it has our token.
+        const earlier = await this.findOwned([task], token);
+        if (earlier) return [{ task_id: earlier[0]!.taskId }];
         throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`, { cause: err });
       }
     });
@@ -574,8 +582,9 @@ export class PostgresMetadataStore implements MetadataStore {
    * One statement per run: insert the tasks and their parents from arrays. A retry after an
    * ambiguous failure (the commit may have happened) finds its own tasks by key and returns them.
    */
-  async registerTasks(tasks: NewTask[]): Promise<TaskRecord[]> {
+  async registerTasks(tasks: NewTask[], options: WriteOptions = {}): Promise<TaskRecord[]> {
     if (tasks.length === 0) return [];
+    const token = options.idempotencyKey ?? randomUUID();
     await this.init();
     const byRun = new Map<string, NewTask[]>();
     for (const t of tasks) {
@@ -585,7 +594,7 @@ export class PostgresMetadataStore implements MetadataStore {
       byRun.set(key, [...(byRun.get(key) ?? []), t]);
     }
     const now = Date.now();
-    return this.retry(async (retrying) => {
+    return this.retry(async () => {
       // One run (the usual case): one statement, atomic on its own. Several runs: one transaction.
       const single = byRun.size === 1;
       const c = single ? this.#pool : await this.#pool.connect();
@@ -615,14 +624,16 @@ export class PostgresMetadataStore implements MetadataStore {
                   parentIds,
                   positions,
                   group.map((t) => t.parents.join(',')),
+                  token,
                 ],
               })
             ).rows;
           } catch (err) {
             if ((err as { code?: string }).code !== '23505') throw err;
             if (!single) await c.query('ROLLBACK');
-            // After an ambiguous failure (the first try may have committed), the keys are ours.
-            if (retrying) return this.findByKeys(tasks);
+            // A retry after an ambiguous failure, or a repeat of the caller's call: the tasks are ours if they have our token.
+            const earlier = await this.findOwned(tasks, token);
+            if (earlier) return earlier;
             throw new TributaryError(
               'ALREADY_EXISTS',
               `Run ${flow}/${runId} already has a task with one of the keys ${group
@@ -648,11 +659,16 @@ export class PostgresMetadataStore implements MetadataStore {
     });
   }
 
-  private async findByKeys(tasks: NewTask[]): Promise<TaskRecord[]> {
+  /** The tasks with these keys, when every one of them was registered with `token`; else undefined. */
+  private async findOwned(tasks: NewTask[], token: string): Promise<TaskRecord[] | undefined> {
     const out: TaskRecord[] = [];
     for (const t of tasks) {
-      const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2`, [t.runId, t.key]);
-      if (!rows[0]) throw new TributaryError('INFRASTRUCTURE', `Task ${t.key} vanished during a retried registration.`);
+      const rows = await this.q<TaskRow>(`${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2 AND t.register_token = $3`, [
+        t.runId,
+        t.key,
+        token,
+      ]);
+      if (!rows[0]) return undefined;
       out.push(taskRecord(rows[0]));
     }
     return out;
@@ -697,8 +713,8 @@ export class PostgresMetadataStore implements MetadataStore {
    * a retry whose first try committed succeeds, while any other call for the same attempt (a
    * second start, by whoever) is a CONFLICT.
    */
-  async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
-    const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now(), randomUUID()];
+  async startAttempt(ref: TaskRef, attempt: number, options: WriteOptions = {}): Promise<void> {
+    const params = [id('task', ref.taskId), id('run', ref.runId), ref.flow, attempt, Date.now(), options.idempotencyKey ?? randomUUID()];
     const rows = await this.q<{ status: string; attempts: number; done: boolean; ours: boolean }>(
       `WITH t AS (SELECT task_id, status, attempts FROM tasks WHERE task_id = $1 AND run_id = $2 AND flow = $3 FOR UPDATE),
        ins AS (INSERT INTO attempts (task_id, attempt, status, started_at, start_token)
@@ -728,7 +744,7 @@ export class PostgresMetadataStore implements MetadataStore {
    * committed finds its token on the attempt and succeeds without recording anything twice. A
    * second completion by any other call (same outcome or not) is a CONFLICT.
    */
-  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
+  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome, options: WriteOptions = {}): Promise<void> {
     const now = Date.now();
     const error = outcome.status === 'failed' ? outcome.error : undefined;
     const artifacts = outcome.status === 'succeeded' ? outcome.artifacts : [];
@@ -761,7 +777,7 @@ export class PostgresMetadataStore implements MetadataStore {
         artifacts.map((x) => x.encoding),
         meta.map(([k]) => k),
         meta.map(([, v]) => v),
-        randomUUID(),
+        options.idempotencyKey ?? randomUUID(),
       ],
     );
     const r = rows[0];

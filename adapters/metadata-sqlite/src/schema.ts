@@ -93,4 +93,14 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX runs_user ON runs (user, run_id DESC);
   CREATE INDEX runs_created ON runs (created_at);
   `,
+  // v3: idempotency keys (WriteOptions). A write given a key stores it; a repeat of the call that
+  // finds its own key returns the first result instead of writing twice.
+  `
+  ALTER TABLE runs ADD COLUMN create_key TEXT;
+  ALTER TABLE runs ADD COLUMN finish_key TEXT;
+  CREATE UNIQUE INDEX runs_create_key ON runs (create_key) WHERE create_key IS NOT NULL;
+  ALTER TABLE tasks ADD COLUMN register_key TEXT;
+  ALTER TABLE attempts ADD COLUMN start_key TEXT;
+  ALTER TABLE attempts ADD COLUMN finish_key TEXT;
+  `,
 ];

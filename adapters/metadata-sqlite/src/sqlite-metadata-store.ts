@@ -19,6 +19,7 @@ import {
   type TaskRecord,
   type TaskRef,
   type TaskSet,
+  type WriteOptions,
 } from '@tributary/core';
 import { openDatabase } from './open-database.ts';
 import { sqliteError } from './sqlite-errors.ts';
@@ -158,7 +159,7 @@ const BATCH_FROM = `json_each(?) j CROSS JOIN tasks t ON t.task_id = j.value AND
  */
 export class SqliteMetadataStore implements MetadataStore {
   readonly name = 'sqlite';
-  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true };
+  readonly capabilities: MetadataCapabilities = { multiWriter: true, batchRegistration: true, idempotencyKeys: true };
   private readonly db: Database.Database;
   private closed = false;
   private readonly stmts;
@@ -169,25 +170,30 @@ export class SqliteMetadataStore implements MetadataStore {
     try {
       this.stmts = this.guard(() => ({
         insertRun: db.prepare(
-          `INSERT INTO runs (flow, user, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO runs (flow, user, status, params, tags, system_tags, code_hash, graph, origin_run_id, created_at, create_key) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
         ),
         insertTag: db.prepare(`INSERT OR IGNORE INTO run_tags (run_id, tag, system) VALUES (?, ?, ?)`),
         getRun: db.prepare(`SELECT * FROM runs WHERE run_id = ? AND flow = ?`),
+        runByKey: db.prepare(`SELECT * FROM runs WHERE create_key = ?`),
         latest: db.prepare(`SELECT * FROM runs WHERE flow = ? ORDER BY run_id DESC LIMIT 1`),
         latestStatus: db.prepare(`SELECT * FROM runs WHERE flow = ? AND status = ? ORDER BY run_id DESC LIMIT 1`),
-        finishRun: db.prepare(`UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND flow = ? AND status = 'running'`),
+        finishRun: db.prepare(
+          `UPDATE runs SET status = ?, finished_at = ?, finish_key = ? WHERE run_id = ? AND flow = ? AND status = 'running'`,
+        ),
         heartbeat: db.prepare(`UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND flow = ?`),
         insertTask: db.prepare(
-          `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+          `INSERT INTO tasks (run_id, flow, step, key, status, origin_pathspec, created_at, register_key) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
         ),
         insertParent: db.prepare(`INSERT OR IGNORE INTO task_parents (task_id, parent_id, position) VALUES (?, ?, ?)`),
         getTask: db.prepare(`${TASK_SELECT} WHERE t.task_id = ? AND t.run_id = ? AND t.flow = ?`),
+        taskByKey: db.prepare(`${TASK_SELECT} WHERE t.run_id = ? AND t.key = ? AND t.register_key = ?`),
         taskRow: db.prepare(`SELECT status, attempts FROM tasks WHERE task_id = ? AND run_id = ? AND flow = ?`),
-        insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)`),
+        insertAttempt: db.prepare(`INSERT INTO attempts (task_id, attempt, status, started_at, start_key) VALUES (?, ?, 'running', ?, ?)`),
+        attemptKeys: db.prepare(`SELECT start_key, finish_key FROM attempts WHERE task_id = ? AND attempt = ?`),
         setTaskRunning: db.prepare(`UPDATE tasks SET status = 'running', attempts = ? WHERE task_id = ?`),
         attemptRow: db.prepare(`SELECT status FROM attempts WHERE task_id = ? AND attempt = ?`),
         finishAttempt: db.prepare(
-          `UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`,
+          `UPDATE attempts SET status = ?, finished_at = ?, error_code = ?, error_message = ?, finish_key = ? WHERE task_id = ? AND attempt = ? AND status = 'running'`,
         ),
         setTaskStatus: db.prepare(`UPDATE tasks SET status = ?, finished_at = ? WHERE task_id = ?`),
         insertArtifact: db.prepare(
@@ -257,8 +263,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.guard(fn);
   }
 
-  async createRun(run: NewRun): Promise<RunRecord> {
+  async createRun(run: NewRun, options: WriteOptions = {}): Promise<RunRecord> {
     return this.tx(() => {
+      const key = options.idempotencyKey ?? null;
+      const earlier = key === null ? undefined : (this.stmts.runByKey.get(key) as RunRow | undefined);
+      if (earlier) return runRecord(earlier);
       const now = Date.now();
       const info = this.stmts.insertRun.run(
         run.flow,
@@ -270,6 +279,7 @@ export class SqliteMetadataStore implements MetadataStore {
         JSON.stringify(run.graph ?? null),
         run.originRunId ?? null,
         now,
+        key,
       );
       const runId = Number(info.lastInsertRowid);
       for (const t of run.tags) this.stmts.insertTag.run(runId, t, 0);
@@ -336,12 +346,14 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void> {
+  async finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>, options: WriteOptions = {}): Promise<void> {
     this.tx(() => {
-      const info = this.stmts.finishRun.run(status, Date.now(), toInt('run', runId), flow);
+      const key = options.idempotencyKey ?? null;
+      const info = this.stmts.finishRun.run(status, Date.now(), key, toInt('run', runId), flow);
       if (info.changes === 0) {
-        const row = this.stmts.getRun.get(toInt('run', runId), flow) as RunRow | undefined;
+        const row = this.stmts.getRun.get(toInt('run', runId), flow) as (RunRow & { finish_key: string | null }) | undefined;
         if (!row) throw new TributaryError('NOT_FOUND', `No run ${flow}/${runId}.`);
+        if (key !== null && row.finish_key === key) return;
         throw new TributaryError('CONFLICT', `Run ${flow}/${runId} is already ${row.status}; it cannot become ${status}.`);
       }
     });
@@ -395,15 +407,17 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  private insertTask(task: NewTask, now: number): TaskRecord {
+  private insertTask(task: NewTask, now: number, key: string | null): TaskRecord {
     const runId = toInt('run', task.runId);
     const run = this.stmts.getRun.get(runId, task.flow) as RunRow | undefined;
     if (!run) throw new TributaryError('NOT_FOUND', `No run ${task.flow}/${task.runId} to add task ${task.key} to.`);
     let info;
     try {
-      info = this.stmts.insertTask.run(runId, task.flow, task.step, task.key, task.originPathspec ?? null, now);
+      info = this.stmts.insertTask.run(runId, task.flow, task.step, task.key, task.originPathspec ?? null, now, key);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        const earlier = key === null ? undefined : (this.stmts.taskByKey.get(runId, task.key, key) as TaskRow | undefined);
+        if (earlier) return taskRecord(earlier);
         throw new TributaryError('ALREADY_EXISTS', `Run ${task.flow}/${task.runId} already has a task ${task.key}.`, { cause: err });
       }
       throw err;
@@ -413,14 +427,14 @@ export class SqliteMetadataStore implements MetadataStore {
     return { ...task, parents: [...task.parents], taskId: String(taskId), status: 'pending', attempts: 0, createdAt: now };
   }
 
-  async registerTask(task: NewTask): Promise<TaskRecord> {
-    return this.tx(() => this.insertTask(task, Date.now()));
+  async registerTask(task: NewTask, options: WriteOptions = {}): Promise<TaskRecord> {
+    return this.tx(() => this.insertTask(task, Date.now(), options.idempotencyKey ?? null));
   }
 
-  async registerTasks(tasks: NewTask[]): Promise<TaskRecord[]> {
+  async registerTasks(tasks: NewTask[], options: WriteOptions = {}): Promise<TaskRecord[]> {
     return this.tx(() => {
       const now = Date.now();
-      return tasks.map((t) => this.insertTask(t, now));
+      return tasks.map((t) => this.insertTask(t, now, options.idempotencyKey ?? null));
     });
   }
 
@@ -467,6 +481,13 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  /** True when this attempt's start (or finish) was recorded by a call with the same idempotency key. */
+  private repeats(taskId: number, attempt: number, column: 'start_key' | 'finish_key', options: WriteOptions): boolean {
+    if (options.idempotencyKey === undefined) return false;
+    const row = this.stmts.attemptKeys.get(taskId, attempt) as { start_key: string | null; finish_key: string | null } | undefined;
+    return row?.[column] === options.idempotencyKey;
+  }
+
   private taskState(ref: TaskRef): { status: string; attempts: number; id: number } {
     return this.read(() => {
       const id = toInt('task', ref.taskId);
@@ -476,9 +497,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async startAttempt(ref: TaskRef, attempt: number): Promise<void> {
+  async startAttempt(ref: TaskRef, attempt: number, options: WriteOptions = {}): Promise<void> {
     this.tx(() => {
       const t = this.taskState(ref);
+      if (this.repeats(t.id, attempt, 'start_key', options)) return;
       if (t.status === 'succeeded')
         throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
       if (t.status === 'running')
@@ -491,19 +513,28 @@ export class SqliteMetadataStore implements MetadataStore {
           'CONFLICT',
           `Task ${ref.taskId}: attempts are numbered in order; expected attempt ${t.attempts}, got ${attempt}.`,
         );
-      this.stmts.insertAttempt.run(t.id, attempt, Date.now());
+      this.stmts.insertAttempt.run(t.id, attempt, Date.now(), options.idempotencyKey ?? null);
       this.stmts.setTaskRunning.run(attempt + 1, t.id);
     });
   }
 
-  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void> {
+  async finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome, options: WriteOptions = {}): Promise<void> {
     this.tx(() => {
       const t = this.taskState(ref);
+      if (this.repeats(t.id, attempt, 'finish_key', options)) return;
       if (t.status === 'succeeded')
         throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
       const now = Date.now();
       const error = outcome.status === 'failed' ? outcome.error : undefined;
-      const info = this.stmts.finishAttempt.run(outcome.status, now, error?.code ?? null, error?.message ?? null, t.id, attempt);
+      const info = this.stmts.finishAttempt.run(
+        outcome.status,
+        now,
+        error?.code ?? null,
+        error?.message ?? null,
+        options.idempotencyKey ?? null,
+        t.id,
+        attempt,
+      );
       if (info.changes === 0) throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
       this.stmts.setTaskStatus.run(outcome.status, now, t.id);
       if (outcome.status === 'succeeded') {

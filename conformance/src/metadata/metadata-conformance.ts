@@ -683,6 +683,82 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
         }));
     });
 
+    describe('idempotency keys (stores with capabilities.idempotencyKeys)', () => {
+      test('a repeat of a write with its idempotency key returns the first result and writes nothing twice', ({ expect, skip }) =>
+        withStore(async (s) => {
+          if (!s.capabilities.idempotencyKeys) return skip('the store does not claim idempotencyKeys');
+          const key = (n: string) => `conformance-${n}-${Math.random().toString(36).slice(2)}`;
+          const kRun = key('run');
+          const run = await s.createRun(newRun(), { idempotencyKey: kRun });
+          expect(await s.createRun(newRun(), { idempotencyKey: kRun })).toEqual(run);
+          expect((await s.listRuns({ flow: run.flow })).items).toHaveLength(1);
+          // A key names one call: another call is judged as usual.
+          const other = await s.createRun(newRun(), { idempotencyKey: key('run2') });
+          expect(other.runId).not.toBe(run.runId);
+
+          const kTasks = key('tasks');
+          const news = [0, 1, 2].map((i) => ({ flow: run.flow, runId: run.runId, step: 'fit', key: `fit[${i}]`, parents: [] }));
+          const tasks = await s.registerTasks(news, { idempotencyKey: kTasks });
+          expect((await s.registerTasks(news, { idempotencyKey: kTasks })).map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+          await rejectsWith(s.registerTasks(news, { idempotencyKey: key('tasks2') }), 'ALREADY_EXISTS');
+          await rejectsWith(s.registerTasks(news), 'ALREADY_EXISTS');
+          const kOne = key('one');
+          const one = await s.registerTask(
+            { flow: run.flow, runId: run.runId, step: 'end', key: 'end', parents: [tasks[0]!.taskId] },
+            {
+              idempotencyKey: kOne,
+            },
+          );
+          const again = await s.registerTask(
+            { flow: run.flow, runId: run.runId, step: 'end', key: 'end', parents: [tasks[0]!.taskId] },
+            {
+              idempotencyKey: kOne,
+            },
+          );
+          expect(again.taskId).toBe(one.taskId);
+          expect(again.parents).toEqual([tasks[0]!.taskId]);
+          expect((await s.listTasks({ flow: run.flow, runId: run.runId })).items).toHaveLength(4);
+
+          const ref: TaskRef = { flow: run.flow, runId: run.runId, taskId: tasks[0]!.taskId };
+          const kStart = key('start');
+          await s.startAttempt(ref, 0, { idempotencyKey: kStart });
+          await s.startAttempt(ref, 0, { idempotencyKey: kStart });
+          await rejectsWith(s.startAttempt(ref, 0, { idempotencyKey: key('start2') }), 'CONFLICT');
+          await rejectsWith(s.startAttempt(ref, 0), 'CONFLICT');
+          const kFinish = key('finish');
+          const keyedArt: ArtifactRef = { name: 'x', sha: sha('e'), size: 3, type: 'number', encoding: 'msgpack' };
+          const outcome = { status: 'succeeded' as const, artifacts: [keyedArt], metadata: { m: '1' } };
+          await s.finishAttempt(ref, 0, outcome, { idempotencyKey: kFinish });
+          await s.finishAttempt(ref, 0, outcome, { idempotencyKey: kFinish });
+          await rejectsWith(s.finishAttempt(ref, 0, outcome, { idempotencyKey: key('finish2') }), 'CONFLICT');
+          expect(await s.listArtifacts(ref)).toEqual([{ ...keyedArt, attempt: 0 }]);
+          expect(await s.listAttempts(ref)).toHaveLength(1);
+          if (options.inspect) expect(await options.inspect.artifacts(s, ref)).toHaveLength(1);
+
+          const kEnd = key('end');
+          await s.finishRun(run.flow, run.runId, 'succeeded', { idempotencyKey: kEnd });
+          await s.finishRun(run.flow, run.runId, 'succeeded', { idempotencyKey: kEnd });
+          await rejectsWith(s.finishRun(run.flow, run.runId, 'succeeded', { idempotencyKey: key('end2') }), 'CONFLICT');
+          expect((await s.getRun(run.flow, run.runId)).status).toBe('succeeded');
+        }));
+
+      test('concurrent repeats of one keyed call apply it once', ({ expect, skip }) =>
+        withStore(async (s) => {
+          if (!s.capabilities.idempotencyKeys) return skip('the store does not claim idempotencyKeys');
+          const k = `conformance-race-${Math.random().toString(36).slice(2)}`;
+          const runs = await Promise.all(Array.from({ length: 8 }, () => s.createRun(newRun('RaceFlow'), { idempotencyKey: k })));
+          expect(new Set(runs.map((r) => r.runId)).size).toBe(1);
+          const run = runs[0]!;
+          const task = { flow: run.flow, runId: run.runId, step: 'start', key: 'start', parents: [] };
+          const tk = `${k}-task`;
+          const regs = await Promise.all(Array.from({ length: 8 }, () => s.registerTask(task, { idempotencyKey: tk })));
+          expect(new Set(regs.map((t) => t.taskId)).size).toBe(1);
+          const ref: TaskRef = { flow: run.flow, runId: run.runId, taskId: regs[0]!.taskId };
+          await Promise.all(Array.from({ length: 8 }, () => s.startAttempt(ref, 0, { idempotencyKey: `${k}-start` })));
+          expect((await s.getTask(ref)).attempts).toBe(1);
+        }));
+    });
+
     describe('close', () => {
       test('every method of a closed store rejects with CLOSED', () =>
         withStore(async (s) => {

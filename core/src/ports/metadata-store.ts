@@ -173,6 +173,26 @@ export interface MetadataCapabilities {
   readonly multiWriter: boolean;
   /** `registerTasks` inserts a batch in one transaction. */
   readonly batchRegistration: boolean;
+  /**
+   * The writes that take {@link WriteOptions} honour `idempotencyKey`: a repeat of a call with the
+   * same key is applied at most once. Clients that retry over a network (the HTTP adapter) rely on it.
+   */
+  readonly idempotencyKeys?: boolean;
+}
+
+/**
+ * Options of a write that a client may retry after an ambiguous failure (the request may or may not
+ * have been applied, its reply was lost).
+ * @public
+ */
+export interface WriteOptions {
+  /**
+   * Names one logical call; a fresh random value (a UUID) per call, reused by each of its retries.
+   * On a store with `capabilities.idempotencyKeys`, a repeat with the key of a call that was applied
+   * returns what that call returned (the same run, the same task ids, success) instead of writing
+   * twice or failing with `CONFLICT` / `ALREADY_EXISTS`. Any other call is judged as usual.
+   */
+  idempotencyKey?: string;
 }
 
 /** @public */
@@ -199,13 +219,13 @@ export interface MetadataStore {
   readonly name: string;
   readonly capabilities: MetadataCapabilities;
 
-  createRun(run: NewRun, options?: { signal?: AbortSignal }): Promise<RunRecord>;
+  createRun(run: NewRun, options?: WriteOptions & { signal?: AbortSignal }): Promise<RunRecord>;
   getRun(flow: string, runId: string): Promise<RunRecord>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<Page<RunRecord>>;
   /** The newest run of a flow (optionally with a given status), or `undefined`. */
   latestRun(flow: string, options?: { status?: RunStatus }): Promise<RunRecord | undefined>;
-  finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>): Promise<void>;
+  finishRun(flow: string, runId: string, status: Exclude<RunStatus, 'running'>, options?: WriteOptions): Promise<void>;
   heartbeat(flow: string, runId: string): Promise<void>;
   addTags(flow: string, runId: string, tags: string[]): Promise<void>;
   removeTags(flow: string, runId: string, tags: string[]): Promise<void>;
@@ -217,9 +237,9 @@ export interface MetadataStore {
   /** Names of the flows that have runs (optionally: a run with all `tags`), sorted. */
   listFlows(query?: FlowQuery): Promise<string[]>;
 
-  registerTask(task: NewTask): Promise<TaskRecord>;
+  registerTask(task: NewTask, options?: WriteOptions): Promise<TaskRecord>;
   /** Register many tasks atomically (all or none). */
-  registerTasks(tasks: NewTask[]): Promise<TaskRecord[]>;
+  registerTasks(tasks: NewTask[], options?: WriteOptions): Promise<TaskRecord[]>;
   getTask(ref: TaskRef): Promise<TaskRecord>;
   /** In creation order. */
   listTasks(query: TaskQuery): Promise<Page<TaskRecord>>;
@@ -227,9 +247,9 @@ export interface MetadataStore {
   listChildren(ref: TaskRef): Promise<TaskRecord[]>;
 
   /** Record that attempt `attempt` (0-based) of a task started. */
-  startAttempt(ref: TaskRef, attempt: number): Promise<void>;
+  startAttempt(ref: TaskRef, attempt: number, options?: WriteOptions): Promise<void>;
   /** Finish an attempt; on success the task's artifacts and metadata are committed in the same transaction. */
-  finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome): Promise<void>;
+  finishAttempt(ref: TaskRef, attempt: number, outcome: AttemptOutcome, options?: WriteOptions): Promise<void>;
   listAttempts(ref: TaskRef): Promise<AttemptRecord[]>;
   /** Artifacts of the given attempt, or of the successful attempt when omitted. */
   listArtifacts(ref: TaskRef, options?: { attempt?: number }): Promise<ArtifactRecord[]>;
