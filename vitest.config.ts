@@ -10,6 +10,7 @@ export default defineConfig({
       'cli/test/**/*.test.ts',
       'adapters/*/test/**/*.test.ts',
       'conformance/test/**/*.test.ts',
+      'service/test/**/*.test.ts',
       'examples/**/*.test.ts',
     ],
     // Flow tests start worker processes: give them time on a 2-core machine.

@@ -47,6 +47,14 @@ for (const scheme of ['postgres', 'postgresql']) {
   });
 }
 
+// A team's metadata service (tributary service); the token comes from $TRIBUTARY_METADATA_TOKEN.
+for (const scheme of ['http', 'https']) {
+  registerAdapter('metadata', scheme, async (url) => {
+    const { createHttpMetadataStore, httpMetadataOptionsFromUrl } = await import('@tributary/metadata-http');
+    return createHttpMetadataStore(httpMetadataOptionsFromUrl(url));
+  });
+}
+
 registerAdapter('datastore', 's3', async (url) => {
   const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>(
     '@tributary/datastore-s3',

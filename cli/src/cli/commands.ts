@@ -17,6 +17,7 @@ Usage:
   tributary tag list <Flow/run | FlowName>
   tributary card list|view <Flow/run/step[/task]> [--id ID] [--out FILE]
   tributary ui [--port N] [--host H]   a read-only run browser in your web browser
+  tributary service [--port N] [--metadata URL] [--token T]   the metadata service for a team (HTTP)
   tributary bootstrap [--out FILE]   the task file of remote images (Kubernetes, AWS Batch)
 
 Common options:
@@ -161,6 +162,34 @@ export const COMMANDS: Record<string, Command> = {
       { name: 'host', kind: 'value', value: 'H', help: 'address to bind (default 127.0.0.1: only this machine)' },
       NAMESPACE,
       ...STORES,
+      HELP,
+    ],
+  },
+  service: {
+    args: '[options]',
+    summary:
+      'Serve the metadata store over HTTP, for a team: clients, the UI, CI jobs and containers use --metadata http(s)://host:port\n' +
+      'and need no database credentials. Stateless: run several against one Postgres behind a load balancer.\n' +
+      'Clients send the token from $TRIBUTARY_METADATA_TOKEN. GET /health (liveness) and GET /ready (the database answers) need none.',
+    options: [
+      { name: 'port', kind: 'value', value: 'N', help: 'port (default 8325; 0 picks a free one)' },
+      { name: 'host', kind: 'value', value: 'H', help: 'address to bind (default 127.0.0.1: only this machine; 0.0.0.0 for all)' },
+      {
+        name: 'metadata',
+        kind: 'value',
+        value: 'url',
+        help: 'the store behind it: postgres://… in production (default: the embedded SQLite store of --home)',
+      },
+      {
+        name: 'token',
+        kind: 'list',
+        value: 'T',
+        help: 'accept this bearer token (repeatable, to rotate; default $TRIBUTARY_METADATA_TOKEN; none: no auth, loopback only)',
+      },
+      { name: 'token-file', kind: 'value', value: 'FILE', help: 'accept the tokens in FILE, one a line (keeps them out of `ps`)' },
+      { name: 'tls-key', kind: 'value', value: 'FILE', help: 'serve HTTPS with this PEM private key (with --tls-cert)' },
+      { name: 'tls-cert', kind: 'value', value: 'FILE', help: 'the PEM certificate (chain) for --tls-key' },
+      { name: 'home', kind: 'value', value: 'dir', help: 'folder of the embedded default store (default $TRIBUTARY_HOME or ./.tributary)' },
       HELP,
     ],
   },

@@ -29,6 +29,7 @@ import { cmdRuns } from './runs-command.ts';
 import { cmdDump, cmdLogs } from './task-commands.ts';
 import { cmdTag } from './tag-command.ts';
 import { cmdCard } from './card-command.ts';
+import { cmdService } from './service-command.ts';
 import { cmdUi } from './ui-command.ts';
 
 interface DeclaredParam {
@@ -305,6 +306,7 @@ const HANDLERS: Record<string, (tokens: string[]) => Promise<number>> = {
   tag: cmdTag,
   card: cmdCard,
   ui: cmdUi,
+  service: cmdService,
 };
 
 /** A `--with` that moves steps off this machine (not `--with card`). */

@@ -6,8 +6,12 @@ export interface FaultProxyOptions {
   target: string;
   /** Share of requests that fail (0-1). */
   failureRate: number;
-  /** Kinds of failure, picked at random. Default all three. */
-  faults?: Array<'500' | '503' | 'reset' | 'slow'>;
+  /**
+   * Kinds of failure, picked at random. Default `500`, `reset` and `slow`. `lost-reply` forwards the
+   * request, lets the server answer, then breaks the connection before the answer reaches the
+   * client: the ambiguous failure that exactly-once retries must survive.
+   */
+  faults?: Array<'500' | '503' | 'reset' | 'slow' | 'lost-reply'>;
   /** Seed of the failure choices (reproducible runs). Default 1. */
   seed?: number;
   /** Delay of a 'slow' fault, ms. Default 1500. */
@@ -59,6 +63,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     stats.failed[fault] = (stats.failed[fault] ?? 0) + 1;
     if (fault === 'reset') {
       req.socket.destroy();
+      return;
+    }
+    if (fault === 'lost-reply') {
+      const upstream = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          up.resume();
+          up.on('end', () => req.socket.destroy());
+          up.on('error', () => req.socket.destroy());
+        },
+      );
+      upstream.on('error', () => req.socket.destroy());
+      req.pipe(upstream);
       return;
     }
     if (fault === 'slow') {

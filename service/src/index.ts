@@ -1,0 +1,1 @@
+export { createMetadataService, type MetadataService, type MetadataServiceOptions } from './metadata-service.ts';
