@@ -73,6 +73,13 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     }
   });
 
+  // While closing, answers end their connection: a keep-alive client would otherwise hold the close open.
+  let draining = false;
+  server.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) reply.header('connection', 'close');
+    return payload;
+  });
+
   server.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.validation) return reply.code(400).send(errorBody('PARAM_INVALID', `Invalid request to ${req.url}: ${err.message}.`));
     if (err.statusCode === 413)
@@ -109,6 +116,7 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     },
     close() {
       closing ??= (async () => {
+        draining = true;
         await server.close();
         if (options.ownsStore ?? true) await options.store.close();
       })();

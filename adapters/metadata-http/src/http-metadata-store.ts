@@ -23,7 +23,7 @@ import {
 } from '@tributary/core';
 import { IDEMPOTENCY_HEADER, METADATA_METHODS, methodPath, PROTOCOL_VERSION, type MetadataMethod } from './protocol/methods.ts';
 import { fromWireError } from './protocol/wire-errors.ts';
-import { backoffMs, isTransient, type RetryPolicy } from './retry-policy.ts';
+import { backoffMs, isTlsTrustError, isTransient, type RetryPolicy } from './retry-policy.ts';
 
 /** @public */
 export interface HttpMetadataStoreOptions {
@@ -109,6 +109,12 @@ export class HttpMetadataStore implements MetadataStore {
         return await this.once<T>(pool, method, headers, body, options.signal);
       } catch (err) {
         if (options.signal?.aborted) throw new TributaryError('ABORTED', `${method} was aborted.`, { cause: err });
+        if (isTlsTrustError(err))
+          throw new TributaryError(
+            'CONFIG',
+            `The metadata service at ${this.where} has a TLS certificate this client does not trust (${(err as { code: string }).code}). Point TRIBUTARY_METADATA_CA at the PEM file of its CA (or pass the ca option).`,
+            { cause: err },
+          );
         if (!isTransient(err) || this.#closed) throw err;
         last = err;
       }

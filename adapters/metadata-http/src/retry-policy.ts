@@ -16,7 +16,13 @@ export interface RetryPolicy {
  * an idempotency key, and tag changes and heartbeats are idempotent by nature.
  */
 export function isTransient(err: unknown): boolean {
-  return TributaryError.is(err) ? err.retryable : true;
+  return TributaryError.is(err) ? err.retryable : !isTlsTrustError(err);
+}
+
+/** The server's certificate is not trusted (or does not name the host): no retry will change that. */
+export function isTlsTrustError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME/.test(code);
 }
 
 /** The wait before retry number `retry` (1-based): exponential, capped, with full jitter. */

@@ -728,7 +728,7 @@ export class PostgresMetadataStore implements MetadataStore {
     );
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    if (r.done || r.ours) return;
+    if (r.done || r.ours || (await this.attemptHasToken(ref, attempt, 'start_token', options.idempotencyKey))) return;
     if (r.status === 'succeeded')
       throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; it cannot start attempt ${attempt}.`);
     if (r.status === 'running')
@@ -782,10 +782,29 @@ export class PostgresMetadataStore implements MetadataStore {
     );
     const r = rows[0];
     if (!r) throw new TributaryError('NOT_FOUND', `No task ${ref.flow}/${ref.runId}/*/${ref.taskId}.`);
-    if (r.done || r.ours) return;
+    if (r.done || r.ours || (await this.attemptHasToken(ref, attempt, 'finish_token', options.idempotencyKey))) return;
     if (r.status === 'succeeded')
       throw new TributaryError('CONFLICT', `Task ${ref.taskId} already succeeded; a task completes exactly once.`);
     throw new TributaryError('CONFLICT', `Task ${ref.taskId} has no running attempt ${attempt} to finish.`);
+  }
+
+  /**
+   * A repeat that waited on the task's row lock while its twin committed: the statement's `ours`
+   * read the attempts from before that commit, so look again (a fresh snapshot).
+   */
+  private async attemptHasToken(
+    ref: TaskRef,
+    attempt: number,
+    column: 'start_token' | 'finish_token',
+    key: string | undefined,
+  ): Promise<boolean> {
+    if (key === undefined) return false;
+    const rows = await this.q<{ one: number }>(`SELECT 1 AS one FROM attempts WHERE task_id = $1 AND attempt = $2 AND ${column} = $3`, [
+      id('task', ref.taskId),
+      attempt,
+      key,
+    ]);
+    return rows.length > 0;
   }
 
   private async taskId(ref: TaskRef): Promise<string> {
