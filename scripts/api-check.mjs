@@ -29,6 +29,9 @@ const packages = [
   ['compute-kubernetes', 'adapters/compute-kubernetes', 'index'],
   ['compute-batch', 'adapters/compute-batch', 'index'],
   ['ui', 'ui', 'server/index'],
+  ['metadata-http', 'adapters/metadata-http', 'index'],
+  ['metadata-http-protocol', 'adapters/metadata-http', 'protocol/index'],
+  ['metadata-service', 'service', 'index'],
 ];
 const ci = process.env.CI === 'true';
 let failed = false;

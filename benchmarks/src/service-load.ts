@@ -21,12 +21,13 @@
  * beyond the writes left in doubt (errored, or still in flight when a generator stopped).
  *
  *   pnpm --filter @tributary/benchmarks bench:service     (needs a build: node scripts/build.mjs)
- *   node --import tsx src/service-load.ts --writers 24 --readers 48 --generators 2 --seconds 15 --fault-seconds 15
+ *   node --import tsx src/service-load.ts --writers 4 --readers 12 --generators 2 --seconds 15 --fault-seconds 15
  *
  * Prints tables; asserts nothing about time. Exits 1 when the exactly-once check fails.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -88,6 +89,8 @@ interface GeneratorResult {
   acked: { runs: string[]; tasks: string[]; started: string[]; finished: string[] };
   /** Writes whose outcome is unknown: failed after retries, or still in flight at exit. */
   doubt: { errored: Record<Op, number>; inflight: Record<Op, number> };
+  /** Tries of a call that failed and that the client retried or gave up on (from undici's diagnostics channels). */
+  failedTries: { ends: Float64Array; kinds: Record<string, number> };
 }
 
 type ToGenerator = { type: 'start' } | { type: 'stop' };
@@ -137,6 +140,23 @@ async function generatorMain(cfg: GeneratorConfig): Promise<void> {
   const errored = Object.fromEntries(OPS.map((op) => [op, 0])) as Record<Op, number>;
   const acked = { runs: [] as string[], tasks: [] as string[], started: [] as string[], finished: [] as string[] };
   let stopping = false;
+
+  // Every try the client makes is an undici request: count those that fail (broken or refused
+  // connection, timeout) or are answered 5xx; the client retries them.
+  const failedEnds: number[] = [];
+  const failedKinds: Record<string, number> = {};
+  const failedTry = (kind: string) => {
+    failedEnds.push(now());
+    failedKinds[kind] = (failedKinds[kind] ?? 0) + 1;
+  };
+  subscribe('undici:request:error', (m) => {
+    const e = (m as { error?: { code?: string; cause?: { code?: string }; name?: string } }).error;
+    failedTry(e?.code ?? e?.cause?.code ?? e?.name ?? 'error');
+  });
+  subscribe('undici:request:headers', (m) => {
+    const status = (m as { response: { statusCode: number } }).response.statusCode;
+    if (status >= 500) failedTry(`HTTP ${status}`);
+  });
 
   /** One timed call; `undefined` when it failed (then counted, and, for a write, in doubt). */
   async function timed<T>(op: Op, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
@@ -277,6 +297,7 @@ async function generatorMain(cfg: GeneratorConfig): Promise<void> {
     ops: Object.fromEntries(OPS.map((op) => [op, rec[op].done()])) as Record<Op, OpSamples>,
     acked,
     doubt: { errored, inflight: { ...inflight } },
+    failedTries: { ends: Float64Array.from(failedEnds), kinds: failedKinds },
   };
   await send(result);
   process.exit(0);
@@ -319,6 +340,14 @@ function postgresPids(port: number): number[] {
   });
   if (master === undefined) return [];
   return [master, ...pids.filter((p) => parentOf(p) === master)];
+}
+
+/** Whole machine, from /proc/stat: busy and softirq (the loopback network) ticks. */
+function machineTicks(): { busy: number; softirq: number; all: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, softirq, all: busy + idle + iowait };
 }
 
 type CpuSnapshot = Map<number, number>;
@@ -548,8 +577,8 @@ interface Options {
 function options(): Options {
   const { values } = parseArgs({
     options: {
-      writers: { type: 'string', default: '24' },
-      readers: { type: 'string', default: '48' },
+      writers: { type: 'string', default: '4' },
+      readers: { type: 'string', default: '12' },
       generators: { type: 'string', default: '2' },
       seconds: { type: 'string', default: '15' },
       warmup: { type: 'string', default: '3' },
@@ -562,7 +591,7 @@ function options(): Options {
   });
   if (values.help) {
     console.log(
-      'service-load.ts [--writers 24] [--readers 48] [--generators 2] [--seconds 15] [--warmup 3] [--fault-seconds 15 (0: no fault run)]\n' +
+      'service-load.ts [--writers 4] [--readers 12] [--generators 2] [--seconds 15] [--warmup 3] [--fault-seconds 15 (0: no fault run)]\n' +
         '                [--connections 16 (per instance, per generator)] [--tasks-per-run 250]\n' +
         'writers and readers are totals, split across the generator processes.',
     );
@@ -593,7 +622,7 @@ interface PhaseOutcome {
   from: number;
   to: number;
   killAt?: number;
-  cpu: { services: number; postgres: number; generators: number; wall: number };
+  cpu: { services: number; postgres: number; generators: number; main: number; machine: number; softirq: number; wall: number };
 }
 
 async function main(): Promise<void> {
@@ -663,7 +692,13 @@ async function main(): Promise<void> {
         generators: gens.map((g) => g.proc.pid!),
       });
       const before = pids();
-      const cpu0 = { services: snapshot(before.services), postgres: snapshot(before.postgres), generators: snapshot(before.generators) };
+      const cpu0 = {
+        services: snapshot(before.services),
+        postgres: snapshot(before.postgres),
+        generators: snapshot(before.generators),
+        main: process.cpuUsage(),
+        machine: machineTicks(),
+      };
       const from = now();
       let killAt: number | undefined;
       let lastOfKilled: CpuSnapshot | undefined;
@@ -680,6 +715,8 @@ async function main(): Promise<void> {
         services: cpuSeconds(cpu0.services, snapshot(after.services), lastOfKilled),
         postgres: cpuSeconds(cpu0.postgres, snapshot([...new Set([...before.postgres, ...after.postgres])])),
         generators: cpuSeconds(cpu0.generators, snapshot(after.generators)),
+        main: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(cpu0.main)),
+        ...((m) => ({ machine: (m.busy - cpu0.machine.busy) / HZ, softirq: (m.softirq - cpu0.machine.softirq) / HZ }))(machineTicks()),
         wall: (to - from) / 1000,
       };
       for (const g of gens) g.proc.send({ type: 'stop' } satisfies ToGenerator);
@@ -696,11 +733,12 @@ async function main(): Promise<void> {
           ['3 service instances', cpu.services.toFixed(1), (cpu.services / cpu.wall).toFixed(2)],
           ['Postgres (all backends)', cpu.postgres.toFixed(1), (cpu.postgres / cpu.wall).toFixed(2)],
           [`${opt.generators} load generators`, cpu.generators.toFixed(1), (cpu.generators / cpu.wall).toFixed(2)],
-          [
-            'total',
-            (cpu.services + cpu.postgres + cpu.generators).toFixed(1),
-            ((cpu.services + cpu.postgres + cpu.generators) / cpu.wall).toFixed(2),
-          ],
+          ['this process (orchestrator)', cpu.main.toFixed(1), (cpu.main / cpu.wall).toFixed(2)],
+          ['whole machine (/proc/stat)', cpu.machine.toFixed(1), (cpu.machine / cpu.wall).toFixed(2)],
+          ['  of which softirq (loopback TCP)', cpu.softirq.toFixed(1), (cpu.softirq / cpu.wall).toFixed(2)],
+          ...((other) => [['  of which not this benchmark (other processes)', other.toFixed(1), (other / cpu.wall).toFixed(2)]])(
+            Math.max(0, cpu.machine - cpu.softirq - cpu.services - cpu.postgres - cpu.generators - cpu.main),
+          ),
         ],
       );
 
@@ -734,22 +772,62 @@ async function main(): Promise<void> {
       ];
       printTable(
         'Phase 2: before and after the kill',
-        ['window', 'reads/s', 'read P50/P99 ms', 'writes/s', 'write P50/P99 ms', 'errors seen by generators'],
+        [
+          'window',
+          'reads/s',
+          'read P50/P95/P99 ms',
+          'writes/s',
+          'write P50/P95/P99 ms',
+          'calls/s vs before',
+          'errors seen by generators',
+          'failed tries (retried)',
+        ],
         windows.map(([name, a, b]) => {
           const r = stats(p.results, READ_OPS, a, b);
           const w = stats(p.results, WRITE_OPS, a, b);
-          return [name, fmt(r.perSec), `${ms(r.p50)}/${ms(r.p99)}`, fmt(w.perSec), `${ms(w.p50)}/${ms(w.p99)}`, fmt(r.errors + w.errors)];
+          const before = stats(p.results, OPS, p.from, killAt).perSec;
+          return [
+            name,
+            fmt(r.perSec),
+            `${ms(r.p50)}/${ms(r.p95)}/${ms(r.p99)}`,
+            fmt(w.perSec),
+            `${ms(w.p50)}/${ms(w.p95)}/${ms(w.p99)}`,
+            times(r.perSec + w.perSec, before),
+            fmt(r.errors + w.errors),
+            fmt(failedTries(p.results, a, b)),
+          ];
         }),
       );
       const rows: string[][] = [];
-      for (let a = p.from, i = 1; a < p.to - 1; a += 1000, i++) {
+      for (let a = p.from, i = 1; a + 500 < p.to; a += 1000, i++) {
         const b = Math.min(p.to, a + 1000);
         const r = stats(p.results, READ_OPS, a, b);
         const w = stats(p.results, WRITE_OPS, a, b);
         const mark = killAt >= a && killAt < b ? ' (kill)' : '';
-        rows.push([`${i}${mark}`, fmt(r.perSec), ms(r.p99), fmt(w.perSec), ms(w.p99), fmt(r.errors + w.errors)]);
+        rows.push([
+          `${i}${mark}`,
+          fmt(r.perSec),
+          ms(r.p99),
+          fmt(w.perSec),
+          ms(w.p99),
+          fmt(r.errors + w.errors),
+          fmt(failedTries(p.results, a, b)),
+        ]);
       }
-      printTable('Phase 2: second by second', ['second', 'reads/s', 'read P99 ms', 'writes/s', 'write P99 ms', 'errors'], rows);
+      printTable(
+        'Phase 2: second by second',
+        ['second', 'reads/s', 'read P99 ms', 'writes/s', 'write P99 ms', 'errors', 'failed tries (retried)'],
+        rows,
+      );
+      const kinds: Record<string, number> = {};
+      for (const r of p.results) for (const [k, n] of Object.entries(r.failedTries.kinds)) kinds[k] = (kinds[k] ?? 0) + n;
+      console.log(
+        `\nFailed tries by cause (each retried by the client on the next instance): ${
+          Object.entries(kinds)
+            .map(([k, n]) => `${k} ${fmt(n)}`)
+            .join(', ') || 'none'
+        }.`,
+      );
       cpuTable('Phase 2: CPU used during the measured window', p.cpu);
       printErrors(p.results);
       const code = victim.proc.signalCode ?? victim.proc.exitCode;
@@ -770,6 +848,12 @@ async function main(): Promise<void> {
     await cleanup();
   }
   console.log(`\nTotal ${((now() - t0) / 1000).toFixed(1)} s.`);
+}
+
+function failedTries(results: GeneratorResult[], from: number, to: number): number {
+  let n = 0;
+  for (const r of results) for (const e of r.failedTries.ends) if (e >= from && e < to) n++;
+  return n;
 }
 
 function printErrors(results: GeneratorResult[]): void {

@@ -186,7 +186,7 @@ describe('issue 9 item 20: CLI commands are strict and say what happened', () =>
     const unknown = cli('frobnicate');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'error [PARAM_INVALID]: Unknown command frobnicate. Commands: run, resume, show, runs, logs, bootstrap, dump, ui, card, tag (see tributary --help).\n',
+      'error [PARAM_INVALID]: Unknown command frobnicate. Commands: run, resume, show, runs, logs, bootstrap, dump, ui, service, card, tag (see tributary --help).\n',
     );
     const none = cli();
     expect(none.code).toBe(2);

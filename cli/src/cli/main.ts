@@ -127,25 +127,27 @@ async function cmdRun(tokens: string[]): Promise<number> {
   const withCompute = args.options.get('with') ?? [];
   // Steps that run remotely need no local worker: none is started ahead.
   const warm = compute || withCompute.some(remoteWith) ? {} : await takeWarmWorker(flow);
-  return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
-    runFlow(flowClass, {
-      ...warm,
-      params: Object.fromEntries(args.params),
-      flowModule: module,
-      flowExport: exportName,
-      ...(home ? { home } : {}),
-      ...(datastore ? { datastore } : {}),
-      ...(metadata ? { metadata } : {}),
-      ...(maxWorkers ? { maxWorkers } : {}),
-      ...(maxNumSplits ? { maxNumSplits } : {}),
-      ...(compute ? { compute } : {}),
-      ...(withCompute.length ? { with: withCompute } : {}),
-      envPass,
-      tags,
-      // Like Metaflow, task output is shown by default (prefixed with its pathspec); --quiet hides it.
-      echoLogs: !quiet,
-      ...ui,
-    }),
+  return closingWarm(warm, () =>
+    runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
+      runFlow(flowClass, {
+        ...warm,
+        params: Object.fromEntries(args.params),
+        flowModule: module,
+        flowExport: exportName,
+        ...(home ? { home } : {}),
+        ...(datastore ? { datastore } : {}),
+        ...(metadata ? { metadata } : {}),
+        ...(maxWorkers ? { maxWorkers } : {}),
+        ...(maxNumSplits ? { maxNumSplits } : {}),
+        ...(compute ? { compute } : {}),
+        ...(withCompute.length ? { with: withCompute } : {}),
+        envPass,
+        tags,
+        // Like Metaflow, task output is shown by default (prefixed with its pathspec); --quiet hides it.
+        echoLogs: !quiet,
+        ...ui,
+      }),
+    ),
   );
 }
 
@@ -190,22 +192,24 @@ async function cmdResume(tokens: string[]): Promise<number> {
     return 0;
   }
   const warm = compute || withCompute.some(remoteWith) ? {} : await takeWarmWorker(flowName);
-  return runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
-    resumeFlow(flowClass, {
-      ...warm,
-      ...common,
-      ...(compute ? { compute } : {}),
-      ...(withCompute.length ? { with: withCompute } : {}),
-      envPass,
-      flowModule: module,
-      flowExport: exportName,
-      ...(datastore ? { datastore } : {}),
-      ...(maxWorkers ? { maxWorkers } : {}),
-      ...(maxNumSplits ? { maxNumSplits } : {}),
-      ...(tags ? { tags } : {}),
-      echoLogs: !quiet,
-      ...ui,
-    }),
+  return closingWarm(warm, () =>
+    runWithDisplay(quiet, flag(args, 'no-progress'), (ui) =>
+      resumeFlow(flowClass, {
+        ...warm,
+        ...common,
+        ...(compute ? { compute } : {}),
+        ...(withCompute.length ? { with: withCompute } : {}),
+        envPass,
+        flowModule: module,
+        flowExport: exportName,
+        ...(datastore ? { datastore } : {}),
+        ...(maxWorkers ? { maxWorkers } : {}),
+        ...(maxNumSplits ? { maxNumSplits } : {}),
+        ...(tags ? { tags } : {}),
+        echoLogs: !quiet,
+        ...ui,
+      }),
+    ),
   );
 }
 
@@ -343,6 +347,19 @@ let warmWorker: WarmWorker | undefined;
  * The warm worker, adopted by a local compute backend for the run, when it was started the way the
  * run would start one. Otherwise it is stopped and the run starts its own workers.
  */
+/**
+ * The compute backend that adopted the warm worker belongs to the CLI, not to runFlow: close it
+ * however the run ended, or a run that failed before it started (metadata unreachable, a refused
+ * token) would leave the worker alive and the CLI waiting on it.
+ */
+async function closingWarm<T>(warm: { compute?: ComputeBackend }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await warm.compute?.close().catch(() => undefined);
+  }
+}
+
 async function takeWarmWorker(flow: string): Promise<{ compute?: ComputeBackend; warmWorkers?: ComputeJob[] }> {
   const warm = warmWorker;
   warmWorker = undefined;
