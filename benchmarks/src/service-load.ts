@@ -725,22 +725,24 @@ async function main(): Promise<void> {
     }
 
     const all: GeneratorResult[] = [];
-    const cpuTable = (title: string, cpu: PhaseOutcome['cpu']) =>
+    const cpuTable = (title: string, cpu: PhaseOutcome['cpu']) => {
+      const ours = cpu.services + cpu.postgres + cpu.generators + cpu.main;
+      const other = Math.max(0, cpu.machine - cpu.softirq - ours);
+      const row = (name: string, s: number) => [name, s.toFixed(1), (s / cpu.wall).toFixed(2)];
       printTable(
         title,
         ['processes', 'CPU s', 'cores busy (of 2)'],
         [
-          ['3 service instances', cpu.services.toFixed(1), (cpu.services / cpu.wall).toFixed(2)],
-          ['Postgres (all backends)', cpu.postgres.toFixed(1), (cpu.postgres / cpu.wall).toFixed(2)],
-          [`${opt.generators} load generators`, cpu.generators.toFixed(1), (cpu.generators / cpu.wall).toFixed(2)],
-          ['this process (orchestrator)', cpu.main.toFixed(1), (cpu.main / cpu.wall).toFixed(2)],
-          ['whole machine (/proc/stat)', cpu.machine.toFixed(1), (cpu.machine / cpu.wall).toFixed(2)],
-          ['  of which softirq (loopback TCP)', cpu.softirq.toFixed(1), (cpu.softirq / cpu.wall).toFixed(2)],
-          ...((other) => [['  of which not this benchmark (other processes)', other.toFixed(1), (other / cpu.wall).toFixed(2)]])(
-            Math.max(0, cpu.machine - cpu.softirq - cpu.services - cpu.postgres - cpu.generators - cpu.main),
-          ),
+          row('3 service instances', cpu.services),
+          row('Postgres (all backends)', cpu.postgres),
+          row(`${opt.generators} load generators`, cpu.generators),
+          row('this process (orchestrator)', cpu.main),
+          row('whole machine (/proc/stat)', cpu.machine),
+          row('  of which softirq (loopback TCP)', cpu.softirq),
+          row('  of which not this benchmark (other processes)', other),
         ],
       );
+    };
 
     // Phase 1: load.
     if (opt.seconds > 0) {
