@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { TributaryError, type MetadataStore } from '@tributary/core';
+import { redactUrl, TributaryError, type MetadataStore } from '@tributary/core';
 import { PROTOCOL_VERSION, statusOfCode, toWireError, type WireError } from '@tributary/metadata-http/protocol';
 import { BearerAuth } from './bearer-auth.ts';
 import { registerHealthRoutes } from './health-routes.ts';
@@ -91,6 +91,11 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     const wire = toWireError(err);
     if (!TributaryError.is(err))
       log(`error in ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else if (err.code === 'INFRASTRUCTURE') {
+      // Where the database is stays in the service's log; clients learn only that it is unavailable.
+      log(`store unavailable in ${req.url}: ${redactUrl(err.message)}`);
+      wire.message = 'The metadata service cannot reach its database right now (it answers 503 until it can); retry later.';
+    }
     return reply.code(statusOfCode(wire.code)).send({ error: wire });
   });
   server.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url}.`)));
