@@ -29,6 +29,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -238,11 +239,9 @@ async function generatorMain(cfg: GeneratorConfig): Promise<void> {
       const task = await timed('registerTask', () =>
         md.registerTask({ flow: run.flow, runId: run.runId, step: 'train', key, parents: [] }),
       );
-      if (!task || stopping) {
-        if (task) acked.tasks.push(task.value.taskId);
-        continue;
-      }
+      if (!task) continue;
       acked.tasks.push(task.value.taskId);
+      if (stopping) continue;
       const ref: TaskRef = { flow: run.flow, runId: run.runId, taskId: task.value.taskId };
       if (!(await timed('startAttempt', () => md.startAttempt(ref, 0)))) continue;
       acked.started.push(ref.taskId);
@@ -343,11 +342,15 @@ function postgresPids(port: number): number[] {
 }
 
 /** Whole machine, from /proc/stat: busy and softirq (the loopback network) ticks. */
-function machineTicks(): { busy: number; softirq: number; all: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
-  const busy = user + nice + system + irq + softirq + steal;
-  return { busy, softirq, all: busy + idle + iowait };
+function machineTicks(): { busy: number; softirq: number } {
+  // user nice system idle iowait irq softirq steal ...
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, softirq };
 }
 
 type CpuSnapshot = Map<number, number>;
@@ -359,11 +362,15 @@ function snapshot(pids: number[]): CpuSnapshot {
   }
   return m;
 }
-/** CPU seconds between two snapshots (a process missing at the end: its last known value, from `last`). */
+/**
+ * CPU seconds between two snapshots. A process gone at the end: its last known value from `last`
+ * (the killed instance); else it was reaped by a parent in the set (a Postgres backend), whose
+ * cutime/cstime took its whole lifetime, so what it had used before the window comes off.
+ */
 function cpuSeconds(a: CpuSnapshot, b: CpuSnapshot, last?: CpuSnapshot): number {
   let ticks = 0;
   for (const [p, t] of b) ticks += t - (a.get(p) ?? 0);
-  for (const [p, t] of last ?? []) if (!b.has(p) && a.has(p)) ticks += t - a.get(p)!;
+  for (const [p, t] of a) if (!b.has(p)) ticks += last?.has(p) ? last.get(p)! - t : -t;
   return ticks / HZ;
 }
 
@@ -665,7 +672,7 @@ async function main(): Promise<void> {
         `${opt.writers} writers + ${opt.readers} readers in ${opt.generators} generator processes ` +
         `(${opt.connections} connections per instance each); ${opt.warmup} s warm-up, then ${opt.seconds} s measured` +
         (opt.faultSeconds > 0 ? `; fault run ${opt.faultSeconds} s, one instance SIGKILLed half-way` : '') +
-        `. Machine: ${(await import('node:os')).cpus().length} cores.`,
+        `. Machine: ${availableParallelism()} cores.`,
     );
 
     async function phase(name: string, seconds: number, kill?: Service): Promise<PhaseOutcome> {
@@ -731,7 +738,7 @@ async function main(): Promise<void> {
       const row = (name: string, s: number) => [name, s.toFixed(1), (s / cpu.wall).toFixed(2)];
       printTable(
         title,
-        ['processes', 'CPU s', 'cores busy (of 2)'],
+        ['processes', 'CPU s', `cores busy (of ${availableParallelism()})`],
         [
           row('3 service instances', cpu.services),
           row('Postgres (all backends)', cpu.postgres),

@@ -23,6 +23,7 @@ import {
 } from '@tributary/core';
 import { IDEMPOTENCY_HEADER, METADATA_METHODS, methodPath, PROTOCOL_VERSION, type MetadataMethod } from './protocol/methods.ts';
 import { fromWireError } from './protocol/wire-errors.ts';
+import { InstanceRotation } from './instance-rotation.ts';
 import { backoffMs, isTlsTrustError, isTransient, type RetryPolicy } from './retry-policy.ts';
 
 /** @public */
@@ -66,7 +67,7 @@ export class HttpMetadataStore implements MetadataStore {
   readonly #authorization: string | undefined;
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy;
-  #next = 0;
+  readonly #rotation: InstanceRotation;
   #closed = false;
 
   constructor(options: HttpMetadataStoreOptions) {
@@ -77,6 +78,7 @@ export class HttpMetadataStore implements MetadataStore {
     this.#authorization = token ? `Bearer ${token}` : undefined;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#retry = options.retry ?? {};
+    this.#rotation = new InstanceRotation(urls.length);
     this.#pools = urls.map(
       (u) =>
         new Pool(u.origin, {
@@ -102,11 +104,15 @@ export class HttpMetadataStore implements MetadataStore {
     const body = JSON.stringify({ args: trimUndefined(args) });
     const tries = Math.max(1, this.#retry.attempts ?? 8);
     let last: unknown;
+    const first = this.#rotation.first();
+    let waits = 0;
     for (let i = 0; i < tries; i++) {
-      if (i > 0) await sleep(backoffMs(this.#retry, i), options.signal);
-      const pool = this.#pools[this.#next++ % this.#pools.length]!;
+      if (this.#rotation.backsOff(i)) await sleep(backoffMs(this.#retry, ++waits), options.signal);
+      const at = this.#rotation.at(first, i);
       try {
-        return await this.once<T>(pool, method, headers, body, options.signal);
+        const result = await this.once<T>(this.#pools[at]!, method, headers, body, options.signal);
+        this.#rotation.succeeded(at);
+        return result;
       } catch (err) {
         if (options.signal?.aborted) throw new TributaryError('ABORTED', `${method} was aborted.`, { cause: err });
         if (isTlsTrustError(err))
@@ -116,6 +122,7 @@ export class HttpMetadataStore implements MetadataStore {
             { cause: err },
           );
         if (!isTransient(err) || this.#closed) throw err;
+        this.#rotation.failed(at);
         last = err;
       }
     }
