@@ -9,7 +9,7 @@ export function printTable(title: string, header: string[], rows: Array<Array<st
   for (const r of cells.slice(1)) console.log(line(r));
 }
 
-export function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
