@@ -5,7 +5,7 @@
  * branch and a foreach, type-checked against the published declarations, and (b) that project's
  * `npx tributary run flow.ts` runs a TypeScript flow.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ const PACKAGES = [
   'adapters/datastore-fs',
   'adapters/metadata-sqlite',
   'adapters/metadata-postgres',
+  'adapters/metadata-http',
+  'service',
   'adapters/datastore-s3',
   'adapters/datastore-azure',
   'adapters/datastore-gcs',
@@ -35,7 +37,10 @@ const INSTALLED = [
   '@tributary/compute-local',
   '@tributary/datastore-fs',
   '@tributary/metadata-sqlite',
+  '@tributary/metadata-http',
   '@tributary/ui',
+  // Optional: `tributary service` needs it.
+  '@tributary/metadata-service',
 ];
 
 const FLOW = `import { FlowSpec, param, step, type Inputs } from 'tributary';
@@ -195,5 +200,56 @@ describe('issue 10 item 6: the packed packages, installed with npm outside the w
     expect(r.stderr).toMatch(/Run ShopFlow\/\d+ succeeded/);
     expect(r.stdout).toContain('total 40 + shipping 5 + tax 4');
     expect(r.code).toBe(0);
+  });
+
+  test('issue 15: `npx tributary service` from the published packages, and a run recorded through it', async () => {
+    const token = 'pack-install-token-0123456789';
+    // The bin itself (not npx), so SIGTERM reaches the service.
+    const bin = join(app, 'node_modules', 'tributary', 'bin', 'tributary.js');
+    const service = spawn(process.execPath, [bin, 'service', '--port', '0', '--home', join(work, 'home-service')], {
+      cwd: app,
+      env: { ...env, TRIBUTARY_METADATA_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(() => reject(new Error(`no service URL in: ${text}`)), 60_000);
+        const onData = (d: Buffer) => {
+          text += d.toString();
+          const m = /metadata service: (http:\/\/\S+)/.exec(text);
+          if (m) (clearTimeout(timer), resolve(m[1]!));
+        };
+        service.stdout.on('data', onData);
+        service.stderr.on('data', onData);
+      });
+      const r = spawnSync(
+        'npx',
+        [
+          '--no-install',
+          'tributary',
+          'run',
+          'flow.ts',
+          '--rounds',
+          '2',
+          '--home',
+          join(work, 'home-c'),
+          '--metadata',
+          url,
+          '--no-progress',
+        ],
+        { cwd: app, env: { ...env, TRIBUTARY_METADATA_TOKEN: token }, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(r.stderr).toMatch(/Run ShopFlow\/\d+ succeeded/);
+      expect(r.status).toBe(0);
+      const runs = spawnSync('npx', ['--no-install', 'tributary', 'runs', 'ShopFlow', '--metadata', url, '--home', join(work, 'home-c')], {
+        cwd: app,
+        env: { ...env, TRIBUTARY_METADATA_TOKEN: token },
+        encoding: 'utf8',
+      });
+      expect(runs.stdout).toMatch(/ShopFlow\/\d+ .*succeeded/);
+    } finally {
+      service.kill('SIGTERM');
+    }
   });
 });
