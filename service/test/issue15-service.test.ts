@@ -238,6 +238,27 @@ describe('exactly-once retries', () => {
     await expect(s.listFlows()).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  test('a service that does not answer in timeoutMs is a retryable TIMEOUT after the retries', async () => {
+    const path = join(tempDir(), 'metadata.sqlite');
+    const sqlite = createSqliteMetadataStore({ path });
+    const stuck = new Proxy(sqlite, {
+      get: (target, prop, receiver) =>
+        prop === 'listFlows' ? () => new Promise(() => undefined) : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const service = createMetadataService({ store: stuck, tokens: [TOKEN], ownsStore: false });
+    const url = await service.listen({ port: 0 });
+    const s = createHttpMetadataStore({ url, token: TOKEN, timeoutMs: 150, retry: { attempts: 2, baseDelayMs: 1 } });
+    try {
+      const e = await rejection(s.listFlows());
+      expect(e).toMatchObject({ code: 'TIMEOUT', retryable: true });
+      expect(e.message).toContain('did not answer listFlows within 150 ms, 2 times');
+    } finally {
+      await s.close();
+      await Promise.race([service.close(), new Promise((r) => setTimeout(r, 500))]);
+      await sqlite.close();
+    }
+  });
+
   test('with several instances, calls go on when one is gone', async () => {
     const a = await sqliteService();
     const s = createHttpMetadataStore({ url: [a.url, 'http://127.0.0.1:1'], token: TOKEN, retry: { baseDelayMs: 1 } });

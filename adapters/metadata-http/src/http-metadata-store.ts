@@ -127,6 +127,13 @@ export class HttpMetadataStore implements MetadataStore {
       }
     }
     if (TributaryError.is(last)) throw last;
+    const code = (last as { code?: string } | undefined)?.code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+      throw new TributaryError(
+        'TIMEOUT',
+        `The metadata service at ${this.where} did not answer ${method} within ${this.#timeoutMs} ms, ${tries} times. Is it overloaded, or its database slow? (timeoutMs sets the wait.)`,
+        { retryable: true, context: { adapter: 'http' } },
+      );
     const detail = (last as { code?: string; message?: string } | undefined)?.code ?? (last as Error | undefined)?.message ?? 'no answer';
     throw new TributaryError(
       'INFRASTRUCTURE',
