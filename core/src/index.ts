@@ -73,6 +73,7 @@ export { decodeValue, type Encoding, type ValueSite } from './artifacts/serializ
 export { sha256 } from './util/hash.ts';
 export { objectKeyPrefix, validateKey, validateName, validatePrefix } from './util/keys.ts';
 export { checkNewUserTags, checkTagChange, checkTagText, SYSTEM_TAG_PREFIXES } from './util/tags.ts';
+export { refuseDuplicateKeys } from './util/task-keys.ts';
 export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
 export { emptyStream, portStream } from './util/adapter-streams.ts';

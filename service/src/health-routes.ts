@@ -28,7 +28,8 @@ export function registerHealthRoutes(server: FastifyInstance, store: MetadataSto
       return { status: 'ready' };
     } catch (err) {
       const wire = toWireError(err);
-      const message = wire.code === 'INFRASTRUCTURE' ? 'The metadata store does not answer.' : wire.message;
+      // Unauthenticated: say only that the store does not answer, never where it is.
+      const message = 'The metadata store does not answer.';
       return reply.code(503).send({ status: 'unavailable', error: { ...wire, message, retryable: true } });
     } finally {
       clearTimeout(timer);

@@ -55,13 +55,16 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     // Keep-alive connections idle at close are ended; requests in flight finish first.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false, strictTuples: false } },
     ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
   }) as unknown as FastifyInstance;
 
   server.addHook('onRequest', async (req, reply) => {
     reply.header('tributary-protocol', String(PROTOCOL_VERSION));
-    if (req.url === '/health' || req.url === '/ready') return;
+    // Probes may carry a query string or a trailing slash; anything else needs the token.
+    const path = req.url.split('?')[0]!.replace(/(.)\/+$/, '$1');
+    if (path === '/health' || path === '/ready') return;
     if (!auth.accepts(req.headers.authorization)) {
       // Refused before the body is read or any handler runs: nothing is written.
       return reply
@@ -91,10 +94,13 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     const wire = toWireError(err);
     if (!TributaryError.is(err))
       log(`error in ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    else if (err.code === 'INFRASTRUCTURE') {
+    else if (err.code === 'INFRASTRUCTURE' || err.code === 'CONFIG') {
       // Where the database is stays in the service's log; clients learn only that it is unavailable.
       log(`store unavailable in ${req.url}: ${redactUrl(err.message)}`);
-      wire.message = 'The metadata service cannot reach its database right now (it answers 503 until it can); retry later.';
+      wire.message =
+        err.code === 'CONFIG'
+          ? 'The metadata service is misconfigured: it cannot use its database (its log says why).'
+          : 'The metadata service cannot reach its database right now (it answers 503 until it can); retry later.';
     }
     return reply.code(statusOfCode(wire.code)).send({ error: wire });
   });

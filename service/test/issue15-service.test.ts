@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createServer, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, test } from 'vitest';
 import { startFaultProxy } from '@tributary/conformance';
 import { TributaryError, type MetadataStore, type NewRun } from '@tributary/core';
-import { createHttpMetadataStore } from '@tributary/metadata-http';
+import { createHttpMetadataStore, httpMetadataOptionsFromUrl } from '@tributary/metadata-http';
 import { createPostgresMetadataStore } from '@tributary/metadata-postgres';
 import { startTestPostgres } from '@tributary/metadata-postgres/testing';
 import { createSqliteMetadataStore } from '@tributary/metadata-sqlite';
@@ -268,6 +269,113 @@ describe('exactly-once retries', () => {
     } finally {
       await s.close();
       await a.service.close();
+    }
+  });
+});
+
+describe('what an independent review found', () => {
+  test('a 200 whose body breaks off is a failed try, retried with the same key: the run is created once and returned', async () => {
+    const { service, url, count } = await sqliteService();
+    // A proxy that sends the first answer's headers and half its body, then resets; later ones pass.
+    let cut = 0;
+    const proxy = createServer((req, res) => {
+      const up = request(`${url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        if (cut++ === 0) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.once('data', (chunk: Buffer) => {
+            res.write(chunk.subarray(0, Math.floor(chunk.length / 2)));
+            res.socket?.destroy();
+          });
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const s = createHttpMetadataStore({ url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, token: TOKEN });
+    try {
+      const run = await s.createRun(newRun());
+      expect(run.runId).toEqual(expect.any(String));
+      expect(count('runs')).toBe(1);
+      expect(cut).toBe(2);
+    } finally {
+      await s.close();
+      proxy.closeAllConnections();
+      proxy.close();
+      await service.close();
+    }
+  });
+
+  test('a service under a path prefix (behind a reverse proxy) is reached there; an answer that is not the service is CONFIG', async () => {
+    const { service, url } = await sqliteService();
+    const proxy = createServer((req, res) => {
+      if (!req.url?.startsWith('/metadata/')) {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
+        return;
+      }
+      const up = request(`${url}${req.url.slice('/metadata'.length)}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      const s = createHttpMetadataStore(httpMetadataOptionsFromUrl(new URL(`${at}/metadata/`), { TRIBUTARY_METADATA_TOKEN: TOKEN }));
+      await s.createRun(newRun());
+      expect(await s.listFlows()).toEqual(['ServiceFlow']);
+      await s.close();
+      const wrong = createHttpMetadataStore({ url: at, token: TOKEN });
+      const e = await rejection(wrong.listFlows());
+      expect(e.code).toBe('CONFIG');
+      expect(e.message).toContain('something other than a Tributary metadata service answer');
+      await wrong.close();
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+      await service.close();
+    }
+  });
+
+  test('a token with a newline or spaces, and a bad idempotency key, are refused before any request', async () => {
+    expect(() => createHttpMetadataStore({ url: 'http://127.0.0.1:1', token: 'a b' })).toThrow(/visible ASCII/);
+    const withNewline = createHttpMetadataStore({ url: 'http://127.0.0.1:1', token: `${TOKEN}\n` });
+    await withNewline.close();
+    const s = createHttpMetadataStore({ url: 'http://127.0.0.1:1', token: TOKEN, retry: { attempts: 1 } });
+    await expect(s.createRun(newRun(), { idempotencyKey: 'clé\n' })).rejects.toMatchObject({ code: 'PARAM_INVALID' });
+    await s.close();
+  });
+
+  test('probes with a query string or trailing slash need no token; a store it cannot use is not described to clients', async () => {
+    const { service, url } = await sqliteService();
+    try {
+      for (const probe of ['/health?x=1', '/health/', '/ready?check=1']) expect((await fetch(`${url}${probe}`)).status, probe).toBe(200);
+      expect((await fetch(`${url}/v1/info?x=/health`)).status).toBe(401);
+    } finally {
+      await service.close();
+    }
+    const pg = await startTestPostgres();
+    const lines: string[] = [];
+    const missing = createMetadataService({
+      store: createPostgresMetadataStore({ url: pg.url.replace(/\/postgres$/, '/no_such_database'), retry: { attempts: 1 } }),
+      tokens: [TOKEN],
+      log: (l) => lines.push(l),
+    });
+    try {
+      const at = await missing.listen({ port: 0 });
+      const ready = await fetch(`${at}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).not.toContain('no_such_database');
+      const r = await post(at, 'listFlows', { args: [] }, { authorization: `Bearer ${TOKEN}` });
+      expect(r.body.error?.code).toBe('CONFIG');
+      expect(r.body.error?.message).not.toContain('no_such_database');
+      expect(lines.join('\n')).toContain('no_such_database');
+    } finally {
+      await missing.close();
+      pg.destroy();
     }
   });
 });

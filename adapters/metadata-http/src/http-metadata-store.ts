@@ -64,6 +64,7 @@ export class HttpMetadataStore implements MetadataStore {
   /** The instances, redacted, for messages. */
   readonly where: string;
   readonly #pools: Pool[];
+  readonly #paths: string[];
   readonly #authorization: string | undefined;
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy;
@@ -73,8 +74,15 @@ export class HttpMetadataStore implements MetadataStore {
   constructor(options: HttpMetadataStoreOptions) {
     const urls = (Array.isArray(options.url) ? options.url : [options.url]).map((u) => parseBase(u));
     if (urls.length === 0) throw new TributaryError('CONFIG', 'HttpMetadataStore needs the URL of at least one metadata service.');
-    this.where = urls.map((u) => redactUrl(u.origin)).join(', ');
-    const token = options.token ?? process.env.TRIBUTARY_METADATA_TOKEN;
+    this.where = urls.map((u) => redactUrl(u.origin + basePath(u))).join(', ');
+    // Behind a reverse proxy the service may live under a path (https://host/metadata/).
+    this.#paths = urls.map((u) => basePath(u));
+    const token = (options.token ?? process.env.TRIBUTARY_METADATA_TOKEN)?.trim();
+    if (token && !/^[\x21-\x7e]+$/.test(token))
+      throw new TributaryError(
+        'CONFIG',
+        'The metadata service token (TRIBUTARY_METADATA_TOKEN or the token option) holds spaces or characters outside visible ASCII; check how it was set.',
+      );
     this.#authorization = token ? `Bearer ${token}` : undefined;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#retry = options.retry ?? {};
@@ -99,8 +107,12 @@ export class HttpMetadataStore implements MetadataStore {
     if (this.#closed) throw new TributaryError('CLOSED', 'This HttpMetadataStore is closed.');
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.#authorization) headers.authorization = this.#authorization;
-    if (METADATA_METHODS[method].write && 'options' in METADATA_METHODS[method])
-      headers[IDEMPOTENCY_HEADER] = options.idempotencyKey ?? randomUUID();
+    if (METADATA_METHODS[method].write && 'options' in METADATA_METHODS[method]) {
+      const key = options.idempotencyKey ?? randomUUID();
+      if (!IDEMPOTENCY_KEY.test(key))
+        throw new TributaryError('PARAM_INVALID', `${method}: an idempotency key is 1 to 200 visible ASCII characters (a UUID, say).`);
+      headers[IDEMPOTENCY_HEADER] = key;
+    }
     const body = JSON.stringify({ args: trimUndefined(args) });
     const tries = Math.max(1, this.#retry.attempts ?? 8);
     let last: unknown;
@@ -110,11 +122,12 @@ export class HttpMetadataStore implements MetadataStore {
       if (this.#rotation.backsOff(i)) await sleep(backoffMs(this.#retry, ++waits), options.signal);
       const at = this.#rotation.at(first, i);
       try {
-        const result = await this.once<T>(this.#pools[at]!, method, headers, body, options.signal);
+        const result = await this.once<T>(at, method, headers, body, options.signal);
         this.#rotation.succeeded(at);
         return result;
       } catch (err) {
         if (options.signal?.aborted) throw new TributaryError('ABORTED', `${method} was aborted.`, { cause: err });
+        if (this.#closed) throw new TributaryError('CLOSED', `This HttpMetadataStore was closed during ${method}.`, { cause: err });
         if (isTlsTrustError(err))
           throw new TributaryError(
             'CONFIG',
@@ -143,14 +156,14 @@ export class HttpMetadataStore implements MetadataStore {
   }
 
   private async once<T>(
-    pool: Pool,
+    at: number,
     method: MetadataMethod,
     headers: Record<string, string>,
     body: string,
     signal?: AbortSignal,
   ): Promise<T> {
-    const res = await pool.request({
-      path: methodPath(method),
+    const res = await this.#pools[at]!.request({
+      path: this.#paths[at]! + methodPath(method),
       method: 'POST',
       headers,
       body,
@@ -159,19 +172,32 @@ export class HttpMetadataStore implements MetadataStore {
       ...(signal ? { signal } : {}),
     });
     const protocol = res.headers['tributary-protocol'];
-    let parsed: unknown;
-    try {
-      parsed = await res.body.json();
-    } catch {
-      parsed = undefined;
+    if (protocol === undefined && res.statusCode === 200) {
+      await res.body.dump().catch(() => undefined);
+      throw new TributaryError(
+        'CONFIG',
+        `${this.where} answered ${method} with something other than a Tributary metadata service answer. Is the URL right (a proxy's login page, another service)?`,
+        { context: { adapter: 'http' } },
+      );
     }
+    // A body that breaks off or stalls is a failed try (retried, with the same key), never an answer.
+    const parsed: unknown = await res.body.json().catch((err: unknown) => {
+      if (res.statusCode === 200) throw err;
+      return undefined;
+    });
     if (protocol !== undefined && Number(protocol) !== PROTOCOL_VERSION)
       throw new TributaryError(
         'CONFIG',
         `The metadata service at ${this.where} speaks protocol ${String(protocol)}; this client speaks ${PROTOCOL_VERSION}. Upgrade the older side.`,
       );
     if (res.statusCode !== 200) throw fromWireError(res.statusCode, parsed, this.where);
-    const result = (parsed as { result?: unknown } | undefined)?.result;
+    if (typeof parsed !== 'object' || parsed === null || !('result' in parsed))
+      throw new TributaryError(
+        'CONFIG',
+        `${this.where} answered ${method} with something other than a Tributary metadata service answer. Is the URL right (a proxy's login page, another service)?`,
+        { context: { adapter: 'http' } },
+      );
+    const result = (parsed as { result: unknown }).result;
     return (result === null ? undefined : result) as T;
   }
 
@@ -266,6 +292,13 @@ export class HttpMetadataStore implements MetadataStore {
 /** @public */
 export function createHttpMetadataStore(options: HttpMetadataStoreOptions): HttpMetadataStore {
   return new HttpMetadataStore(options);
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** The URL's path without a trailing slash: `''` for the root. */
+function basePath(u: URL): string {
+  return u.pathname.replace(/\/+$/, '');
 }
 
 function parseBase(url: string): URL {

@@ -3,7 +3,7 @@ import { TributaryError } from '@tributary/core';
 import type { HttpMetadataStoreOptions } from './http-metadata-store.ts';
 
 /**
- * Options for a `--metadata http(s)://host[:port]` URL. The token comes from
+ * Options for a `--metadata http(s)://host[:port][/path]` URL (a path: the service behind a reverse proxy). The token comes from
  * `$TRIBUTARY_METADATA_TOKEN`, never from the URL (URLs end up in shell history and logs); a
  * private CA for `https://` from the PEM file named by `$TRIBUTARY_METADATA_CA`.
  * @public
@@ -19,7 +19,7 @@ export function httpMetadataOptionsFromUrl(url: URL, env: NodeJS.ProcessEnv = pr
     }
   }
   return {
-    url: url.origin,
+    url: url.href,
     ...(env.TRIBUTARY_METADATA_TOKEN ? { token: env.TRIBUTARY_METADATA_TOKEN } : {}),
     ...(ca ? { ca } : {}),
   };

@@ -16,7 +16,10 @@ export interface RetryPolicy {
  * an idempotency key, and tag changes and heartbeats are idempotent by nature.
  */
 export function isTransient(err: unknown): boolean {
-  return TributaryError.is(err) ? err.retryable : !isTlsTrustError(err);
+  if (TributaryError.is(err)) return err.retryable;
+  // undici refusing the request itself (a bad header value): no retry sends it differently.
+  if ((err as { code?: unknown } | undefined)?.code === 'UND_ERR_INVALID_ARG') return false;
+  return !isTlsTrustError(err);
 }
 
 /** The server's certificate is not trusted (or does not name the host): no retry will change that. */

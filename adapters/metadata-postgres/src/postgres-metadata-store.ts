@@ -4,6 +4,7 @@ import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import {
   checkTagChange,
+  refuseDuplicateKeys,
   checkTagText,
   redactUrl,
   TaskBatchPlan,
@@ -372,6 +373,9 @@ export class PostgresMetadataStore implements MetadataStore {
         context,
       });
     if (e.code === '23505') return new TributaryError('ALREADY_EXISTS', `Already recorded: ${message}`, { context, cause: safeCause(err) });
+    // Class 22 (data exception): the value itself is bad (a NUL in text, a number out of range), not the database.
+    if (typeof e.code === 'string' && e.code.startsWith('22'))
+      return new TributaryError('PARAM_INVALID', `Postgres cannot store this value: ${message}`, { context, cause: safeCause(err) });
     if (isTransient(err)) {
       return new TributaryError(
         'INFRASTRUCTURE',
@@ -584,6 +588,7 @@ export class PostgresMetadataStore implements MetadataStore {
    */
   async registerTasks(tasks: NewTask[], options: WriteOptions = {}): Promise<TaskRecord[]> {
     if (tasks.length === 0) return [];
+    refuseDuplicateKeys(tasks);
     const token = options.idempotencyKey ?? randomUUID();
     await this.init();
     const byRun = new Map<string, NewTask[]>();

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import {
   checkTagChange,
+  refuseDuplicateKeys,
   TaskBatchPlan,
   TributaryError,
   type ArtifactRecord,
@@ -432,6 +433,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async registerTasks(tasks: NewTask[], options: WriteOptions = {}): Promise<TaskRecord[]> {
+    refuseDuplicateKeys(tasks);
     return this.tx(() => {
       const now = Date.now();
       return tasks.map((t) => this.insertTask(t, now, options.idempotencyKey ?? null));

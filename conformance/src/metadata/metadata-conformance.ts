@@ -742,6 +742,18 @@ export function metadataStoreConformance(options: MetadataConformanceOptions): v
           expect((await s.getRun(run.flow, run.runId)).status).toBe('succeeded');
         }));
 
+      test('a batch with one key twice is ALREADY_EXISTS and registers nothing, with or without an idempotency key', ({ expect }) =>
+        withStore(async (s) => {
+          const run = await s.createRun(newRun());
+          const twice = ['a', 'b', 'a'].map((k) => ({ flow: run.flow, runId: run.runId, step: 'fit', key: k, parents: [] }));
+          await rejectsWith(s.registerTasks(twice), 'ALREADY_EXISTS');
+          await rejectsWith(
+            s.registerTasks(twice, { idempotencyKey: `conformance-dup-${Math.random().toString(36).slice(2)}` }),
+            'ALREADY_EXISTS',
+          );
+          expect((await s.listTasks({ flow: run.flow, runId: run.runId })).items).toEqual([]);
+        }));
+
       test('concurrent repeats of one keyed call apply it once', ({ expect, skip }) =>
         withStore(async (s) => {
           if (!s.capabilities.idempotencyKeys) return skip('the store does not claim idempotencyKeys');

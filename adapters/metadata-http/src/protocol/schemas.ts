@@ -10,6 +10,8 @@ export type JsonSchema = Record<string, unknown>;
 const str = { type: 'string' };
 const num = { type: 'number' };
 const int = { type: 'integer', minimum: 0 };
+// Attempt numbers are small; Postgres stores them as integer.
+const attemptNo = { type: 'integer', minimum: 0, maximum: 2147483647 };
 const strings = { type: 'array', items: str };
 const any = {};
 const object = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({
@@ -95,11 +97,11 @@ const runQuery = object(
     since: num,
     until: num,
     cursor: str,
-    limit: { type: 'integer', minimum: 1 },
+    limit: { type: 'integer' },
   },
   [],
 );
-const taskQuery = object({ flow: str, runId: str, step: str, status: taskStatus, cursor: str, limit: { type: 'integer', minimum: 1 } }, [
+const taskQuery = object({ flow: str, runId: str, step: str, status: taskStatus, cursor: str, limit: { type: 'integer' } }, [
   'flow',
   'runId',
 ]);
@@ -122,10 +124,10 @@ const METHODS: Record<MetadataMethod, { args: JsonSchema[]; required: number; re
   getTask: { args: [taskRef], required: 1, result: taskRecord },
   listTasks: { args: [taskQuery], required: 1, result: page(taskRecord) },
   listChildren: { args: [taskRef], required: 1, result: arrayOf(taskRecord) },
-  startAttempt: { args: [taskRef, int], required: 2, result: nothing },
-  finishAttempt: { args: [taskRef, int, outcome], required: 3, result: nothing },
+  startAttempt: { args: [taskRef, attemptNo], required: 2, result: nothing },
+  finishAttempt: { args: [taskRef, attemptNo, outcome], required: 3, result: nothing },
   listAttempts: { args: [taskRef], required: 1, result: arrayOf(attemptRecord) },
-  listArtifacts: { args: [taskRef, object({ attempt: int }, [])], required: 1, result: arrayOf(artifactRecord) },
+  listArtifacts: { args: [taskRef, object({ attempt: attemptNo }, [])], required: 1, result: arrayOf(artifactRecord) },
   getMetadata: { args: [taskRef], required: 1, result: stringMap },
   listArtifactsOfTasks: { args: [taskSet], required: 1, result: mapOf(arrayOf(artifactRecord)) },
   getMetadataOfTasks: { args: [taskSet], required: 1, result: mapOf(stringMap) },
