@@ -55,6 +55,9 @@ for (const scheme of ['http', 'https']) {
   });
 }
 
+// Step environments: @pypi (a virtual environment from pinned packages).
+registerAdapter('environment', 'pypi', async () => (await import('@tributary/environment-pypi')).createPypiResolver());
+
 registerAdapter('datastore', 's3', async (url) => {
   const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>(
     '@tributary/datastore-s3',

@@ -18,4 +18,5 @@ environmentResolverConformance({
     { kind: 'npm', packages: { zod: '3.23.8' } },
     { kind: 'pypi', packages: { numpy: '2.1.0' }, runtime: '3.11' },
   ],
+  unsatisfiable: { kind: 'npm', packages: { zod: '0.0.0-missing' } },
 });

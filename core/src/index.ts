@@ -6,6 +6,19 @@
 export { TributaryError, type ErrorCode, type ErrorContext, type TributaryErrorOptions, type SerializedError } from './errors.ts';
 export type * from './ports/index.ts';
 export { MAX_TASK_BATCH } from './ports/metadata-store.ts';
+export { environmentId } from './environments/environment-id.ts';
+export { hostPlatform, REMOTE_PLATFORM } from './environments/host-platform.ts';
+export {
+  pypi,
+  conda,
+  npm,
+  pypiBase,
+  condaBase,
+  npmBase,
+  type PypiOptions,
+  type CondaOptions,
+  type NpmOptions,
+} from './flow/environment-decorators.ts';
 export { TaskBatchPlan } from './util/task-batch-plan.ts';
 
 export { FlowSpec, type Inputs, type StepNames, type NextOptions, type MergeOptions } from './flow/flow-spec.ts';

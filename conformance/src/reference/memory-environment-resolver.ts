@@ -1,52 +1,60 @@
 import { createHash } from 'node:crypto';
 import {
   TributaryError,
+  type EnvironmentActivation,
   type EnvironmentCapabilities,
+  type EnvironmentLock,
   type EnvironmentResolver,
   type EnvironmentSpec,
-  type ResolvedEnvironment,
 } from '@tributary/core';
 
-/** JSON with object keys sorted, so equal specs serialize identically whatever their key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /**
- * The reference EnvironmentResolver: the id is the SHA-256 of the canonical spec; resolving
- * builds nothing and prefixes nothing. Real resolvers (npm, pypi, conda) lock packages first.
+ * The reference EnvironmentResolver: every `name@version` exists (except versions starting with
+ * `0.0.0-missing`), locks to that exact version with a made-up archive hash, and materializes as
+ * an empty folder. Real resolvers (pypi, conda, npm) solve and install for real.
  * @public
  */
 export class MemoryEnvironmentResolver implements EnvironmentResolver {
   readonly name = 'memory';
   readonly capabilities: EnvironmentCapabilities = { kinds: ['any'] };
-  private readonly resolved = new Map<string, ResolvedEnvironment>();
   private closed = false;
-  /** How many environments were actually built (resolve must not rebuild). */
+  /** How many environments were materialized. */
   builds = 0;
 
-  identify(spec: EnvironmentSpec): string {
-    return createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 32);
+  async lock(spec: EnvironmentSpec, options: { platform: string }): Promise<EnvironmentLock> {
+    this.live();
+    const packages = Object.entries(spec.packages)
+      .map(([name, version]) => {
+        if (version.startsWith('0.0.0-missing'))
+          throw new TributaryError('CONFIG', `No version ${version} of ${name} exists (memory resolver).`, { context: { package: name } });
+        return {
+          name,
+          version,
+          url: `memory://${name}/${version}`,
+          sha256: createHash('sha256').update(`${name}@${version}`).digest('hex'),
+        };
+      })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      kind: spec.kind,
+      platform: options.platform,
+      ...(spec.runtime !== undefined ? { runtime: spec.runtime } : {}),
+      sources: [...(spec.sources ?? [])],
+      packages,
+    };
   }
 
-  async resolve(spec: EnvironmentSpec): Promise<ResolvedEnvironment> {
+  async materialize(lock: EnvironmentLock, options: { dir: string }): Promise<EnvironmentActivation> {
+    this.live();
+    this.builds++;
+    return {
+      env: { TRIBUTARY_MEMORY_ENV: `${lock.kind}:${lock.packages.map((p) => `${p.name}@${p.version}`).join(',')}` },
+      path: [options.dir],
+    };
+  }
+
+  private live(): void {
     if (this.closed) throw new TributaryError('CLOSED', 'Memory environment resolver is closed.');
-    const envId = this.identify(spec);
-    let env = this.resolved.get(envId);
-    if (!env) {
-      this.builds++;
-      env = { id: envId, launchPrefix: [], env: { TRIBUTARY_ENV_ID: envId } };
-      this.resolved.set(envId, env);
-    }
-    return structuredClone(env);
   }
 
   async close(): Promise<void> {

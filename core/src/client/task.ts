@@ -1,5 +1,6 @@
 import { TributaryError, type ErrorCode } from '../errors.ts';
 import type { Frame } from '../flow/task-state.ts';
+import type { EnvironmentLock } from '../ports/environment-resolver.ts';
 import { MAX_TASK_BATCH, type AttemptStatus, type TaskRecord, type TaskStatus } from '../ports/metadata-store.ts';
 import { Artifact } from './artifact.ts';
 import { Card } from './card.ts';
@@ -248,6 +249,18 @@ export class Task<F = any> {
     }
     if (this.originPathspec) return (await this.origin())?.cards() ?? [];
     return [];
+  }
+
+  /**
+   * The environment the task ran in (`@pypi`, `@conda`, `@npm`): its id (the hash of its lock)
+   * and the lock itself (exact versions and hashes, read from the datastore and verified by its
+   * hash), or `undefined` for a task without one. A cloned task gives its origin's.
+   */
+  async environment(): Promise<{ id: string; lock: EnvironmentLock } | undefined> {
+    const md = await this.metadata();
+    if (!md.environment || !md['environment-lock']) return this.originPathspec ? (await this.origin())?.environment() : undefined;
+    const bytes = await this.ctx.artifacts(this.flow).getBlob(md['environment-lock']);
+    return { id: md.environment, lock: JSON.parse(Buffer.from(bytes).toString('utf8')) as EnvironmentLock };
   }
 
   /**

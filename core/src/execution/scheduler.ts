@@ -11,6 +11,7 @@ import { ResumeCloner } from './resume-cloner.ts';
 import type { StepCompute } from './step-compute.ts';
 import { Successors } from './successors.ts';
 import type { AttemptEnd, AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun } from './task-executor.ts';
+import type { PreparedEnvironment } from '../environments/prepare-environments.ts';
 import type { CardSpec } from '../cards/card-options.ts';
 
 /** @internal */
@@ -40,6 +41,8 @@ export interface SchedulerOptions {
   heartbeatMs?: number;
   /** Steps that run on remote compute, and their settings (absent: local). */
   stepCompute?: Record<string, StepCompute | undefined>;
+  /** Steps with an environment (`@pypi`...), prepared before the run started. */
+  environments?: Record<string, PreparedEnvironment>;
 }
 
 /** @internal */
@@ -251,6 +254,7 @@ export class Scheduler {
   private specOf(task: PlannedTask, checkpoints: CheckpointRecord[]): TaskSpec {
     const taskId = task.taskId!;
     const pathspec = this.pathspec(task.step, taskId);
+    const env = this.o.environments?.[task.step];
     return {
       flow: this.o.flow,
       runId: this.o.runId,
@@ -273,6 +277,7 @@ export class Scheduler {
       ...(task.failures?.length ? { failures: task.failures } : {}),
       ...(this.o.defaultCards && !this.o.graph.nodes[task.step]?.decorators.card ? { cards: this.o.defaultCards } : {}),
       checkpoints,
+      ...(env ? { environment: { id: env.id, env: env.activation.env, path: env.activation.path } } : {}),
     };
   }
 
@@ -467,6 +472,11 @@ export class Scheduler {
     if (outcome.cards?.length) metadata.cards = JSON.stringify(outcome.cards);
     if (outcome.foreach)
       metadata.foreach = JSON.stringify({ var: outcome.foreach.var, count: outcome.foreach.count, index: outcome.foreach.index });
+    const env = this.o.environments?.[task.step];
+    if (env) {
+      metadata.environment = env.id;
+      metadata['environment-lock'] = env.lockSha;
+    }
     await this.o.metadata.finishAttempt(this.ref(taskId), task.attempt, { status: 'succeeded', artifacts: outcome.artifacts, metadata });
     const pathspec = this.pathspec(task.step, taskId);
     this.emit({

@@ -1,3 +1,4 @@
+import { baseEnvironmentOf } from '../flow/environment-decorators.ts';
 import { sha256 } from '../util/hash.ts';
 import { checkFieldDeclarations } from '../flow/fields.ts';
 import { flowNameOf } from '../flow/flow-name.ts';
@@ -257,6 +258,9 @@ class GraphBuilder {
     if (d.catch) decorators.catch = d.catch;
     if (d.timeout) decorators.timeout = d.timeout;
     if (d.resources) decorators.resources = d.resources;
+    // The flow's default environment (@pypiBase...) for a step without its own.
+    const flowEnvironment = baseEnvironmentOf(this.flowClass);
+    if (!decorators.environment && flowEnvironment) decorators.environment = flowEnvironment;
     const base = {
       name,
       inFuncs: [] as string[],

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { TributaryError } from '../errors.ts';
 import type { ComputeBackend } from '../ports/compute-backend.ts';
 import type { Datastore } from '../ports/datastore.ts';
+import type { EnvironmentResolver } from '../ports/environment-resolver.ts';
 import type { MetadataStore } from '../ports/metadata-store.ts';
 import { redactUrl } from '../util/redact-url.ts';
 
@@ -12,6 +13,8 @@ export interface AdapterKinds {
   datastore: Datastore;
   metadata: MetadataStore;
   compute: ComputeBackend;
+  /** Opened by kind: `pypi://`, `conda://`, `npm://`. */
+  environment: EnvironmentResolver;
 }
 
 /** Opens an adapter from a URL (`file:///x`, `sqlite:///x.db`, `s3://bucket/prefix`...). @public */
@@ -21,6 +24,7 @@ const factories: { [K in keyof AdapterKinds]: Map<string, AdapterFactory<K>> } =
   datastore: new Map(),
   metadata: new Map(),
   compute: new Map(),
+  environment: new Map(),
 };
 const defaults: { [K in keyof AdapterKinds]?: (home: string) => string } = {};
 

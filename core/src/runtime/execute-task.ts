@@ -1,3 +1,4 @@
+import { activateEnvironment } from '../environments/activate-environment.ts';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { isMutable, encodeValue } from '../artifacts/serializer.ts';
 import { serializeUnknownError, TributaryError } from '../errors.ts';
@@ -118,6 +119,7 @@ export async function executeTask(
       refresh: async () => {},
       warn: (m) => log.append('stderr', Buffer.from(`[card] ${m}\n`)),
     });
+  const deactivate = spec.environment ? activateEnvironment(spec.environment) : undefined;
   try {
     // Everything the step starts (timers, callbacks, child-process handlers) runs in this scope:
     // its output goes to this task's log and its escaped errors fail this task.
@@ -159,6 +161,7 @@ export async function executeTask(
     await log.save().catch(() => undefined);
     throw err;
   } finally {
+    deactivate?.();
     clearInterval(flushing);
     leaveTask(scope);
     log.finish();

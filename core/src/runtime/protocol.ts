@@ -42,6 +42,8 @@ export interface TaskSpec {
   failures?: Array<{ attempt: number; code: string; message: string }>;
   /** In-task checkpoints already saved by this task identity (earlier attempts, origin runs), oldest first. */
   checkpoints: CheckpointRecord[];
+  /** The step's environment (`@pypi`...): its id, and how the task enters it. */
+  environment?: { id: string; env: Record<string, string>; path: string[] };
 }
 
 /** One in-task checkpoint, as recorded in metadata. @public */

@@ -1,5 +1,5 @@
 import { availableParallelism, hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { TributaryError } from '../errors.ts';
@@ -17,6 +17,8 @@ import { refuseControlChars } from '../util/control-chars.ts';
 import { checkNewUserTags } from '../util/tags.ts';
 import { cardSpecOf, parseCardWith } from '../cards/card-options.ts';
 import { openConfigured } from './adapter-registry.ts';
+import { prepareEnvironments } from '../environments/prepare-environments.ts';
+import type { EnvironmentResolver } from '../ports/environment-resolver.ts';
 import { Client } from '../client/client.ts';
 import { ClientContext } from '../client/client-context.ts';
 import { currentUser } from '../client/namespace.ts';
@@ -79,6 +81,11 @@ export interface RunFlowOptions {
    * configuration (kubeconfig, AWS credential chain, `TRIBUTARY_BATCH_QUEUE`, ...).
    */
   remoteCompute?: Record<string, ComputeBackend | string>;
+  /**
+   * Resolvers of step environments (`@pypi`, `@conda`, `@npm`) by kind. Default: the one
+   * registered for `<kind>://` (package `@tributary/environment-pypi` for `pypi`).
+   */
+  environments?: Record<string, EnvironmentResolver>;
   /** Folder of the embedded default stores. Default: `$TRIBUTARY_HOME`, else `./.tributary`. */
   home?: string;
   /** Tasks running at once. Default: number of cores. */
@@ -365,6 +372,22 @@ async function launchRun(
       origin = { runId: originRun.runId, tasks: await originTasks(metadata, originRun), rerunSteps };
     }
 
+    // Step environments are locked and built before the run is recorded: a package that does not
+    // exist fails here, in the resolver's words, and no step starts.
+    const environments = await prepareEnvironments(graph, {
+      resolverFor: async (kind) => {
+        const given = options.environments?.[kind];
+        if (given) return given;
+        const { adapter, owned } = await openConfigured('environment', `${kind}://`, home);
+        if (owned) opened.push({ adapter, owned, reopen: async () => adapter });
+        return adapter;
+      },
+      cacheRoot: join(home, 'environments'),
+      storeLock: (bytes) => new ArtifactStore(datastore, flow).putBlob(bytes),
+      remoteSteps: new Set(Object.keys(stepCompute).filter((s) => stepCompute[s])),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+
     // Parameter values are stored before the run is recorded: a datastore that refuses writes
     // (bad credentials, missing bucket) fails here, leaving no run behind.
     const store = new ArtifactStore(datastore, flow);
@@ -465,6 +488,7 @@ async function launchRun(
         ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
         ...(remoteKinds.length ? { stepCompute } : {}),
         ...(defaultCards.length ? { defaultCards: defaultCards.slice(0, 1) } : {}),
+        ...(Object.keys(environments).length ? { environments } : {}),
       }).run();
     } finally {
       await executorRun.close();

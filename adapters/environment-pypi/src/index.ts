@@ -1,0 +1,1 @@
+export { PypiResolver, createPypiResolver, type PypiResolverOptions } from './pypi-resolver.ts';

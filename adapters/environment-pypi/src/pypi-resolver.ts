@@ -1,0 +1,127 @@
+import {
+  TributaryError,
+  type EnvironmentActivation,
+  type EnvironmentCapabilities,
+  type EnvironmentLock,
+  type EnvironmentResolver,
+  type EnvironmentSpec,
+} from '@tributary/core';
+import { pipLock } from './pip-lock.ts';
+import { pipMaterialize } from './pip-materialize.ts';
+import { normalizeSources } from './pip-sources.ts';
+import { hostPlatform, KNOWN_PLATFORMS } from './platforms.ts';
+import { InterpreterFinder } from './python-interpreter.ts';
+import { specRequirements } from './requirements.ts';
+
+/** @public */
+export interface PypiResolverOptions {
+  /**
+   * The Python interpreter to use (a command on PATH or a path). Default: `python<runtime>` when
+   * the spec names a runtime and that command runs, else `python3` (whose version must then be
+   * the runtime's).
+   */
+  python?: string;
+  /** Sources used when a spec has none: wheel folders (paths or `file://` URLs) or index URLs. Default: pip's own (PyPI). */
+  sources?: string[];
+}
+
+/**
+ * The `pypi` EnvironmentResolver: locks `@pypi` specs with pip's resolver (`pip install --dry-run
+ * --report`) and materializes locks as virtual environments, installing exactly the locked
+ * packages with their hashes checked (`--require-hashes`). Needs Python 3 with pip 23 or newer.
+ *
+ * A lock for this machine's platform is resolved by the spec's interpreter; a lock for another
+ * platform resolves binary wheels for that platform's tags and the spec's Python version (any
+ * local interpreter can do that), and can only be materialized on such a machine.
+ * @public
+ */
+export class PypiResolver implements EnvironmentResolver {
+  readonly name = 'pypi';
+  readonly capabilities: EnvironmentCapabilities = { kinds: ['pypi'] };
+  readonly #interpreters: InterpreterFinder;
+  readonly #defaultSources: readonly string[];
+  readonly #closing = new AbortController();
+
+  constructor(options: PypiResolverOptions = {}) {
+    this.#interpreters = new InterpreterFinder(options.python);
+    this.#defaultSources = [...(options.sources ?? [])];
+  }
+
+  /** Resolves `spec` to exact versions and SHA-256 hashes for `options.platform`. Unsatisfiable specs reject with `CONFIG` (pip's words). */
+  async lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock> {
+    return this.#guard(options.signal, async (signal) => {
+      if (spec.kind !== 'pypi') throw config(`The pypi resolver cannot lock a ${spec.kind} environment`);
+      const { platform } = options;
+      if (!KNOWN_PLATFORMS.includes(platform)) throw config(`Unknown platform ${platform}: use one of ${KNOWN_PLATFORMS.join(', ')}`);
+      const requirements = specRequirements(spec.packages);
+      const sources = normalizeSources(spec.sources !== undefined && spec.sources.length > 0 ? spec.sources : this.#defaultSources);
+      const host = hostPlatform();
+      const crossPlatform = platform !== host;
+      // For another platform pip only needs the target Python version, not that interpreter.
+      const python =
+        crossPlatform && spec.runtime !== undefined
+          ? await this.#interpreters.find(spec.runtime).catch(() => this.#interpreters.find(undefined))
+          : await this.#interpreters.find(spec.runtime);
+      const runtime = crossPlatform
+        ? (spec.runtime ?? python.majorMinor)
+        : spec.runtime !== undefined && spec.runtime.split('.').length >= 2
+          ? spec.runtime
+          : python.majorMinor;
+      const packages = await pipLock({
+        python,
+        requirements,
+        sources,
+        crossPlatform: crossPlatform ? { platform, pythonVersion: spec.runtime } : undefined,
+        signal,
+      });
+      return { kind: 'pypi', platform, runtime, sources, packages };
+    });
+  }
+
+  /** Installs exactly `lock` into `options.dir` (an empty folder), checking every archive's hash. */
+  async materialize(lock: EnvironmentLock, options: { dir: string; signal?: AbortSignal }): Promise<EnvironmentActivation> {
+    return this.#guard(options.signal, async (signal) => {
+      if (lock.kind !== 'pypi') throw config(`The pypi resolver cannot materialize a ${lock.kind} environment`);
+      const host = hostPlatform();
+      if (lock.platform !== host) {
+        throw config(`This @pypi lock is for ${lock.platform} and this machine is ${host}: materialize it on a ${lock.platform} machine`);
+      }
+      const python = await this.#interpreters.find(lock.runtime);
+      return pipMaterialize({ python, packages: lock.packages, sources: normalizeSources(lock.sources), dir: options.dir, signal });
+    });
+  }
+
+  /** Stops running pip processes; later calls reject with `CLOSED`. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+  }
+
+  /** Runs `work` with a signal that aborts on the caller's signal or on close; close wins as `CLOSED`. */
+  async #guard<T>(callerSignal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.#closing.signal.aborted) throw closed();
+    const signal = callerSignal === undefined ? this.#closing.signal : AbortSignal.any([callerSignal, this.#closing.signal]);
+    try {
+      if (signal.aborted) throw new TributaryError('ABORTED', 'Aborted before pip started', { context: { adapter: 'pypi' } });
+      return await work(signal);
+    } catch (error) {
+      if (this.#closing.signal.aborted) throw closed(error);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Creates the `pypi` EnvironmentResolver.
+ * @public
+ */
+export function createPypiResolver(options?: PypiResolverOptions): PypiResolver {
+  return new PypiResolver(options);
+}
+
+function config(message: string): TributaryError {
+  return new TributaryError('CONFIG', message, { context: { adapter: 'pypi' } });
+}
+
+function closed(cause?: unknown): TributaryError {
+  return new TributaryError('CLOSED', 'The pypi environment resolver is closed', { cause, context: { adapter: 'pypi' } });
+}

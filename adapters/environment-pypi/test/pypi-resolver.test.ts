@@ -1,0 +1,211 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TributaryError, type EnvironmentLock, type EnvironmentSpec } from '@tributary/core';
+import { createPypiResolver, type PypiResolver } from '../src/index.ts';
+import { hostPlatform } from '../src/platforms.ts';
+
+// Builds pure-Python wheels (py3-none-any) offline: a zip with the package, METADATA, WHEEL and RECORD.
+const MAKE_WHEELS = `
+import base64, hashlib, json, os, sys, zipfile
+out, specs = sys.argv[1], json.loads(sys.argv[2])
+for name, version, value, deps in specs:
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"VALUE = {value!r}\\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n" + "".join(f"Requires-Dist: {d}\\n" for d in deps),
+        f"{info}/WHEEL": "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }
+    record = ""
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(text.encode())}\\n"
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\\n"
+    with zipfile.ZipFile(os.path.join(out, f"{name}-{version}-py3-none-any.whl"), "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+`;
+
+type WheelSpec = [name: string, version: string, value: string, deps: string[]];
+const WHEELS: WheelSpec[] = [
+  ['tribdemo', '1.0.0', 'one', []],
+  ['tribdemo', '1.1.0', 'two', ['tribdep']],
+  ['tribdep', '0.5.0', 'dep', []],
+];
+
+const hasPip = spawnSync('python3', ['-m', 'pip', '--version']).status === 0;
+const root = mkdtempSync(join(tmpdir(), 'tributary-pypi-test-'));
+const wheels = join(root, 'wheels');
+const host = hostPlatform();
+const other = host === 'osx-arm64' ? 'linux-64' : 'osx-arm64';
+
+function makeWheels(dir: string, specs: WheelSpec[]): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('python3', ['-c', MAKE_WHEELS, dir, JSON.stringify(specs)]);
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function spec(packages: Record<string, string>, extra: Partial<EnvironmentSpec> = {}): EnvironmentSpec {
+  return { kind: 'pypi', packages, sources: [wheels], ...extra };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TributaryError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!TributaryError.is(error)) throw new Error(`expected a TributaryError, got ${String(error)}`);
+  return error;
+}
+
+let dirCount = 0;
+function envDir(): string {
+  const dir = join(root, `env-${dirCount++}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+describe.skipIf(!hasPip)('PypiResolver', () => {
+  let resolver: PypiResolver;
+
+  beforeAll(() => {
+    makeWheels(wheels, WHEELS);
+    resolver = createPypiResolver();
+  });
+
+  afterAll(async () => {
+    await resolver.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('names itself', () => {
+    expect(resolver.name).toBe('pypi');
+    expect(resolver.capabilities.kinds).toEqual(['pypi']);
+  });
+
+  test('locks exact versions and hashes, including the transitive dependency; deterministic', async () => {
+    const a = await resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: host });
+    expect(a.kind).toBe('pypi');
+    expect(a.platform).toBe(host);
+    expect(a.runtime).toMatch(/^3\.\d+$/);
+    expect(a.sources).toEqual([wheels]);
+    expect(a.packages.map((p) => [p.name, p.version])).toEqual([
+      ['tribdemo', '1.1.0'],
+      ['tribdep', '0.5.0'],
+    ]);
+    for (const p of a.packages) {
+      const file = join(wheels, `${p.name}-${p.version}-py3-none-any.whl`);
+      expect(p.sha256).toBe(sha256(file));
+      expect(p.url).toBe(pathToFileURL(file).href);
+    }
+    const b = await resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: host });
+    expect(b).toEqual(a);
+    const c = await resolver.lock(spec({ tribdemo: '1.0.0' }), { platform: host });
+    expect(c).not.toEqual(a);
+    expect(c.packages.map((p) => [p.name, p.version])).toEqual([['tribdemo', '1.0.0']]);
+    // A specifier that is not an exact version is passed to pip as is.
+    const d = await resolver.lock(spec({ tribdemo: '<1.1' }), { platform: host });
+    expect(d.packages).toEqual(c.packages);
+  });
+
+  test('an unsatisfiable spec is CONFIG, in pip’s words', async () => {
+    const badVersion = await rejection(resolver.lock(spec({ tribdemo: '9' }), { platform: host }));
+    expect(badVersion.code).toBe('CONFIG');
+    expect(badVersion.message).toContain('Could not find a version that satisfies the requirement tribdemo==9');
+    const unknown = await rejection(resolver.lock(spec({ nosuchtribpkg: '1.0' }), { platform: host }));
+    expect(unknown.code).toBe('CONFIG');
+    expect(unknown.message).toContain('nosuchtribpkg');
+    expect(unknown.message).toContain('No matching distribution');
+  });
+
+  test('locks for another platform (binary wheels for its tags, the requested Python)', async () => {
+    const linux = await resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: 'linux-64' });
+    expect(linux.platform).toBe('linux-64');
+    expect(linux.packages.map((p) => p.name)).toEqual(['tribdemo', 'tribdep']);
+    const lock = await resolver.lock(spec({ tribdemo: '1.1.0' }, { runtime: '3.99' }), { platform: other });
+    expect(lock.platform).toBe(other);
+    expect(lock.runtime).toBe('3.99');
+    expect(lock.packages.map((p) => [p.name, p.sha256])).toEqual(linux.packages.map((p) => [p.name, p.sha256]));
+    const error = await rejection(resolver.materialize(lock, { dir: envDir() }));
+    expect(error.code).toBe('CONFIG');
+    expect(error.message).toContain(`for ${other} and this machine is ${host}`);
+  });
+
+  test('materializes exactly the lock into a virtual environment', async () => {
+    const lock = await resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: host });
+    const dir = envDir();
+    const activation = await resolver.materialize(lock, { dir });
+    expect(activation).toEqual({ env: { VIRTUAL_ENV: dir, PYTHONNOUSERSITE: '1' }, path: [join(dir, 'bin')] });
+    const out = execFileSync(
+      join(dir, 'bin', 'python'),
+      ['-c', 'import sys, tribdemo, tribdep; print(tribdemo.VALUE); print(tribdep.VALUE); print(sys.prefix)'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(out.trim().split('\n')).toEqual(['two', 'dep', dir]);
+    expect(readFileSync(join(dir, 'tributary-requirements.txt'), 'utf8')).toBe(
+      lock.packages.map((p) => `${p.name}==${p.version} --hash=sha256:${p.sha256}\n`).join(''),
+    );
+  });
+
+  test('a wheel changed after locking fails materialize with CONFIG about its hash', async () => {
+    const folder = join(root, 'tampered');
+    cpSync(wheels, folder, { recursive: true });
+    const lock = await resolver.lock({ kind: 'pypi', packages: { tribdemo: '1.0.0' }, sources: [folder] }, { platform: host });
+    rmSync(folder, { recursive: true });
+    makeWheels(folder, [['tribdemo', '1.0.0', 'evil', []]]);
+    expect(readdirSync(folder)).toEqual(['tribdemo-1.0.0-py3-none-any.whl']);
+    const error = await rejection(resolver.materialize(lock, { dir: envDir() }));
+    expect(error.code).toBe('CONFIG');
+    expect(error.message).toMatch(/DO NOT MATCH THE HASHES/);
+    expect(error.message).toContain(lock.packages[0]!.sha256);
+  });
+
+  test('a Python version that is not installed is CONFIG', async () => {
+    const error = await rejection(resolver.lock(spec({ tribdemo: '1.0.0' }, { runtime: '3.99' }), { platform: host }));
+    expect(error.code).toBe('CONFIG');
+    expect(error.message).toMatch(/^Python 3\.99 is not installed here \(found 3\.\d+ at .+\): install it or drop python: from @pypi$/);
+    const lock: EnvironmentLock = { kind: 'pypi', platform: host, runtime: '3.99', sources: [wheels], packages: [] };
+    expect((await rejection(resolver.materialize(lock, { dir: envDir() }))).code).toBe('CONFIG');
+  });
+
+  test('default sources apply when the spec has none', async () => {
+    const withDefaults = createPypiResolver({ sources: [pathToFileURL(wheels).href] });
+    try {
+      const lock = await withDefaults.lock({ kind: 'pypi', packages: { tribdemo: '1.0.0' } }, { platform: host });
+      expect(lock.sources).toEqual([pathToFileURL(wheels).href]);
+      expect(lock.packages.map((p) => p.version)).toEqual(['1.0.0']);
+    } finally {
+      await withDefaults.close();
+    }
+  });
+
+  test('an aborted signal rejects with ABORTED, also while pip runs', async () => {
+    const before = new AbortController();
+    before.abort();
+    expect((await rejection(resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: host, signal: before.signal }))).code).toBe('ABORTED');
+    const during = new AbortController();
+    const pending = resolver.lock(spec({ tribdemo: '1.1.0' }), { platform: host, signal: during.signal });
+    setTimeout(() => during.abort(), 150);
+    expect((await rejection(pending)).code).toBe('ABORTED');
+  });
+
+  test('after close, lock and materialize reject with CLOSED', async () => {
+    const closing = createPypiResolver();
+    const pending = closing.lock(spec({ tribdemo: '1.1.0' }), { platform: host });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await closing.close();
+    expect((await rejection(pending)).code).toBe('CLOSED');
+    expect((await rejection(closing.lock(spec({ tribdemo: '1.1.0' }), { platform: host }))).code).toBe('CLOSED');
+    const lock: EnvironmentLock = { kind: 'pypi', platform: host, runtime: '3.11', sources: [wheels], packages: [] };
+    expect((await rejection(closing.materialize(lock, { dir: envDir() }))).code).toBe('CLOSED');
+  });
+});

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import {
+  Client,
+  conda,
+  environmentId,
+  FlowSpec,
+  pypi,
+  step,
+  runFlow,
+  TributaryError,
+  type EnvironmentActivation,
+  type EnvironmentLock,
+  type EnvironmentResolver,
+  type EnvironmentSpec,
+} from 'tributary';
+import { EnvMissingFlow, EnvSpecFlow } from './fixtures/issue16-env-flows.ts';
+
+/**
+ * Issue 16, first slice: step environments through the EnvironmentResolver port, with a
+ * resolver that counts what it does (the pypi resolver has its own tests and runs a real venv).
+ */
+class CountingResolver implements EnvironmentResolver {
+  readonly name = 'counting';
+  readonly capabilities = { kinds: ['pypi'] };
+  locks = 0;
+  builds = 0;
+  async lock(spec: EnvironmentSpec, options: { platform: string }): Promise<EnvironmentLock> {
+    this.locks++;
+    const packages = Object.entries(spec.packages).map(([name, version]) => {
+      if (version.startsWith('0.0.0-missing'))
+        throw new TributaryError('CONFIG', `ERROR: No matching distribution found for ${name}==${version}`);
+      return { name, version, url: `memory://${name}/${version}`, sha256: createHash('sha256').update(`${name}@${version}`).digest('hex') };
+    });
+    return { kind: spec.kind, platform: options.platform, sources: [], packages };
+  }
+  async materialize(lock: EnvironmentLock, options: { dir: string }): Promise<EnvironmentActivation> {
+    this.builds++;
+    return {
+      env: { TRIBUTARY_MEMORY_ENV: lock.packages.map((p) => `${p.name}@${p.version}`).join(',') },
+      path: [join(options.dir, 'bin')],
+    };
+  }
+  async close(): Promise<void> {}
+}
+
+const base = mkdtempSync(join(tmpdir(), 'tributary-issue16-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe('step environments (the port, the cache, activation, metadata)', () => {
+  test('each task runs in its step environment; steps with one spec share it; ids are in metadata and the client; a second run reuses the build', async () => {
+    const home = join(base, 'spec');
+    const resolver = new CountingResolver();
+    const run = await runFlow(EnvSpecFlow, { home, environments: { pypi: resolver } });
+    expect(run.status).toBe('succeeded');
+    // Two distinct specs: two locks, two builds.
+    expect(resolver.locks).toBe(2);
+    expect(resolver.builds).toBe(2);
+    const client = await Client.open({ home, namespace: null });
+    try {
+      const r = await client.run(`EnvSpecFlow/${run.runId}`);
+      const seen = async (step: string) => (await (await (await r.step(step)).task()).artifact('seen')).get();
+      expect(await seen('start')).toBe('tribdemo@1.0.0');
+      expect(await seen('same')).toBe('tribdemo@1.0.0');
+      expect(await seen('other')).toBe('tribdemo@1.1.0');
+      // The worker put its environment back: the next task (in the same worker) has none.
+      expect(await seen('end')).toBeNull();
+      const env = async (step: string) => (await (await r.step(step)).task()).environment();
+      const a = (await env('start'))!;
+      expect(a.id).toBe(environmentId(a.lock));
+      expect(a.lock.packages).toEqual([expect.objectContaining({ name: 'tribdemo', version: '1.0.0' })]);
+      expect((await env('same'))!.id).toBe(a.id);
+      expect((await env('other'))!.id).not.toBe(a.id);
+      expect(await env('end')).toBeUndefined();
+      expect(readdirSync(join(home, 'environments')).sort()).toEqual([a.id, (await env('other'))!.id].sort());
+    } finally {
+      await client.close();
+    }
+    const again = new CountingResolver();
+    expect((await runFlow(EnvSpecFlow, { home, environments: { pypi: again } })).status).toBe('succeeded');
+    expect(again.locks).toBe(2);
+    expect(again.builds).toBe(0);
+  });
+
+  test('a package that cannot be resolved fails before the run is recorded, in the resolver words, naming the step', async () => {
+    const home = join(base, 'missing');
+    const err = await runFlow(EnvMissingFlow, { home, environments: { pypi: new CountingResolver() } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(TributaryError.is(err, 'CONFIG')).toBe(true);
+    expect((err as Error).message).toBe('@pypi of step start, end: ERROR: No matching distribution found for tribdemo==0.0.0-missing');
+    const client = await Client.open({ home, namespace: null });
+    try {
+      expect(await client.flows()).toEqual([]);
+    } finally {
+      await client.close();
+    }
+    expect(existsSync(join(home, 'environments'))).toBe(false);
+  });
+
+  test('@pypi and @conda on one step are refused when the class is defined, before anything runs', () => {
+    expect(() => {
+      class Mixed extends FlowSpec {
+        @conda({ packages: { numpy: '2.1.0' } })
+        @pypi({ packages: { numpy: '2.1.0' } })
+        @step
+        start() {}
+      }
+      return Mixed;
+    }).toThrow('Step start has both @pypi and @conda: a step runs in one environment.');
+    expect(() => pypi({ packages: { numpy: 2 as unknown as string } })).toThrow(/needs a version string/);
+  });
+});
