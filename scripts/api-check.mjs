@@ -32,6 +32,8 @@ const packages = [
   ['metadata-http', 'adapters/metadata-http', 'index'],
   ['metadata-http-protocol', 'adapters/metadata-http', 'protocol/index'],
   ['metadata-service', 'service', 'index'],
+  ['environment-pypi', 'adapters/environment-pypi', 'index'],
+  ['environment-pypi-testing', 'adapters/environment-pypi', 'testing/make-wheels'],
 ];
 const ci = process.env.CI === 'true';
 let failed = false;

@@ -8,6 +8,7 @@ import {
   conda,
   environmentId,
   FlowSpec,
+  hostPlatform,
   pypi,
   step,
   runFlow,
@@ -17,7 +18,9 @@ import {
   type EnvironmentResolver,
   type EnvironmentSpec,
 } from 'tributary';
+import { makeWheels } from '@tributary/environment-pypi/testing';
 import { EnvMissingFlow, EnvSpecFlow } from './fixtures/issue16-env-flows.ts';
+import { runCli } from './cli-process.ts';
 
 /**
  * Issue 16, first slice: step environments through the EnvironmentResolver port, with a
@@ -113,5 +116,73 @@ describe('step environments (the port, the cache, activation, metadata)', () => 
       return Mixed;
     }).toThrow('Step start has both @pypi and @conda: a step runs in one environment.');
     expect(() => pypi({ packages: { numpy: 2 as unknown as string } })).toThrow(/needs a version string/);
+  });
+});
+
+describe('@pypi for real: a venv from locked wheels, the example flow', () => {
+  const wheels = join(base, 'wheels');
+  const env = { TRIBUTARY_EXAMPLE_WHEELS: wheels };
+  const withWheels = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const before = process.env.TRIBUTARY_EXAMPLE_WHEELS;
+    process.env.TRIBUTARY_EXAMPLE_WHEELS = wheels;
+    try {
+      return await fn();
+    } finally {
+      if (before === undefined) delete process.env.TRIBUTARY_EXAMPLE_WHEELS;
+      else process.env.TRIBUTARY_EXAMPLE_WHEELS = before;
+    }
+  };
+
+  test('the example runs through the CLI, on the warm pool and with --compute local-jobs://; the second run reuses the environment', () => {
+    makeWheels(wheels, [['tribstats', '1.0.0', 'tribstats-1.0.0', []]]);
+    const home = join(base, 'example');
+    for (const extra of [[], ['--compute', 'local-jobs://']]) {
+      const r = runCli(home, ['run', 'examples/python-step.ts', '--no-progress', ...extra], env);
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/mean 30, max 50 \(scored by tribstats-1\.0\.0 in .*environments\/[0-9a-f]{32}\)/);
+    }
+    // One environment, built once, used by both runs.
+    expect(readdirSync(join(home, 'environments')).filter((f) => /^[0-9a-f]{32}$/.test(f))).toHaveLength(1);
+  });
+
+  test('library: the artifact comes from the venv interpreter; the client shows the id and the exact lock', async () => {
+    await withWheels(async () => {
+      const { PythonStepFlow } = await import('../../examples/python-step.ts');
+      const home = join(base, 'library');
+      const run = await runFlow(PythonStepFlow, { home, params: { count: 3 } });
+      expect(run.status).toBe('succeeded');
+      const client = await Client.open({ home, namespace: null });
+      try {
+        const task = await (await (await client.run(`PythonStepFlow/${run.runId}`)).step('score')).task();
+        const summary = (await (await task.artifact('summary')).get()) as { mean: number; library: string; python: string };
+        expect(summary).toMatchObject({ mean: 20, library: 'tribstats-1.0.0' });
+        const environment = (await task.environment())!;
+        expect(summary.python).toBe(join(home, 'environments', environment.id));
+        expect(environment.id).toBe(environmentId(environment.lock));
+        expect(environment.lock).toMatchObject({ kind: 'pypi', platform: hostPlatform(), sources: [wheels] });
+        expect(environment.lock.packages).toEqual([
+          {
+            name: 'tribstats',
+            version: '1.0.0',
+            url: expect.stringMatching(/^file:.*tribstats-1\.0\.0-py3-none-any\.whl$/),
+            sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          },
+        ]);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  test("a version that does not exist fails before the run is recorded, with pip's words", () => {
+    const home = join(base, 'bad-version');
+    makeWheels(join(base, 'other-wheels'), [['tribstats', '2.0.0', 'x', []]]);
+    const r = runCli(home, ['run', 'examples/python-step.ts', '--no-progress'], { TRIBUTARY_EXAMPLE_WHEELS: join(base, 'other-wheels') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error [CONFIG]: @pypi of step score:');
+    expect(r.stderr).toContain('tribstats==1.0.0');
+    expect(r.stderr).toMatch(/from versions: 2\.0\.0/);
+    expect(r.stderr).not.toContain('Run PythonStepFlow');
   });
 });

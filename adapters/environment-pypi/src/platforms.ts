@@ -1,16 +1,5 @@
 /** Conda-style platform names (`linux-64`, `osx-arm64`, ...) and the pip platform tags they mean. */
 
-/** The platform of this machine, conda style. */
-export function hostPlatform(): string {
-  const { platform, arch } = process;
-  if (platform === 'linux' && arch === 'x64') return 'linux-64';
-  if (platform === 'linux' && arch === 'arm64') return 'linux-aarch64';
-  if (platform === 'darwin' && arch === 'x64') return 'osx-64';
-  if (platform === 'darwin' && arch === 'arm64') return 'osx-arm64';
-  if (platform === 'win32' && arch === 'x64') return 'win-64';
-  return `${platform}-${arch}`;
-}
-
 /**
  * The pip `--platform` tags a lock for another machine may use. These are the oldest OS baselines
  * we promise (glibc 2.17, macOS 10.9 / 11.0): pip also accepts wheels for older ones, not newer.

@@ -1,4 +1,5 @@
 import {
+  hostPlatform,
   TributaryError,
   type EnvironmentActivation,
   type EnvironmentCapabilities,
@@ -9,7 +10,7 @@ import {
 import { pipLock } from './pip-lock.ts';
 import { pipMaterialize } from './pip-materialize.ts';
 import { normalizeSources } from './pip-sources.ts';
-import { hostPlatform, KNOWN_PLATFORMS } from './platforms.ts';
+import { KNOWN_PLATFORMS } from './platforms.ts';
 import { InterpreterFinder } from './python-interpreter.ts';
 import { specRequirements } from './requirements.ts';
 
@@ -26,8 +27,8 @@ export interface PypiResolverOptions {
 }
 
 /**
- * The `pypi` EnvironmentResolver: locks `@pypi` specs with pip's resolver (`pip install --dry-run
- * --report`) and materializes locks as virtual environments, installing exactly the locked
+ * The `pypi` EnvironmentResolver: locks `@pypi` specs with pip's resolver
+ * (`pip install --dry-run --report`) and materializes locks as virtual environments, installing exactly the locked
  * packages with their hashes checked (`--require-hashes`). Needs Python 3 with pip 23 or newer.
  *
  * A lock for this machine's platform is resolved by the spec's interpreter; a lock for another

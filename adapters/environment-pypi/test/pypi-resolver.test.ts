@@ -7,30 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TributaryError, type EnvironmentLock, type EnvironmentSpec } from '@tributary/core';
 import { createPypiResolver, type PypiResolver } from '../src/index.ts';
-import { hostPlatform } from '../src/platforms.ts';
+import { hostPlatform } from '@tributary/core';
+import { makeWheels, type WheelSpec } from '../src/testing/make-wheels.ts';
 
-// Builds pure-Python wheels (py3-none-any) offline: a zip with the package, METADATA, WHEEL and RECORD.
-const MAKE_WHEELS = `
-import base64, hashlib, json, os, sys, zipfile
-out, specs = sys.argv[1], json.loads(sys.argv[2])
-for name, version, value, deps in specs:
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": f"VALUE = {value!r}\\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n" + "".join(f"Requires-Dist: {d}\\n" for d in deps),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    record = ""
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(text.encode())}\\n"
-    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\\n"
-    with zipfile.ZipFile(os.path.join(out, f"{name}-{version}-py3-none-any.whl"), "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-`;
-
-type WheelSpec = [name: string, version: string, value: string, deps: string[]];
 const WHEELS: WheelSpec[] = [
   ['tribdemo', '1.0.0', 'one', []],
   ['tribdemo', '1.1.0', 'two', ['tribdep']],
@@ -42,11 +21,6 @@ const root = mkdtempSync(join(tmpdir(), 'tributary-pypi-test-'));
 const wheels = join(root, 'wheels');
 const host = hostPlatform();
 const other = host === 'osx-arm64' ? 'linux-64' : 'osx-arm64';
-
-function makeWheels(dir: string, specs: WheelSpec[]): void {
-  mkdirSync(dir, { recursive: true });
-  execFileSync('python3', ['-c', MAKE_WHEELS, dir, JSON.stringify(specs)]);
-}
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
