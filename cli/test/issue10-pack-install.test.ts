@@ -22,6 +22,7 @@ const PACKAGES = [
   'adapters/metadata-sqlite',
   'adapters/metadata-postgres',
   'adapters/metadata-http',
+  'adapters/environment-pypi',
   'service',
   'adapters/datastore-s3',
   'adapters/datastore-azure',
@@ -38,6 +39,7 @@ const INSTALLED = [
   '@tributary/datastore-fs',
   '@tributary/metadata-sqlite',
   '@tributary/metadata-http',
+  '@tributary/environment-pypi',
   '@tributary/ui',
   // Optional: `tributary service` needs it.
   '@tributary/metadata-service',
