@@ -1,7 +1,9 @@
 import { TributaryError } from '../errors.ts';
 import type { FlowGraph } from '../graph/ir.ts';
 import type { EnvironmentActivation, EnvironmentLock, EnvironmentResolver, EnvironmentSpec } from '../ports/environment-resolver.ts';
+import { join } from 'node:path';
 import { EnvironmentCache } from './environment-cache.ts';
+import { LockCache } from './lock-cache.ts';
 import { canonicalJson, environmentId } from './environment-id.ts';
 import { hostPlatform } from './host-platform.ts';
 
@@ -32,7 +34,8 @@ export interface PrepareEnvironmentsOptions {
 /**
  * Lock and materialize every distinct environment of a flow's steps, once each, before the run is
  * recorded: a package that does not exist fails here, in the resolver's words, before any step
- * starts. Steps with the same spec share one lock and one environment.
+ * starts. Steps with the same spec share one lock and one environment. A spec locked before (on
+ * this machine, for this platform) reuses its lock: runs stay reproducible and skip the solver.
  * @internal
  */
 export async function prepareEnvironments(
@@ -57,13 +60,17 @@ export async function prepareEnvironments(
   const out: Record<string, PreparedEnvironment> = {};
   if (bySpec.size === 0) return out;
   const cache = new EnvironmentCache(options.cacheRoot);
+  const locks = new LockCache(join(options.cacheRoot, 'locks'));
   const platform = hostPlatform();
   for (const { spec, steps } of bySpec.values()) {
     const resolver = await options.resolverFor(spec.kind);
     const started = Date.now();
-    let lock: EnvironmentLock;
+    let lock: EnvironmentLock | undefined = await locks.get(spec, platform);
     try {
-      lock = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
+      if (!lock) {
+        lock = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
+        await locks.put(spec, platform, lock);
+      }
     } catch (err) {
       if (!TributaryError.is(err)) throw err;
       throw new TributaryError(err.code, `@${spec.kind} of step ${steps.join(', ')}: ${err.message}`, {
