@@ -18,38 +18,25 @@ const targetOf = (op: Op) => (isWrite(op) ? TARGET.write : TARGET.read);
 
 export function opTable(title: string, results: GeneratorResult[], from: number, to: number): { reads: Stats; writes: Stats } {
   const rows: string[][] = [];
-  for (const op of OPS) {
-    const s = stats(results, [op], from, to);
-    const t = targetOf(op);
-    rows.push([
-      op,
-      isWrite(op) ? 'write' : 'read',
-      fmt(s.count),
-      fmt(s.perSec),
-      ms(s.p50),
-      ms(s.p95),
-      ms(s.p99),
-      `${t.p50}/${t.p95}/${t.p99}`,
-      fmt(s.errors),
-    ]);
-  }
+  const row = (label: string, kind: string, s: Stats, t: { p50: number; p95: number; p99: number }) => [
+    label,
+    kind,
+    fmt(s.count),
+    fmt(s.perSec),
+    ms(s.p50),
+    ms(s.p95),
+    ms(s.p99),
+    `${t.p50}/${t.p95}/${t.p99}`,
+    fmt(s.errors),
+  ];
+  for (const op of OPS) rows.push(row(op, isWrite(op) ? 'write' : 'read', stats(results, [op], from, to), targetOf(op)));
   const reads = stats(results, READ_OPS, from, to);
   const writes = stats(results, WRITE_OPS, from, to);
   for (const [name, s, t] of [
     ['all reads', reads, TARGET.read],
     ['all writes', writes, TARGET.write],
   ] as const)
-    rows.push([
-      `**${name}**`,
-      '',
-      fmt(s.count),
-      fmt(s.perSec),
-      ms(s.p50),
-      ms(s.p95),
-      ms(s.p99),
-      `${t.p50}/${t.p95}/${t.p99}`,
-      fmt(s.errors),
-    ]);
+    rows.push(row(`**${name}**`, '', s, t));
   printTable(title, ['operation', 'kind', 'count', 'ops/s', 'P50 ms', 'P95 ms', 'P99 ms', 'seed target P50/P95/P99 ms', 'errors'], rows);
   return { reads, writes };
 }

@@ -286,3 +286,12 @@ export function homeOption(args: ParsedArgs): string | undefined {
     );
   return home;
 }
+
+/** `--port` of a server command: 0 to 65535 (0 picks a free one), else `fallback`. */
+export function portOption(args: ParsedArgs, fallback: number): number {
+  const text = optionValue(args, 'port') ?? String(fallback);
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65535)
+    throw usageError(`--port must be a port number from 0 to 65535 (0 picks a free one), got "${safeText(text)}".`, { option: 'port' });
+  return port;
+}

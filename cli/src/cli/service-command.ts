@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { openConfiguredAdapter, redactUrl, tributaryHome, TributaryError } from '@tributary/core';
 import { flag, optionValue } from './args.ts';
-import { commandHelp, homeOption, parseStrict, usageError } from './commands.ts';
+import { commandHelp, homeOption, parseStrict, portOption, usageError } from './commands.ts';
 import { err, out } from './output.ts';
 import { safeText } from './safe-text.ts';
 
@@ -12,10 +12,7 @@ export async function cmdService(tokens: string[]): Promise<number> {
     out(commandHelp('service'));
     return 0;
   }
-  const portText = optionValue(args, 'port') ?? '8325';
-  const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65535)
-    throw usageError(`--port must be a port number from 0 to 65535 (0 picks a free one), got "${safeText(portText)}".`, { option: 'port' });
+  const port = portOption(args, 8325);
   const host = optionValue(args, 'host') ?? '127.0.0.1';
   const accepted = serviceTokens(args.options.get('token') ?? [], optionValue(args, 'token-file'));
   const tls = tlsFiles(optionValue(args, 'tls-key'), optionValue(args, 'tls-cert'));

@@ -1,6 +1,6 @@
 /** `tributary ui`: the read-only run browser, served on 127.0.0.1 until Ctrl-C. */
 import { flag, optionValue } from './args.ts';
-import { commandHelp, parseStrict, usageError } from './commands.ts';
+import { commandHelp, parseStrict, portOption, usageError } from './commands.ts';
 import { openClient } from './open-client.ts';
 import { err, out } from './output.ts';
 import { safeText } from './safe-text.ts';
@@ -11,10 +11,7 @@ export async function cmdUi(tokens: string[]): Promise<number> {
     out(commandHelp('ui'));
     return 0;
   }
-  const portText = optionValue(args, 'port') ?? '8324';
-  const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65535)
-    throw usageError(`--port must be a port number from 0 to 65535 (0 picks a free one), got "${safeText(portText)}".`, { option: 'port' });
+  const port = portOption(args, 8324);
   const host = optionValue(args, 'host') ?? '127.0.0.1';
   // Loaded on demand: the other commands never load the UI's server.
   const { startUiServer } = await import('@tributary/ui');
