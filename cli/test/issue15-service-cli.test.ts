@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,5 +163,35 @@ describe('tributary service', () => {
     s.child.kill('SIGTERM');
     expect(await exited(s.child)).toBe(0);
     expect(s.output()).toContain('stopped');
+  });
+
+  test('in front of a Postgres that accepts connections and never answers, calls get a 503 well within a client timeout', async () => {
+    // A blackhole: it takes connections and says nothing (a hung or half-dead database).
+    const sockets: Socket[] = [];
+    const hole = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    const s = await startService(['--home', join(base, 'hole'), '--metadata', `postgres://postgres@127.0.0.1:${port}/db`], {
+      TRIBUTARY_METADATA_TOKEN: TOKEN,
+    });
+    try {
+      const res = await fetch(`${s.url}/v1/listFlows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: '{"args":[]}',
+        // The HTTP store's default timeoutMs: the service must answer before a client gives up.
+        signal: AbortSignal.timeout(30_000),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string; retryable: boolean } }).error).toMatchObject({
+        code: 'INFRASTRUCTURE',
+        retryable: true,
+      });
+    } finally {
+      s.child.kill('SIGTERM');
+      await exited(s.child);
+      for (const k of sockets) k.destroy();
+      hole.close();
+    }
   });
 });

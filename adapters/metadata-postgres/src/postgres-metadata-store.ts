@@ -44,6 +44,14 @@ export interface PostgresMetadataStoreOptions {
   migrate?: boolean;
   /** Retries of transient failures (connection reset, restart, serialization failure, deadlock). */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Longest wait for a connection, startup included, ms. Default 10 000. */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for a query's answer, ms (then it counts as a transient failure and is retried,
+   * exactly once as ever). Default: none. A service sets one so that a database that accepts
+   * connections but never answers becomes a 503 in bounded time.
+   */
+  queryTimeoutMs?: number;
 }
 
 const TRANSIENT_SQLSTATES = new Set([
@@ -79,7 +87,9 @@ function safeCause(err: unknown): unknown {
 function isTransient(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (e?.code && (TRANSIENT_SQLSTATES.has(e.code) || TRANSIENT_NODE.has(e.code))) return true;
-  return /Connection terminated|connection error|terminating connection|timeout exceeded when trying to connect/i.test(e?.message ?? '');
+  return /Connection terminated|connection error|terminating connection|timeout exceeded when trying to connect|Query read timeout/i.test(
+    e?.message ?? '',
+  );
 }
 
 interface RunRow {
@@ -280,7 +290,8 @@ export class PostgresMetadataStore implements MetadataStore {
       ...config,
       ...(secret !== undefined ? { password: () => secret } : {}),
       max: options.poolSize ?? 16,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
       options: `${config.options ? `${config.options} ` : ''}-c search_path=${this.schema}`,
     });
     // An idle client losing its connection (server restart) must not crash the process.

@@ -1,6 +1,6 @@
 /** `tributary service`: the metadata service (HTTP) over a store, until SIGINT/SIGTERM. */
 import { readFileSync } from 'node:fs';
-import { openConfiguredAdapter, redactUrl, tributaryHome, TributaryError } from '@tributary/core';
+import { openConfiguredAdapter, redactUrl, tributaryHome, TributaryError, type MetadataStore } from '@tributary/core';
 import { flag, optionValue } from './args.ts';
 import { commandHelp, homeOption, parseStrict, portOption, usageError } from './commands.ts';
 import { err, out } from './output.ts';
@@ -32,7 +32,7 @@ export async function cmdService(tokens: string[]): Promise<number> {
       },
     );
   }
-  const { adapter: store } = await openConfiguredAdapter('metadata', given, tributaryHome(homeOption(args)));
+  const store = await openServiceStore(given, tributaryHome(homeOption(args)));
   const service = createMetadataService({ store, tokens: accepted, ...(tls ? { tls } : {}), log: (line) => err(`${line}\n`) });
   let url: string;
   try {
@@ -90,4 +90,28 @@ function tlsFiles(key: string | undefined, cert: string | undefined): { key: Buf
     }
   };
   return { key: read('--tls-key', key), cert: read('--tls-cert', cert) };
+}
+
+/**
+ * The store behind the service. Postgres gets a short retry budget and timeouts: a database that is
+ * down, or that accepts connections and never answers, becomes a 503 within about 10 s (the client
+ * retries it on another instance) instead of holding requests past the clients' own timeouts.
+ */
+async function openServiceStore(given: string | undefined, home: string): Promise<MetadataStore> {
+  if (given && /^postgres(ql)?:/i.test(given)) {
+    let pg: typeof import('@tributary/metadata-postgres');
+    try {
+      pg = await import('@tributary/metadata-postgres');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      throw new TributaryError('CONFIG', 'A postgres:// store needs the package @tributary/metadata-postgres: install it.', { cause: e });
+    }
+    return pg.createPostgresMetadataStore({
+      url: given,
+      retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 500 },
+      connectTimeoutMs: 3000,
+      queryTimeoutMs: 3000,
+    });
+  }
+  return (await openConfiguredAdapter('metadata', given, home)).adapter;
 }
