@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { registerAdapter, TributaryError } from '@tributary/core';
+import { registerAdapter } from '@tributary/core';
+import { importOptional } from './optional-package.ts';
 
 // The embedded adapters too are imported when first opened: `tributary show` never loads SQLite.
 registerAdapter(
@@ -26,20 +27,9 @@ registerAdapter('compute', 'local', async () => (await import('@tributary/comput
 registerAdapter('compute', 'local-jobs', async () => (await import('@tributary/compute-local')).createLocalCompute({ jobsOnly: true }));
 
 // Optional adapters are loaded only when a URL asks for them, so users install only the SDKs they use.
-async function optional<T>(pkg: string, what: string): Promise<T> {
-  try {
-    return (await import(pkg)) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new TributaryError('CONFIG', `${what} needs the package ${pkg}: install it (npm i ${pkg}).`, { cause: err });
-    }
-    throw err;
-  }
-}
-
 for (const scheme of ['postgres', 'postgresql']) {
   registerAdapter('metadata', scheme, async (url) => {
-    const { createPostgresMetadataStore } = await optional<typeof import('@tributary/metadata-postgres')>(
+    const { createPostgresMetadataStore } = await importOptional<typeof import('@tributary/metadata-postgres')>(
       '@tributary/metadata-postgres',
       'A postgres:// metadata URL',
     );
@@ -59,21 +49,21 @@ for (const scheme of ['http', 'https']) {
 registerAdapter('environment', 'pypi', async () => (await import('@tributary/environment-pypi')).createPypiResolver());
 
 registerAdapter('datastore', 's3', async (url) => {
-  const { createS3Datastore, s3OptionsFromUrl } = await optional<typeof import('@tributary/datastore-s3')>(
+  const { createS3Datastore, s3OptionsFromUrl } = await importOptional<typeof import('@tributary/datastore-s3')>(
     '@tributary/datastore-s3',
     'An s3:// datastore URL',
   );
   return createS3Datastore(s3OptionsFromUrl(url));
 });
 registerAdapter('datastore', 'azure', async (url) => {
-  const { createAzureDatastore, azureOptionsFromUrl } = await optional<typeof import('@tributary/datastore-azure')>(
+  const { createAzureDatastore, azureOptionsFromUrl } = await importOptional<typeof import('@tributary/datastore-azure')>(
     '@tributary/datastore-azure',
     'An azure:// datastore URL',
   );
   return createAzureDatastore(azureOptionsFromUrl(url));
 });
 registerAdapter('datastore', 'gs', async (url) => {
-  const { createGcsDatastore, gcsOptionsFromUrl } = await optional<typeof import('@tributary/datastore-gcs')>(
+  const { createGcsDatastore, gcsOptionsFromUrl } = await importOptional<typeof import('@tributary/datastore-gcs')>(
     '@tributary/datastore-gcs',
     'A gs:// datastore URL',
   );
@@ -82,14 +72,14 @@ registerAdapter('datastore', 'gs', async (url) => {
 
 // Remote compute: the package of each is loaded only when a run has steps on it.
 registerAdapter('compute', 'kubernetes', async (url) => {
-  const { createKubernetesCompute, kubernetesOptionsFromUrl } = await optional<typeof import('@tributary/compute-kubernetes')>(
+  const { createKubernetesCompute, kubernetesOptionsFromUrl } = await importOptional<typeof import('@tributary/compute-kubernetes')>(
     '@tributary/compute-kubernetes',
     'Steps on Kubernetes (@kubernetes, --with kubernetes)',
   );
   return createKubernetesCompute(kubernetesOptionsFromUrl(url));
 });
 registerAdapter('compute', 'batch', async (url) => {
-  const { createBatchCompute, batchOptionsFromUrl } = await optional<typeof import('@tributary/compute-batch')>(
+  const { createBatchCompute, batchOptionsFromUrl } = await importOptional<typeof import('@tributary/compute-batch')>(
     '@tributary/compute-batch',
     'Steps on AWS Batch (@batch, --with batch)',
   );

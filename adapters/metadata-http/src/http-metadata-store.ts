@@ -134,7 +134,7 @@ export class HttpMetadataStore implements MetadataStore {
             `The metadata service at ${this.where} has a TLS certificate this client does not trust (${(err as { code: string }).code}). Point TRIBUTARY_METADATA_CA at the PEM file of its CA (or pass the ca option).`,
             { cause: err },
           );
-        if (!isTransient(err) || this.#closed) throw err;
+        if (!isTransient(err)) throw err;
         this.#rotation.failed(at);
         last = err;
       }
@@ -152,6 +152,14 @@ export class HttpMetadataStore implements MetadataStore {
       'INFRASTRUCTURE',
       `Cannot reach the metadata service at ${this.where} (${detail}) after ${tries} tries. Is it running, and is the URL right?`,
       { retryable: true, context: { adapter: 'http' } },
+    );
+  }
+
+  private notTheService(method: MetadataMethod): TributaryError {
+    return new TributaryError(
+      'CONFIG',
+      `${this.where} answered ${method} with something other than a Tributary metadata service answer. Is the URL right (a proxy's login page, another service)?`,
+      { context: { adapter: 'http' } },
     );
   }
 
@@ -174,11 +182,7 @@ export class HttpMetadataStore implements MetadataStore {
     const protocol = res.headers['tributary-protocol'];
     if (protocol === undefined && res.statusCode === 200) {
       await res.body.dump().catch(() => undefined);
-      throw new TributaryError(
-        'CONFIG',
-        `${this.where} answered ${method} with something other than a Tributary metadata service answer. Is the URL right (a proxy's login page, another service)?`,
-        { context: { adapter: 'http' } },
-      );
+      throw this.notTheService(method);
     }
     // A body that breaks off or stalls is a failed try (retried, with the same key), never an answer.
     const parsed: unknown = await res.body.json().catch((err: unknown) => {
@@ -191,12 +195,7 @@ export class HttpMetadataStore implements MetadataStore {
         `The metadata service at ${this.where} speaks protocol ${String(protocol)}; this client speaks ${PROTOCOL_VERSION}. Upgrade the older side.`,
       );
     if (res.statusCode !== 200) throw fromWireError(res.statusCode, parsed, this.where);
-    if (typeof parsed !== 'object' || parsed === null || !('result' in parsed))
-      throw new TributaryError(
-        'CONFIG',
-        `${this.where} answered ${method} with something other than a Tributary metadata service answer. Is the URL right (a proxy's login page, another service)?`,
-        { context: { adapter: 'http' } },
-      );
+    if (typeof parsed !== 'object' || parsed === null || !('result' in parsed)) throw this.notTheService(method);
     const result = (parsed as { result: unknown }).result;
     return (result === null ? undefined : result) as T;
   }

@@ -1,8 +1,9 @@
 /** `tributary service`: the metadata service (HTTP) over a store, until SIGINT/SIGTERM. */
 import { readFileSync } from 'node:fs';
-import { openConfiguredAdapter, redactUrl, tributaryHome, TributaryError, type MetadataStore } from '@tributary/core';
+import { openConfiguredAdapter, redactUrl, tributaryHome, type MetadataStore } from '@tributary/core';
 import { flag, optionValue } from './args.ts';
 import { commandHelp, homeOption, parseStrict, portOption, usageError } from './commands.ts';
+import { importOptional } from '../optional-package.ts';
 import { err, out } from './output.ts';
 import { safeText } from './safe-text.ts';
 
@@ -19,19 +20,10 @@ export async function cmdService(tokens: string[]): Promise<number> {
   const given = optionValue(args, 'metadata');
   if (given && /^https?:/i.test(given))
     throw usageError('--metadata of a service is the store behind it (postgres://… or sqlite://…), not another service.');
-  let createMetadataService: typeof import('@tributary/metadata-service').createMetadataService;
-  try {
-    ({ createMetadataService } = await import('@tributary/metadata-service'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    throw new TributaryError(
-      'CONFIG',
-      'tributary service needs the package @tributary/metadata-service: install it (npm i @tributary/metadata-service).',
-      {
-        cause: e,
-      },
-    );
-  }
+  const { createMetadataService } = await importOptional<typeof import('@tributary/metadata-service')>(
+    '@tributary/metadata-service',
+    'tributary service',
+  );
   const store = await openServiceStore(given, tributaryHome(homeOption(args)));
   const service = createMetadataService({ store, tokens: accepted, ...(tls ? { tls } : {}), log: (line) => err(`${line}\n`) });
   let url: string;
@@ -99,13 +91,7 @@ function tlsFiles(key: string | undefined, cert: string | undefined): { key: Buf
  */
 async function openServiceStore(given: string | undefined, home: string): Promise<MetadataStore> {
   if (given && /^postgres(ql)?:/i.test(given)) {
-    let pg: typeof import('@tributary/metadata-postgres');
-    try {
-      pg = await import('@tributary/metadata-postgres');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      throw new TributaryError('CONFIG', 'A postgres:// store needs the package @tributary/metadata-postgres: install it.', { cause: e });
-    }
+    const pg = await importOptional<typeof import('@tributary/metadata-postgres')>('@tributary/metadata-postgres', 'A postgres:// store');
     return pg.createPostgresMetadataStore({
       url: given,
       retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 500 },
