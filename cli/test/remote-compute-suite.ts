@@ -8,39 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ArtifactStore, createSqliteMetadataStore, runFlow, type RunResult as Run, type RunFlowOptions } from '../src/index.ts';
 import { TrainFlow } from '../../examples/train.ts';
-import { bin, root } from './cli-process.ts';
+import { bin, root, runCliAsync } from './cli-process.ts';
 import * as f from './fixtures/issue12-remote.ts';
 import { tempHome } from './helpers.ts';
 import { startHarness, type RemoteHarness, type RemoteKind } from './remote-harness.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * `tributary ...args` without blocking this process: the emulators answer from this process's
- * event loop, so a synchronous spawn would leave the CLI's requests unanswered.
- */
-function runCli(
-  home: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { ...process.env, TRIBUTARY_HOME: home, TRIBUTARY_DEBUG: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = runCliAsync;
 
 async function tasksOf(run: Run) {
   return (await run.metadata.listTasks({ flow: run.flow, runId: run.runId })).items.filter((t) => t.step !== '_parameters');

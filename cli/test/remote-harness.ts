@@ -23,6 +23,8 @@ export interface RemoteHarness {
   datastore(prefix: string): string;
   /** A backend for library runs (`remoteCompute: { [kind]: h.compute() }`). */
   compute(extra?: Record<string, unknown>): ComputeBackend;
+  /** Where the containers build step environments (`TRIBUTARY_ENVIRONMENTS_DIR` of every container). */
+  containerEnvironments: string;
   /** Environment of a CLI process that runs steps on this emulator (plus the S3 credentials). */
   cliEnv: Record<string, string>;
   /** Every job spec the emulator received, as JSON text (for secret scans). */
@@ -55,12 +57,14 @@ export async function startHarness(kind: RemoteKind): Promise<RemoteHarness> {
   const [s3] = await Promise.all([startS3Emulator(), taskBootstrap(bootstrap)]);
   await s3.createBucket('flows');
   // What the platform gives every container (an IAM role, IRSA): never what the orchestrator sends.
-  const platformEnv = {
+  const credentials = {
     AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     AWS_REGION: 'us-east-1',
   };
-  const orchestratorEnv = { ...platformEnv };
+  // The node's cache of step environments (a hostPath mount, say), shared by its containers.
+  const platformEnv = { ...credentials, TRIBUTARY_ENVIRONMENTS_DIR: join(dir, 'container-environments') };
+  const orchestratorEnv = { ...credentials };
   // The orchestrator (this test process, for library runs) reads and writes the datastore with its own credentials.
   Object.assign(process.env, orchestratorEnv);
   const datastore = (prefix: string) => `s3://flows/${prefix}?endpoint=${s3.endpoint}&${LIMITS}`;
@@ -72,6 +76,7 @@ export async function startHarness(kind: RemoteKind): Promise<RemoteHarness> {
       kind,
       s3,
       datastore,
+      containerEnvironments: platformEnv.TRIBUTARY_ENVIRONMENTS_DIR,
       compute: (extra = {}) => createKubernetesCompute({ ...base, ...extra }),
       cliEnv: {
         ...orchestratorEnv,
@@ -109,6 +114,7 @@ export async function startHarness(kind: RemoteKind): Promise<RemoteHarness> {
     kind,
     s3,
     datastore,
+    containerEnvironments: platformEnv.TRIBUTARY_ENVIRONMENTS_DIR,
     compute: (extra = {}) => createBatchCompute({ ...base, ...extra }),
     cliEnv: {
       ...orchestratorEnv,

@@ -8,6 +8,8 @@ export type * from './ports/index.ts';
 export { MAX_TASK_BATCH } from './ports/metadata-store.ts';
 export { environmentId } from './environments/environment-id.ts';
 export { hostPlatform, REMOTE_PLATFORM } from './environments/host-platform.ts';
+export { ResolverLifecycle } from './environments/resolver-lifecycle.ts';
+export { runResolverProcess, type ResolverProcessOptions, type ResolverProcessResult } from './environments/run-resolver-process.ts';
 export {
   pypi,
   conda,

@@ -1,6 +1,8 @@
 import {
   hostPlatform,
+  ResolverLifecycle,
   TributaryError,
+  type AdapterLocator,
   type EnvironmentActivation,
   type EnvironmentCapabilities,
   type EnvironmentLock,
@@ -39,18 +41,21 @@ export interface PypiResolverOptions {
 export class PypiResolver implements EnvironmentResolver {
   readonly name = 'pypi';
   readonly capabilities: EnvironmentCapabilities = { kinds: ['pypi'] };
+  readonly locator: AdapterLocator;
   readonly #interpreters: InterpreterFinder;
   readonly #defaultSources: readonly string[];
-  readonly #closing = new AbortController();
+  readonly #lifecycle = new ResolverLifecycle('pypi');
 
   constructor(options: PypiResolverOptions = {}) {
     this.#interpreters = new InterpreterFinder(options.python);
     this.#defaultSources = [...(options.sources ?? [])];
+    // A remote job finds its own interpreter (python<runtime>, python3): a path chosen here means nothing there.
+    this.locator = { module: import.meta.url, factory: 'createPypiResolver', options: { sources: [...this.#defaultSources] } };
   }
 
   /** Resolves `spec` to exact versions and SHA-256 hashes for `options.platform`. Unsatisfiable specs reject with `CONFIG` (pip's words). */
   async lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock> {
-    return this.#guard(options.signal, async (signal) => {
+    return this.#lifecycle.run(options.signal, async (signal) => {
       if (spec.kind !== 'pypi') throw config(`The pypi resolver cannot lock a ${spec.kind} environment`);
       const { platform } = options;
       if (!KNOWN_PLATFORMS.includes(platform)) throw config(`Unknown platform ${platform}: use one of ${KNOWN_PLATFORMS.join(', ')}`);
@@ -81,7 +86,7 @@ export class PypiResolver implements EnvironmentResolver {
 
   /** Installs exactly `lock` into `options.dir` (an empty folder), checking every archive's hash. */
   async materialize(lock: EnvironmentLock, options: { dir: string; signal?: AbortSignal }): Promise<EnvironmentActivation> {
-    return this.#guard(options.signal, async (signal) => {
+    return this.#lifecycle.run(options.signal, async (signal) => {
       if (lock.kind !== 'pypi') throw config(`The pypi resolver cannot materialize a ${lock.kind} environment`);
       const host = hostPlatform();
       if (lock.platform !== host) {
@@ -94,20 +99,7 @@ export class PypiResolver implements EnvironmentResolver {
 
   /** Stops running pip processes; later calls reject with `CLOSED`. */
   async close(): Promise<void> {
-    this.#closing.abort();
-  }
-
-  /** Runs `work` with a signal that aborts on the caller's signal or on close; close wins as `CLOSED`. */
-  async #guard<T>(callerSignal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (this.#closing.signal.aborted) throw closed();
-    const signal = callerSignal === undefined ? this.#closing.signal : AbortSignal.any([callerSignal, this.#closing.signal]);
-    try {
-      if (signal.aborted) throw new TributaryError('ABORTED', 'Aborted before pip started', { context: { adapter: 'pypi' } });
-      return await work(signal);
-    } catch (error) {
-      if (this.#closing.signal.aborted) throw closed(error);
-      throw error;
-    }
+    this.#lifecycle.close();
   }
 }
 
@@ -121,8 +113,4 @@ export function createPypiResolver(options?: PypiResolverOptions): PypiResolver 
 
 function config(message: string): TributaryError {
   return new TributaryError('CONFIG', message, { context: { adapter: 'pypi' } });
-}
-
-function closed(cause?: unknown): TributaryError {
-  return new TributaryError('CLOSED', 'The pypi environment resolver is closed', { cause, context: { adapter: 'pypi' } });
 }

@@ -1,61 +1,20 @@
-/**
- * Runs a child process (no shell) and collects its output. A process that cannot be started
- * rejects with `CONFIG`; an aborted one with `ABORTED` (the child is killed). A non-zero exit
- * code is not an error here: callers turn pip's own words into their message.
- */
+/** pip's environment and error text; processes run through the core's `runResolverProcess`. */
 
-import { execFile } from 'node:child_process';
-import { TributaryError } from '@tributary/core';
+import { runResolverProcess, type ResolverProcessResult } from '@tributary/core';
 
-export interface ProcessResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  signal?: AbortSignal | undefined;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-}
+export type ProcessResult = ResolverProcessResult;
 
 /** pip's quiet, non-interactive settings, on top of our environment. */
 export function pipEnvironment(): NodeJS.ProcessEnv {
   return { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', PYTHONNOUSERSITE: '1' };
 }
 
-export function runProcess(command: string, args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortedError(command));
-  return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      {
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-        windowsHide: true,
-        env: options.env ?? process.env,
-        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-        ...(signal === undefined ? {} : { signal }),
-      },
-      (error, stdout, stderr) => {
-        if (error === null) return resolve({ exitCode: 0, stdout, stderr });
-        if (signal?.aborted || error.name === 'AbortError') return reject(abortedError(command, error));
-        if (typeof error.code === 'number') return resolve({ exitCode: error.code, stdout, stderr });
-        reject(
-          new TributaryError('CONFIG', `Could not run ${command}: ${error.message}`, {
-            cause: error,
-            context: { adapter: 'pypi', path: command },
-          }),
-        );
-      },
-    );
-  });
-}
-
-function abortedError(command: string, cause?: unknown): TributaryError {
-  return new TributaryError('ABORTED', `Aborted while running ${command}`, { cause, context: { adapter: 'pypi' } });
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { signal?: AbortSignal | undefined; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<ProcessResult> {
+  return runResolverProcess(command, args, { adapter: 'pypi', ...options });
 }
 
 /**

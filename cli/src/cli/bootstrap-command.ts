@@ -1,6 +1,6 @@
 /**
  * `tributary bootstrap`: the task bootstrap file for a remote image (see build-task-bootstrap.ts),
- * with every datastore adapter installed here bundled in.
+ * with every datastore adapter and environment resolver installed here bundled in.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,9 +12,11 @@ const ADAPTERS: Record<string, string> = {
   createGcsDatastore: '@tributary/datastore-gcs',
   createAzureDatastore: '@tributary/datastore-azure',
   createFsDatastore: '@tributary/datastore-fs',
+  // Remote task jobs build their step's environment in the container from its stored lock.
+  createPypiResolver: '@tributary/environment-pypi',
 };
 
-/** The datastore adapters that resolve from this package. */
+/** The adapters that resolve from this package. */
 function installedAdapters(): Record<string, string> {
   const found: Record<string, string> = {};
   for (const [factory, pkg] of Object.entries(ADAPTERS)) {

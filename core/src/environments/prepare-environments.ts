@@ -1,11 +1,13 @@
 import { TributaryError } from '../errors.ts';
 import type { FlowGraph } from '../graph/ir.ts';
+import type { AdapterLocator } from '../ports/adapter-locator.ts';
 import type { EnvironmentActivation, EnvironmentLock, EnvironmentResolver, EnvironmentSpec } from '../ports/environment-resolver.ts';
 import { join } from 'node:path';
+import type { TaskEnvironment } from '../runtime/protocol.ts';
 import { EnvironmentCache } from './environment-cache.ts';
 import { LockCache } from './lock-cache.ts';
 import { canonicalJson, environmentId } from './environment-id.ts';
-import { hostPlatform } from './host-platform.ts';
+import { hostPlatform, REMOTE_PLATFORM } from './host-platform.ts';
 
 /** A step's environment, ready for its tasks. @internal */
 export interface PreparedEnvironment {
@@ -13,8 +15,11 @@ export interface PreparedEnvironment {
   /** Content address of the stored lock (canonical JSON) in the datastore. */
   lockSha: string;
   lock: EnvironmentLock;
-  activation: EnvironmentActivation;
-  /** Built by this run (false: reused from the cache). */
+  /** Local steps: the environment is built here and this enters it. */
+  activation?: EnvironmentActivation;
+  /** Remote steps: the task job builds it in its container, opening the resolver from this. */
+  resolver?: AdapterLocator;
+  /** Built by this run (false: reused from the cache, or built remotely). */
   built: boolean;
 }
 
@@ -28,6 +33,8 @@ export interface PrepareEnvironmentsOptions {
   /** Steps that run on remote compute. */
   remoteSteps: ReadonlySet<string>;
   signal?: AbortSignal;
+  /** This machine's platform (default: `hostPlatform()`). */
+  hostPlatform?: string;
   onBuilt?: (step: string[], env: PreparedEnvironment, ms: number) => void;
 }
 
@@ -42,49 +49,85 @@ export async function prepareEnvironments(
   graph: FlowGraph,
   options: PrepareEnvironmentsOptions,
 ): Promise<Record<string, PreparedEnvironment>> {
-  const bySpec = new Map<string, { spec: EnvironmentSpec; steps: string[] }>();
+  // Remote steps resolve for the containers' platform (linux-64), whatever this machine is: a
+  // spec used by local and remote steps has one lock per platform.
+  const host = options.hostPlatform ?? hostPlatform();
+  const byTarget = new Map<string, { spec: EnvironmentSpec; platform: string; remote: boolean; steps: string[] }>();
   for (const name of graph.order) {
     const spec = graph.nodes[name]!.decorators.environment as EnvironmentSpec | undefined;
     if (!spec) continue;
-    if (options.remoteSteps.has(name))
-      throw new TributaryError(
-        'CONFIG',
-        `Step ${name} has @${spec.kind} and runs on remote compute: environments on Kubernetes and Batch are not supported yet. Run the step locally, or bake its packages into the image.`,
-        { context: { step: name } },
-      );
-    const key = canonicalJson(spec);
-    const entry = bySpec.get(key) ?? { spec, steps: [] };
+    const remote = options.remoteSteps.has(name);
+    const platform = remote ? REMOTE_PLATFORM : host;
+    const key = `${remote}:${platform}:${canonicalJson(spec)}`;
+    const entry = byTarget.get(key) ?? { spec, platform, remote, steps: [] };
     entry.steps.push(name);
-    bySpec.set(key, entry);
+    byTarget.set(key, entry);
   }
   const out: Record<string, PreparedEnvironment> = {};
-  if (bySpec.size === 0) return out;
+  if (byTarget.size === 0) return out;
   const cache = new EnvironmentCache(options.cacheRoot);
   const locks = new LockCache(join(options.cacheRoot, 'locks'));
-  const platform = hostPlatform();
-  for (const { spec, steps } of bySpec.values()) {
-    const resolver = await options.resolverFor(spec.kind);
+  // Every spec is locked before anything is built: a bad package in the last step fails in
+  // seconds, not after the first step's environment took minutes to build.
+  const targets = [];
+  for (const { spec, platform, remote, steps } of byTarget.values()) {
+    const resolver = await withStepContext(spec, steps, async () => {
+      const resolver = await options.resolverFor(spec.kind);
+      if (remote && !resolver.locator)
+        throw new TributaryError(
+          'CONFIG',
+          `runs on remote compute, and the ${resolver.name} resolver has no locator, so the task's container cannot build the environment. Use a resolver that has one, or run the step locally.`,
+        );
+      return resolver;
+    });
+    targets.push({ spec, platform, remote, steps, resolver });
+  }
+  const locked = [];
+  for (const target of targets) {
+    const { spec, platform, steps, resolver } = target;
     const started = Date.now();
-    let lock: EnvironmentLock | undefined = await locks.get(spec, platform);
-    try {
-      if (!lock) {
-        lock = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
-        await locks.put(spec, platform, lock);
+    const lock = await withStepContext(spec, steps, async () => {
+      let found = await locks.get(spec, platform);
+      if (!found) {
+        found = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
+        await locks.put(spec, platform, found);
       }
-    } catch (err) {
-      if (!TributaryError.is(err)) throw err;
-      throw new TributaryError(err.code, `@${spec.kind} of step ${steps.join(', ')}: ${err.message}`, {
-        cause: err,
-        retryable: err.retryable,
-        context: { ...err.context, step: steps[0]! },
-      });
-    }
-    const id = environmentId(lock);
+      return found;
+    });
     const lockSha = await options.storeLock(new TextEncoder().encode(canonicalJson(lock)));
-    const { activation, built } = await cache.materialize(id, lock, resolver, options.signal);
-    const prepared: PreparedEnvironment = { id, lockSha, lock, activation, built };
+    locked.push({ ...target, lock, lockSha, id: environmentId(lock), ms: Date.now() - started });
+  }
+  for (const { spec, remote, steps, resolver, lock, lockSha, id, ms } of locked) {
+    const started = Date.now();
+    let prepared: PreparedEnvironment;
+    if (remote) {
+      prepared = { id, lockSha, lock, resolver: resolver.locator!, built: false };
+    } else {
+      const { activation, built } = await withStepContext(spec, steps, () => cache.materialize(id, lock, resolver, options.signal));
+      prepared = { id, lockSha, lock, activation, built };
+    }
     for (const s of steps) out[s] = prepared;
-    options.onBuilt?.(steps, prepared, Date.now() - started);
+    options.onBuilt?.(steps, prepared, ms + Date.now() - started);
   }
   return out;
+}
+
+/** Errors of a step's environment name the decorator and the steps. */
+async function withStepContext<T>(spec: EnvironmentSpec, steps: string[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!TributaryError.is(err)) throw err;
+    throw new TributaryError(err.code, `@${spec.kind} of step ${steps.join(', ')}: ${err.message}`, {
+      cause: err,
+      retryable: err.retryable,
+      context: { ...err.context, step: steps[0]! },
+    });
+  }
+}
+
+/** What a task of the step carries: the activation of a local build, or what its job needs to build it. @internal */
+export function taskEnvironment(env: PreparedEnvironment): TaskEnvironment {
+  if (env.activation) return { id: env.id, env: env.activation.env, path: env.activation.path };
+  return { id: env.id, env: {}, path: [], materialize: { lockSha: env.lockSha, resolver: env.resolver! } };
 }

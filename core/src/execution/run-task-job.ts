@@ -10,6 +10,7 @@ import type { AdapterLocator } from '../ports/adapter-locator.ts';
 import type { Datastore } from '../ports/datastore.ts';
 import { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { materializeCodePackage } from '../packaging/materialize-code-package.ts';
+import { jobEnvironmentsRoot, materializeInJob } from '../environments/materialize-in-job.ts';
 import { TASK_EXIT, type JobOutcome, type JobSpec, type JobSpecArray } from './job-spec.ts';
 
 /** @internal */
@@ -17,7 +18,8 @@ export interface TaskJobOptions {
   /** `<spec-sha> [--index-env NAME]`. */
   argv: string[];
   env: NodeJS.ProcessEnv;
-  openDatastore(locator: AdapterLocator): Promise<Datastore>;
+  /** Opens an adapter from its locator: the datastore, and the resolver of the step's environment. */
+  openAdapter(locator: AdapterLocator): Promise<unknown>;
 }
 
 function describe(err: unknown): string {
@@ -58,7 +60,7 @@ export async function runTaskJob(o: TaskJobOptions): Promise<number> {
   let datastore: Datastore | undefined;
   let job: JobSpec | undefined;
   try {
-    datastore = await o.openDatastore(JSON.parse(locatorJson) as AdapterLocator);
+    datastore = (await o.openAdapter(JSON.parse(locatorJson) as AdapterLocator)) as Datastore;
     const store = new ArtifactStore(datastore, flow);
     // Content-addressed, so verified: a changed spec has another address.
     job = pick(JSON.parse(Buffer.from(await store.getBlob(specSha)).toString('utf8')) as JobSpec | JobSpecArray, indexEnv, o.env);
@@ -70,6 +72,15 @@ export async function runTaskJob(o: TaskJobOptions): Promise<number> {
     } catch (err) {
       // The package's runtime does not load on this Node (the flow itself is imported later).
       throw new TributaryError('FLOW_LOAD', `The code package does not load in the task job: ${describe(err)}`, { cause: err });
+    }
+    if (job.spec.environment?.materialize) {
+      const environment = await materializeInJob(job.spec.environment, {
+        store,
+        root: jobEnvironmentsRoot(o.env),
+        open: o.openAdapter,
+        log: (line) => process.stderr.write(line),
+      });
+      job = { ...job, spec: { ...job.spec, environment } };
     }
     await datastore.close();
     datastore = undefined;

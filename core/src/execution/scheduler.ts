@@ -11,7 +11,7 @@ import { ResumeCloner } from './resume-cloner.ts';
 import type { StepCompute } from './step-compute.ts';
 import { Successors } from './successors.ts';
 import type { AttemptEnd, AttemptHandle, AttemptListener, AttemptRequest, ExecutorRun } from './task-executor.ts';
-import type { PreparedEnvironment } from '../environments/prepare-environments.ts';
+import { taskEnvironment, type PreparedEnvironment } from '../environments/prepare-environments.ts';
 import type { CardSpec } from '../cards/card-options.ts';
 
 /** @internal */
@@ -277,7 +277,7 @@ export class Scheduler {
       ...(task.failures?.length ? { failures: task.failures } : {}),
       ...(this.o.defaultCards && !this.o.graph.nodes[task.step]?.decorators.card ? { cards: this.o.defaultCards } : {}),
       checkpoints,
-      ...(env ? { environment: { id: env.id, env: env.activation.env, path: env.activation.path } } : {}),
+      ...(env ? { environment: taskEnvironment(env) } : {}),
     };
   }
 

@@ -4,10 +4,9 @@
  * TRIBUTARY_DATASTORE and the flow name in TRIBUTARY_FLOW. Exit codes: see TASK_EXIT.
  */
 import { openAdapter } from '../runtime/open-adapter.ts';
-import type { Datastore } from '../ports/datastore.ts';
 import { exitWithLauncher, runTaskJob } from './run-task-job.ts';
 
 exitWithLauncher(process.env);
-const code = await runTaskJob({ argv: process.argv.slice(2), env: process.env, openDatastore: (l) => openAdapter<Datastore>(l) });
+const code = await runTaskJob({ argv: process.argv.slice(2), env: process.env, openAdapter: (l) => openAdapter<unknown>(l) });
 // Timers or sockets the step left open do not keep the job alive (writes to pipes are synchronous here).
 process.exit(code);

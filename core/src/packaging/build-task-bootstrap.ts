@@ -11,7 +11,11 @@ import { sha256 } from '../util/hash.ts';
 
 /** @public */
 export interface TaskBootstrapOptions {
-  /** Datastore adapters to bundle, by factory export name → module path or specifier (e.g. `createS3Datastore` → `@tributary/datastore-s3`). */
+  /**
+   * Adapters to bundle, by factory export name → module path or specifier: the datastores (e.g.
+   * `createS3Datastore` → `@tributary/datastore-s3`) and the environment resolvers (e.g.
+   * `createPypiResolver` → `@tributary/environment-pypi`) task jobs may open.
+   */
   adapters: Record<string, string>;
   /** Resolve bare specifiers from this folder (the project, or the CLI's own). */
   resolveDir: string;
@@ -37,14 +41,14 @@ export async function buildTaskBootstrap(o: TaskBootstrapOptions): Promise<TaskB
     'const adapters = {',
     ...names.map((n) => `  ${JSON.stringify(n)}: () => import(${JSON.stringify(o.adapters[n])}),`),
     '};',
-    'async function openDatastore(locator) {',
+    'async function openAdapter(locator) {',
     '  const load = adapters[locator.factory];',
     // Locators name the adapter's module as a file on the orchestrator's machine: here the bundled copy is used.
-    `  if (!load) throw new Error('This task bootstrap has no datastore adapter ' + locator.factory + ' (it has ${names.join(', ')}): rebuild it with that adapter installed (tributary bootstrap).');`,
+    `  if (!load) throw new Error('This task bootstrap has no adapter ' + locator.factory + ' (it has ${names.join(', ')}): rebuild it with that adapter installed (tributary bootstrap).');`,
     '  return (await load())[locator.factory](locator.options);',
     '}',
     'exitWithLauncher(process.env);',
-    'process.exit(await runTaskJob({ argv: process.argv.slice(2), env: process.env, openDatastore }));',
+    'process.exit(await runTaskJob({ argv: process.argv.slice(2), env: process.env, openAdapter }));',
   ].join('\n');
   const esbuild = await loadEsbuild(o.resolveDir);
   const result = await buildOrExplain(esbuild, 'task bootstrap', o.resolveDir, {

@@ -5,6 +5,8 @@
  * id and activates them for a step's tasks; resolvers only solve and install.
  */
 
+import type { AdapterLocator } from './adapter-locator.ts';
+
 /** What a step asks for. @public */
 export interface EnvironmentSpec {
   /** `pypi`, `conda`, `npm`. */
@@ -25,6 +27,8 @@ export interface LockedPackage {
   url: string;
   /** Hex SHA-256 of the archive: materializing checks it. */
   sha256: string;
+  /** The registry's own integrity string where it has one (npm's `sha512-…`), checked too. */
+  integrity?: string;
 }
 
 /** The exact environment a spec resolved to, for one platform. Plain JSON; stored in the datastore. @public */
@@ -65,6 +69,12 @@ export interface EnvironmentCapabilities {
 export interface EnvironmentResolver {
   readonly name: string;
   readonly capabilities: EnvironmentCapabilities;
+  /**
+   * How a remote task job opens this resolver to materialize a stored lock in its container (the
+   * task bootstrap bundles the module). Without one, steps with this kind of environment run only
+   * on this machine.
+   */
+  readonly locator?: AdapterLocator;
   lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock>;
   materialize(lock: EnvironmentLock, options: { dir: string; signal?: AbortSignal }): Promise<EnvironmentActivation>;
   close(): Promise<void>;

@@ -43,7 +43,25 @@ export interface TaskSpec {
   /** In-task checkpoints already saved by this task identity (earlier attempts, origin runs), oldest first. */
   checkpoints: CheckpointRecord[];
   /** The step's environment (`@pypi`...): its id, and how the task enters it. */
-  environment?: { id: string; env: Record<string, string>; path: string[] };
+  environment?: TaskEnvironment;
+}
+
+/**
+ * A task's environment. Local tasks get it built, with its activation; a remote task job gets
+ * `materialize` instead and builds it in its container from the stored lock (the job fills in
+ * `env` and `path` before the attempt runs).
+ * @internal
+ */
+export interface TaskEnvironment {
+  id: string;
+  env: Record<string, string>;
+  path: string[];
+  materialize?: {
+    /** Content address of the lock (canonical JSON) in the datastore. */
+    lockSha: string;
+    /** How the job opens the resolver (the bootstrap bundles it). */
+    resolver: AdapterLocator;
+  };
 }
 
 /** One in-task checkpoint, as recorded in metadata. @public */
