@@ -127,4 +127,24 @@ describe('prepareEnvironments: local and remote steps', () => {
     expect(resolver.built).toEqual([]);
     expect((error as Error).message).toMatch(/@pypi of step remote: runs on remote compute, and the recording resolver has no locator/);
   });
+  test("a spec keeps its lock across runs, until the resolver's own configuration (its default sources) changes", async () => {
+    const run = (resolver: EnvironmentResolver) =>
+      prepareEnvironments(buildGraph(MixedFlow), {
+        resolverFor: async () => resolver,
+        cacheRoot: join(base, 'lock-cache'),
+        storeLock: async () => 'x',
+        remoteSteps: new Set(),
+      });
+    const first = recordingResolver(true);
+    await run(first);
+    expect(first.asked).toHaveLength(1);
+    const again = recordingResolver(true);
+    await run(again);
+    expect(again.asked).toEqual([]);
+    const otherSources = Object.assign(recordingResolver(true), {
+      locator: { module: 'file:///nowhere.js', factory: 'createRecording', options: { sources: ['https://mirror.example/simple'] } },
+    });
+    await run(otherSources);
+    expect(otherSources.asked).toHaveLength(1);
+  });
 });

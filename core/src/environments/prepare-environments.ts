@@ -87,10 +87,10 @@ export async function prepareEnvironments(
     const { spec, platform, steps, resolver } = target;
     const started = Date.now();
     const lock = await withStepContext(spec, steps, async () => {
-      let found = await locks.get(spec, platform);
+      let found = await locks.get(spec, platform, resolver);
       if (!found) {
         found = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
-        await locks.put(spec, platform, found);
+        await locks.put(spec, platform, resolver, found);
       }
       return found;
     });
