@@ -148,7 +148,14 @@ describe('@pypi for real: a venv from locked wheels, the example flow', () => {
       expect(r.stdout + r.stderr).toMatch(/mean 30, max 50 \(scored by tribstats-1\.0\.0 in .*environments\/[0-9a-f]{32}\)/);
     }
     // One environment, built once, used by both runs.
-    expect(readdirSync(join(home, 'environments')).filter((f) => /^[0-9a-f]{32}$/.test(f))).toHaveLength(1);
+    const ids = readdirSync(join(home, 'environments')).filter((f) => /^[0-9a-f]{32}$/.test(f));
+    expect(ids).toHaveLength(1);
+    // `tributary dump` of a task shows the environment it ran in, exactly.
+    const dump = runCli(home, ['dump', 'PythonStepFlow/2/score']);
+    expect(dump.code).toBe(0);
+    expect(dump.stdout).toMatch(new RegExp(`environment: @pypi ${ids[0]} \\(${hostPlatform()}, python 3\\.\\d+\\): tribstats 1\\.0\\.0`));
+    const json = JSON.parse(runCli(home, ['dump', 'PythonStepFlow/2/score', '--json']).stdout) as { environment: unknown };
+    expect(json.environment).toMatchObject({ id: ids[0], kind: 'pypi', packages: [{ name: 'tribstats', version: '1.0.0' }] });
   });
 
   test('library: the artifact comes from the venv interpreter; the client shows the id and the exact lock', async () => {

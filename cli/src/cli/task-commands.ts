@@ -157,10 +157,20 @@ export async function cmdDump(tokens: string[]): Promise<number> {
     const values = await Promise.all(chosen.map((a) => a.get()));
     // A failed task has no artifacts: what its last attempt failed with is what the reader wants.
     const failure = task.status === 'failed' ? (await task.attempts()).filter((a) => a.error).pop() : undefined;
+    // The environment the task ran in (`@pypi`...): which exact packages made its results.
+    const environment = ps.artifact ? undefined : await task.environment();
+    const envDoc = environment && {
+      id: environment.id,
+      kind: environment.lock.kind,
+      platform: environment.lock.platform,
+      ...(environment.lock.runtime ? { runtime: environment.lock.runtime } : {}),
+      packages: environment.lock.packages.map((p) => ({ name: p.name, version: p.version })),
+    };
     if (json) {
       const doc = {
         pathspec: task.pathspec,
         status: task.status,
+        ...(envDoc ? { environment: envDoc } : {}),
         ...(failure?.error ? { error: { attempt: failure.attempt, code: failure.error.code, message: failure.error.message } } : {}),
         artifacts: Object.fromEntries(
           chosen.map((r, i) => [r.name, { type: r.type, size: r.size, sha: r.sha, value: toJsonSafe(values[i]) }]),
@@ -169,6 +179,12 @@ export async function cmdDump(tokens: string[]): Promise<number> {
       out(`${safeJson(JSON.stringify(doc, null, 2))}\n`);
     } else {
       out(`${safeText(task.pathspec)} (${task.status})\n`);
+      if (envDoc) {
+        const packages = envDoc.packages.map((p) => `${p.name} ${p.version}`).join(', ');
+        out(
+          `  environment: @${safeText(envDoc.kind)} ${envDoc.id} (${safeText(envDoc.platform)}${envDoc.runtime ? `, ${safeText(envDoc.kind === 'npm' ? 'node' : 'python')} ${safeText(envDoc.runtime)}` : ''}): ${safeText(packages)}\n`,
+        );
+      }
       if (failure?.error)
         out(
           `  attempt ${failure.attempt} failed: [${safeText(failure.error.code)}] ${safeText(failure.error.message, { multiline: true })}\n`,
