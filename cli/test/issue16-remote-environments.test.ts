@@ -14,14 +14,14 @@ import { runCliAsync } from './cli-process.ts';
 import { startHarness, type RemoteHarness, type RemoteKind } from './remote-harness.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'tributary-issue16-remote-'));
-const wheels = join(base, 'wheels');
 afterAll(() => rmSync(base, { recursive: true, force: true }));
-beforeAll(() => makeWheels(wheels, [['tribstats', '1.0.0', 'tribstats-1.0.0', []]]));
 
 for (const kind of ['kubernetes', 'batch'] as RemoteKind[]) {
   describe(`@pypi on ${kind} (the emulator runs each task as a container process)`, () => {
     let h: RemoteHarness;
+    const wheels = join(base, `${kind}-wheels`);
     beforeAll(async () => {
+      makeWheels(wheels, [['tribstats', '1.0.0', 'tribstats-1.0.0', []]]);
       h = await startHarness(kind);
     }, 120_000);
     afterAll(() => h?.stop());
@@ -57,6 +57,19 @@ for (const kind of ['kubernetes', 'batch'] as RemoteKind[]) {
       } finally {
         await client.close();
       }
+    });
+
+    test("a container that cannot build the environment fails the task in the resolver's words, and the run says so", async () => {
+      const home = join(base, kind);
+      // The lock is kept (same spec), but the packages it names are gone and no container has the environment.
+      rmSync(h.containerEnvironments, { recursive: true, force: true });
+      rmSync(wheels, { recursive: true, force: true });
+      const args = ['run', 'examples/python-step.ts', '--with', kind, '--datastore', h.datastore(`${kind}-env`), '--no-progress'];
+      const r = await runCliAsync(home, args, { ...h.cliEnv, TRIBUTARY_EXAMPLE_WHEELS: wheels });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/Run PythonStepFlow\/\d+ failed/);
+      expect(r.stderr).toContain("Building the step's @pypi environment in the task's container failed");
+      expect(r.stderr).toMatch(/tribstats/);
     });
   });
 }
