@@ -1,20 +1,40 @@
-import { mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TributaryError } from '../errors.ts';
 import type { EnvironmentActivation, EnvironmentLock, EnvironmentResolver } from '../ports/environment-resolver.ts';
 
 const READY = '.tributary-environment.json';
 
+/** @internal */
+export interface EnvironmentCacheTimings {
+  /** A builder touches its lock this often (ms). */
+  touchMs?: number;
+  /** A lock untouched this long is abandoned (ms). */
+  staleMs?: number;
+}
+
 /**
  * Materialized environments on disk, one folder per environment id under `root`, reused across
  * runs and steps. A folder counts only once its ready marker (the activation, written last and
  * atomically) exists, so a build that died half-way is redone, never used. Concurrent builders of
- * one id (tasks, runs, processes) build it once: the first takes `<id>.lock` (created
- * exclusively, holding its pid), the others wait for the marker; a lock whose process is gone is
- * taken over.
+ * one id (tasks, runs, processes, containers sharing a node's cache) build it once: the first
+ * takes `<id>.lock` (created exclusively, holding its pid and host, touched while it builds), the
+ * others wait for the marker. A lock is taken over when its process is gone (same host) or when it
+ * has not been touched for a minute (a holder on another host that died, or one that died before
+ * writing its pid).
  */
 export class EnvironmentCache {
-  constructor(readonly root: string) {}
+  readonly #touchMs: number;
+  readonly #staleMs: number;
+
+  constructor(
+    readonly root: string,
+    timings: EnvironmentCacheTimings = {},
+  ) {
+    this.#touchMs = timings.touchMs ?? 5_000;
+    this.#staleMs = timings.staleMs ?? 60_000;
+  }
 
   /** The activation of environment `id`, building it with `resolver` unless it is there. `built` says which. */
   async materialize(
@@ -34,19 +54,25 @@ export class EnvironmentCache {
         return undefined;
       });
       if (held) {
+        const touch = setInterval(() => {
+          const now = new Date();
+          utimes(lockFile, now, now).catch(() => undefined);
+        }, this.#touchMs);
+        touch.unref();
         try {
-          await held.writeFile(String(process.pid));
+          await held.writeFile(`${process.pid} ${hostname()}`);
           await held.close();
           const again = await this.ready(id);
           if (again) return { activation: again, built: false };
           return { activation: await this.build(id, lock, resolver, signal), built: true };
         } finally {
+          clearInterval(touch);
           await unlink(lockFile).catch(() => undefined);
         }
       }
       const done = await this.ready(id);
       if (done) return { activation: done, built: false };
-      if (!(await holderAlive(lockFile))) await unlink(lockFile).catch(() => undefined);
+      if (!(await holderAlive(lockFile, this.#staleMs))) await unlink(lockFile).catch(() => undefined);
       else await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -81,10 +107,14 @@ export class EnvironmentCache {
   }
 }
 
-async function holderAlive(lockFile: string): Promise<boolean> {
-  const pid = Number(await readFile(lockFile, 'utf8').catch(() => ''));
-  // Just created, pid not written yet: alive.
-  if (!Number.isInteger(pid) || pid <= 0) return true;
+async function holderAlive(lockFile: string, staleMs: number): Promise<boolean> {
+  const [content, info] = await Promise.all([readFile(lockFile, 'utf8').catch(() => ''), stat(lockFile).catch(() => undefined)]);
+  if (!info) return false;
+  if (Date.now() - info.mtimeMs > staleMs) return false;
+  const [pidText, host] = content.split(' ');
+  const pid = Number(pidText);
+  // Just created (pid not written yet), or held on another host: alive while it is touched.
+  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return true;
   try {
     process.kill(pid, 0);
     return true;
