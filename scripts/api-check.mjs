@@ -34,6 +34,10 @@ const packages = [
   ['metadata-service', 'service', 'index'],
   ['environment-pypi', 'adapters/environment-pypi', 'index'],
   ['environment-pypi-testing', 'adapters/environment-pypi', 'testing/make-wheels'],
+  ['environment-npm', 'adapters/environment-npm', 'index'],
+  ['environment-npm-testing', 'adapters/environment-npm', 'testing/index'],
+  ['environment-conda', 'adapters/environment-conda', 'index'],
+  ['environment-conda-testing', 'adapters/environment-conda', 'testing/index'],
 ];
 const ci = process.env.CI === 'true';
 let failed = false;

@@ -45,8 +45,11 @@ for (const scheme of ['http', 'https']) {
   });
 }
 
-// Step environments: @pypi (a virtual environment from pinned packages).
+// Step environments: @pypi (a virtual environment from pinned packages), @npm (a node_modules
+// prefix from a lockfile), @conda (a conda prefix solved by rattler).
 registerAdapter('environment', 'pypi', async () => (await import('@tributary/environment-pypi')).createPypiResolver());
+registerAdapter('environment', 'npm', async () => (await import('@tributary/environment-npm')).createNpmResolver());
+registerAdapter('environment', 'conda', async () => (await import('@tributary/environment-conda')).createCondaResolver());
 
 registerAdapter('datastore', 's3', async (url) => {
   const { createS3Datastore, s3OptionsFromUrl } = await importOptional<typeof import('@tributary/datastore-s3')>(

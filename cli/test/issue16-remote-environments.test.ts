@@ -8,6 +8,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CONDA_FIXTURE_PLACEHOLDER, makeCondaChannel } from '@tributary/environment-conda/testing';
+import { makeNpmPackages } from '@tributary/environment-npm/testing';
 import { makeWheels } from '@tributary/environment-pypi/testing';
 import { Client, environmentId, REMOTE_PLATFORM } from '../src/index.ts';
 import { runCliAsync } from './cli-process.ts';
@@ -57,6 +59,45 @@ for (const kind of ['kubernetes', 'batch'] as RemoteKind[]) {
       } finally {
         await client.close();
       }
+    });
+
+    test('@conda and @npm steps: the containers build the conda prefix and the node_modules from the stored locks', async () => {
+      const channel = join(base, `${kind}-channel`);
+      const tarballs = join(base, `${kind}-tarballs`);
+      makeCondaChannel(channel, [
+        {
+          name: 'tribhello',
+          version: '1.0',
+          subdir: REMOTE_PLATFORM,
+          depends: ['tribgreeting'],
+          files: {
+            'bin/tribhello': `#!/bin/sh\necho "hello from ${CONDA_FIXTURE_PLACEHOLDER}: $(cat "${CONDA_FIXTURE_PLACEHOLDER}/share/greeting")"\n`,
+          },
+          executables: ['bin/tribhello'],
+          prefixFiles: { 'bin/tribhello': 'text' },
+        },
+        { name: 'tribgreeting', version: '2.0', noarch: 'generic', files: { 'share/greeting': 'bonjour' } },
+      ]);
+      makeNpmPackages(tarballs, [['trib-pad', '1.0.0', { main: "exports.pad = (s) => '[' + s.padStart(5, '.') + ']';\n" }]]);
+      const home = join(base, `${kind}-conda-npm`);
+      const r = await runCliAsync(
+        home,
+        [
+          'run',
+          'cli/test/fixtures/issue16-conda-npm-flows.ts',
+          '--with',
+          kind,
+          '--datastore',
+          h.datastore(`${kind}-conda-npm`),
+          '--no-progress',
+        ],
+        { ...h.cliEnv, TRIBUTARY_TEST_CONDA_CHANNEL: channel, TRIBUTARY_TEST_NPM_TARBALLS: tarballs },
+      );
+      expect(r.stderr).toMatch(/Run CondaNpmFlow\/\d+ succeeded/);
+      expect(r.code).toBe(0);
+      const prefix = join(h.containerEnvironments, '[0-9a-f]{32}').replace(/\//g, '\\/');
+      expect(r.stdout).toMatch(new RegExp(`hello from ${prefix}: bonjour / \\[\\.\\.\\.\\.x\\]`));
+      expect(readdirSync(join(home, 'environments')).filter((f) => /^[0-9a-f]{32}$/.test(f))).toEqual([]);
     });
 
     test("a container that cannot build the environment fails the task in the resolver's words, and the run says so", async () => {

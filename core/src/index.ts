@@ -8,7 +8,7 @@ export type * from './ports/index.ts';
 export { MAX_TASK_BATCH } from './ports/metadata-store.ts';
 export { environmentId } from './environments/environment-id.ts';
 export { hostPlatform, REMOTE_PLATFORM } from './environments/host-platform.ts';
-export { ResolverLifecycle } from './environments/resolver-lifecycle.ts';
+export { ResolverLifecycle, type ResolverLifecycleOptions } from './environments/resolver-lifecycle.ts';
 export { runResolverProcess, type ResolverProcessOptions, type ResolverProcessResult } from './environments/run-resolver-process.ts';
 export {
   pypi,
@@ -89,6 +89,8 @@ export { sha256 } from './util/hash.ts';
 export { objectKeyPrefix, validateKey, validateName, validatePrefix } from './util/keys.ts';
 export { checkNewUserTags, checkTagChange, checkTagText, SYSTEM_TAG_PREFIXES } from './util/tags.ts';
 export { refuseDuplicateKeys } from './util/task-keys.ts';
+export { mapLimit } from './util/map-limit.ts';
+export { readTarEntries, type TarEntry, type TarEntryType, type TarReadOptions } from './util/tar-entries.ts';
 export { redactUrl } from './util/redact-url.ts';
 export { safeCause } from './util/safe-cause.ts';
 export { emptyStream, portStream } from './util/adapter-streams.ts';

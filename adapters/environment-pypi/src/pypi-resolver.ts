@@ -44,23 +44,22 @@ export class PypiResolver implements EnvironmentResolver {
   readonly locator: AdapterLocator;
   readonly #interpreters: InterpreterFinder;
   readonly #defaultSources: readonly string[];
-  readonly #lifecycle = new ResolverLifecycle('pypi');
+  readonly #lifecycle: ResolverLifecycle;
 
   constructor(options: PypiResolverOptions = {}) {
     this.#interpreters = new InterpreterFinder(options.python);
     this.#defaultSources = [...(options.sources ?? [])];
+    this.#lifecycle = new ResolverLifecycle({ kind: 'pypi', platforms: KNOWN_PLATFORMS, defaultSources: this.#defaultSources });
     // A remote job finds its own interpreter (python<runtime>, python3): a path chosen here means nothing there.
     this.locator = { module: import.meta.url, factory: 'createPypiResolver', options: { sources: [...this.#defaultSources] } };
   }
 
   /** Resolves `spec` to exact versions and SHA-256 hashes for `options.platform`. Unsatisfiable specs reject with `CONFIG` (pip's words). */
   async lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock> {
-    return this.#lifecycle.run(options.signal, async (signal) => {
-      if (spec.kind !== 'pypi') throw config(`The pypi resolver cannot lock a ${spec.kind} environment`);
+    return this.#lifecycle.lock(spec, options, async (signal, given) => {
       const { platform } = options;
-      if (!KNOWN_PLATFORMS.includes(platform)) throw config(`Unknown platform ${platform}: use one of ${KNOWN_PLATFORMS.join(', ')}`);
       const requirements = specRequirements(spec.packages);
-      const sources = normalizeSources(spec.sources !== undefined && spec.sources.length > 0 ? spec.sources : this.#defaultSources);
+      const sources = normalizeSources(given);
       const host = hostPlatform();
       const crossPlatform = platform !== host;
       // For another platform pip only needs the target Python version, not that interpreter.
@@ -86,12 +85,7 @@ export class PypiResolver implements EnvironmentResolver {
 
   /** Installs exactly `lock` into `options.dir` (an empty folder), checking every archive's hash. */
   async materialize(lock: EnvironmentLock, options: { dir: string; signal?: AbortSignal }): Promise<EnvironmentActivation> {
-    return this.#lifecycle.run(options.signal, async (signal) => {
-      if (lock.kind !== 'pypi') throw config(`The pypi resolver cannot materialize a ${lock.kind} environment`);
-      const host = hostPlatform();
-      if (lock.platform !== host) {
-        throw config(`This @pypi lock is for ${lock.platform} and this machine is ${host}: materialize it on a ${lock.platform} machine`);
-      }
+    return this.#lifecycle.materialize(lock, options, async (signal) => {
       const python = await this.#interpreters.find(lock.runtime);
       return pipMaterialize({ python, packages: lock.packages, sources: normalizeSources(lock.sources), dir: options.dir, signal });
     });

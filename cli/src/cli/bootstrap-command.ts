@@ -14,6 +14,8 @@ const ADAPTERS: Record<string, string> = {
   createFsDatastore: '@tributary/datastore-fs',
   // Remote task jobs build their step's environment in the container from its stored lock.
   createPypiResolver: '@tributary/environment-pypi',
+  createNpmResolver: '@tributary/environment-npm',
+  createCondaResolver: '@tributary/environment-conda',
 };
 
 /** The adapters that resolve from this package. */
@@ -32,7 +34,12 @@ function installedAdapters(): Record<string, string> {
 
 /** Build the bootstrap; write it to `file` when given. */
 export async function taskBootstrap(file?: string): Promise<TaskBootstrap> {
-  const bootstrap = await buildTaskBootstrap({ adapters: installedAdapters(), resolveDir: dirname(fileURLToPath(import.meta.url)) });
+  const bootstrap = await buildTaskBootstrap({
+    adapters: installedAdapters(),
+    resolveDir: dirname(fileURLToPath(import.meta.url)),
+    // Containers only materialize stored locks: the conda solver (WASM, loaded when locking) stays out.
+    external: ['@conda-org/rattler'],
+  });
   if (file) writeFileSync(file, bootstrap.code);
   return bootstrap;
 }

@@ -19,21 +19,28 @@ export interface PypiOptions {
 
 /** Options of `@conda` / `@condaBase`. @public */
 export interface CondaOptions {
+  /** Package → conda version spec (`{ numpy: '2.1.0' }`, `'>=1.26,<2'`, `'1.26.*'`). */
   packages?: Record<string, string>;
+  /** Python version, e.g. `'3.11'` (solved as the `python` package). */
   python?: string;
-  /** Conda channels (names or URLs). */
+  /** Conda channels (URLs) to solve against, instead of the resolver's default. */
   channels?: string[];
 }
 
 /** Options of `@npm` / `@npmBase`. @public */
 export interface NpmOptions {
+  /** Package → exact version (`{ 'left-pad': '1.3.0' }`), an npm range, or a `file:` tarball. */
   packages?: Record<string, string>;
+  /** Node major version the lock is for, e.g. `'20'` (default: any; materializing checks it). */
+  node?: string;
+  /** A registry URL and/or folders of package tarballs, instead of the resolver's default. */
+  sources?: string[];
 }
 
 const KINDS = ['pypi', 'conda', 'npm'] as const;
 const bases = new WeakMap<Function, EnvironmentSpec>();
 
-function specOf(kind: string, decorator: string, options: PypiOptions & CondaOptions): EnvironmentSpec {
+function specOf(kind: string, decorator: string, options: PypiOptions & CondaOptions & NpmOptions): EnvironmentSpec {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new TypeError(`${decorator} takes an object, e.g. ${decorator}({ packages: { name: '1.0.0' } }).`);
   const packages = options.packages ?? {};
@@ -41,10 +48,11 @@ function specOf(kind: string, decorator: string, options: PypiOptions & CondaOpt
     if (typeof version !== 'string' || version.trim() === '' || name.trim() === '')
       throw new TypeError(`${decorator}: package ${JSON.stringify(name)} needs a version string, e.g. { ${name || 'numpy'}: '2.1.0' }.`);
   const sources = options.channels ?? options.sources;
+  const runtime = options.python ?? options.node;
   return {
     kind,
     packages: { ...packages },
-    ...(options.python !== undefined ? { runtime: String(options.python) } : {}),
+    ...(runtime !== undefined ? { runtime: String(runtime) } : {}),
     ...(sources?.length ? { sources: [...sources] } : {}),
   };
 }

@@ -131,6 +131,9 @@ export async function buildCodePackage(flowModuleUrl: string, datastore: Adapter
             if (args.path.startsWith('node:') || BUILTINS.has(args.path) || BUILTINS.has(packageName(args.path)))
               return { path: args.path, external: true };
             const dir = findPackage(packageName(args.path), args.importer ? dirname(args.importer) : root);
+            // `await import('pkg')` of a package only the step's `@npm` environment has: it
+            // resolves when the task runs, inside that environment.
+            if (!dir && args.kind === 'dynamic-import') return { path: args.path, external: true };
             if (dir && isNative(dir)) {
               // Not bundled (it has a compiled addon), and not a top-level import either: it is
               // required only when the module that uses it runs, from where it was found.

@@ -19,6 +19,8 @@ export interface TaskBootstrapOptions {
   adapters: Record<string, string>;
   /** Resolve bare specifiers from this folder (the project, or the CLI's own). */
   resolveDir: string;
+  /** Packages left out of the bundle (imported only by code a task job never runs). */
+  external?: string[];
 }
 
 /** A built bootstrap file. @public */
@@ -60,6 +62,7 @@ export async function buildTaskBootstrap(o: TaskBootstrapOptions): Promise<TaskB
     target: 'node20',
     logLevel: 'silent',
     legalComments: 'none',
+    ...(o.external?.length ? { external: o.external } : {}),
     banner: {
       js: "import { createRequire as __tributaryCreateRequire } from 'node:module';\nconst require = __tributaryCreateRequire(import.meta.url);",
     },

@@ -160,14 +160,16 @@ export async function prepareFlowCode(moduleUrl: string): Promise<FlowCode> {
         name: 'tributary-flow-code',
         setup(build: { onResolve: Function; onLoad: Function }) {
           // Packages stay imports, resolved from the project at run time, as they would from the
-          // sources. One that is not installed is reported here, at the import that names it.
+          // sources. One that is not installed is reported here, at the static import that names it.
           build.onResolve({ filter: /^[^./]/ }, (args: { path: string; importer: string; kind: string }) => {
             if (args.kind === 'entry-point' || /^[a-zA-Z]:[\\/]/.test(args.path)) return undefined;
             if (args.path.startsWith('node:') || BUILTINS.has(args.path) || BUILTINS.has(packageName(args.path))) {
               return { path: args.path, external: true };
             }
             if (args.path.startsWith('#')) return undefined; // the package's own imports map: esbuild resolves it
-            if (!findPackage(packageName(args.path), dirname(args.importer))) {
+            // `await import('pkg')` in a step may name a package only its `@npm` environment has:
+            // it resolves when the task runs, inside that environment.
+            if (!findPackage(packageName(args.path), dirname(args.importer)) && args.kind !== 'dynamic-import') {
               return {
                 errors: [
                   {

@@ -1,0 +1,1 @@
+export { CondaResolver, createCondaResolver, type CondaResolverOptions } from './conda-resolver.ts';

@@ -1,0 +1,1 @@
+export { NpmResolver, createNpmResolver, type NpmResolverOptions } from './npm-resolver.ts';

@@ -1,0 +1,106 @@
+/**
+ * Locks a spec with npm's resolver: `npm install --package-lock-only` in a scratch project whose
+ * package.json depends on the spec's packages writes the package-lock.json npm would install
+ * (the transitive closure, placed in the hoisted layout, with resolved URLs and integrity)
+ * without installing anything. Each archive is then read once (from disk, or downloaded) to
+ * record its SHA-256 and to check it against npm's integrity. npm is told the lock's platform
+ * (`--os`, `--cpu`, `--libc`), and optional packages for other platforms are left out of the lock
+ * (`lockfile-entries.ts`). npm (11) still checks required packages against this machine: a
+ * required package that only runs elsewhere (`"os": ["darwin"]` locked on Linux) fails with its
+ * EBADPLATFORM, whatever the target.
+ *
+ * Folder sources are served to npm as a registry for the time of the lock; the URLs npm records
+ * for them are turned back into `file://` URLs of the tarballs, so a lock from folders is only
+ * materializable where the same files exist. Scratch paths never reach the lock.
+ */
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { mapLimit, TributaryError, type LockedPackage } from '@tributary/core';
+import { readArchive } from './archive.ts';
+import { indexTarballFolders, startFolderRegistry, type FolderRegistry } from './folder-registry.ts';
+import { matchesIntegrity, sha256Hex } from './integrity.ts';
+import { lockfileEntries, type LockfileEntry } from './lockfile-entries.ts';
+import { splitSources } from './npm-sources.ts';
+import { npmPlatformFlags } from './platforms.ts';
+import { NPM_COMMON_FLAGS, npmErrorText, runNpm } from './run-npm.ts';
+
+export interface NpmLockRequest {
+  npm: string;
+  /** From `specDependencies`. */
+  dependencies: Record<string, string>;
+  /** Normalized sources. */
+  sources: readonly string[];
+  platform: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** Archives read at once (downloads of a large tree). */
+const PARALLEL_ARCHIVES = 8;
+
+/** The packages npm resolves the dependencies to, sorted by name. */
+export async function npmLock(request: NpmLockRequest): Promise<LockedPackage[]> {
+  const names = Object.keys(request.dependencies);
+  if (names.length === 0) return [];
+  const { registry, folders } = splitSources(request.sources);
+  const work = await mkdtemp(join(tmpdir(), 'tributary-npm-lock-'));
+  let served: FolderRegistry | undefined;
+  try {
+    const args = ['install', '--package-lock-only', ...NPM_COMMON_FLAGS, ...npmPlatformFlags(request.platform)];
+    if (folders.length > 0) {
+      served = await startFolderRegistry(await indexTarballFolders(folders), registry);
+      args.push('--registry', served.url);
+    } else if (registry !== undefined) args.push('--registry', registry);
+    const project = { name: 'tributary-npm-lock', version: '0.0.0', private: true, dependencies: request.dependencies };
+    await writeFile(join(work, 'package.json'), `${JSON.stringify(project, null, 2)}\n`);
+    const result = await runNpm(request.npm, args, { cwd: work, signal: request.signal });
+    if (result.exitCode !== 0) {
+      throw new TributaryError('CONFIG', `npm could not resolve ${describe(request.dependencies)}: ${npmErrorText(result.stderr)}`, {
+        context: { adapter: 'npm' },
+      });
+    }
+    const lockfile: unknown = JSON.parse(await readFile(join(work, 'package-lock.json'), 'utf8'));
+    const entries = lockfileEntries(lockfile, request.platform, work);
+    return await mapLimit(entries, PARALLEL_ARCHIVES, (entry) => lockedPackage(entry, served, request.signal));
+  } finally {
+    await served?.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function lockedPackage(
+  entry: LockfileEntry,
+  served: FolderRegistry | undefined,
+  signal: AbortSignal | undefined,
+): Promise<LockedPackage> {
+  const { name, version } = entry;
+  const fromFolder = served?.tarballAt(entry.resolved);
+  const what = `${name}@${version}`;
+  let url = entry.resolved;
+  let sha256: string;
+  if (fromFolder !== undefined) {
+    // Hashed when the folder was read; served bytes are the file's.
+    url = pathToFileURL(fromFolder.file).href;
+    sha256 = fromFolder.sha256;
+    if (entry.integrity !== undefined && entry.integrity !== fromFolder.integrity) throw integrity(what, url, entry.integrity);
+  } else {
+    const bytes = await readArchive(url, what, signal);
+    sha256 = sha256Hex(bytes);
+    if (entry.integrity !== undefined && matchesIntegrity(bytes, entry.integrity) === false) throw integrity(what, url, entry.integrity);
+  }
+  return { name, version, url, sha256, ...(entry.integrity !== undefined ? { integrity: entry.integrity } : {}) };
+}
+
+function integrity(what: string, url: string, expected: string): TributaryError {
+  return new TributaryError('INTEGRITY', `The archive of ${what} at ${url} does not match npm's integrity ${expected}`, {
+    context: { adapter: 'npm', path: url },
+  });
+}
+
+function describe(dependencies: Record<string, string>): string {
+  return Object.entries(dependencies)
+    .map(([name, version]) => `${name}@${version}`)
+    .join(' ');
+}

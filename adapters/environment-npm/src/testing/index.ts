@@ -1,0 +1,1 @@
+export { makeNpmPackages, type NpmPackageFiles, type NpmPackageSpec } from './make-npm-packages.ts';
