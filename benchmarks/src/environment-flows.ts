@@ -2,20 +2,22 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlowSpec, pypi, step } from 'tributary';
+import { conda, FlowSpec, npm, pypi, step } from 'tributary';
 
-/** The wheel folder the benchmark builds (the orchestrator's decorator value is the one that counts). */
+/** Where the benchmark builds its offline sources (the orchestrator's decorator values are the ones that count). */
 export const BENCH_WHEELS = join(tmpdir(), 'tributary-env-bench-wheels');
-const wheels = BENCH_WHEELS;
+export const BENCH_CHANNEL = join(tmpdir(), 'tributary-env-bench-channel');
+export const BENCH_TARBALLS = join(tmpdir(), 'tributary-env-bench-tarballs');
 
-export class PlainPythonFlow extends FlowSpec {
-  static readonly flowName = 'PlainPythonFlow';
+/** The baseline: the same shape, the middle step does nothing (no environment, no process). */
+export class PlainFlow extends FlowSpec {
+  static readonly flowName = 'PlainFlow';
   declare out: string;
   @step start() {
     this.next(this.run);
   }
   @step run() {
-    this.out = execFileSync('python3', ['-c', 'import sys; print(sys.prefix)'], { encoding: 'utf8' });
+    this.out = 'nothing';
     this.next(this.end);
   }
   @step end() {}
@@ -27,10 +29,41 @@ export class PypiPythonFlow extends FlowSpec {
   @step start() {
     this.next(this.run);
   }
-  @pypi({ packages: { benchmain: '1.0.0' }, sources: [wheels] })
+  @pypi({ packages: { benchmain: '1.0.0' }, sources: [BENCH_WHEELS] })
   @step
   run() {
     this.out = execFileSync('python3', ['-c', 'import benchmain, sys; print(benchmain.VALUE, sys.prefix)'], { encoding: 'utf8' });
+    this.next(this.end);
+  }
+  @step end() {}
+}
+
+export class CondaCommandFlow extends FlowSpec {
+  static readonly flowName = 'CondaCommandFlow';
+  declare out: string;
+  @step start() {
+    this.next(this.run);
+  }
+  @conda({ packages: { benchmain: '1.0' }, channels: [BENCH_CHANNEL] })
+  @step
+  run() {
+    this.out = execFileSync('benchmain', { encoding: 'utf8' });
+    this.next(this.end);
+  }
+  @step end() {}
+}
+
+export class NpmImportFlow extends FlowSpec {
+  static readonly flowName = 'NpmImportFlow';
+  declare out: string;
+  @step start() {
+    this.next(this.run);
+  }
+  @npm({ packages: { 'bench-main': '1.0.0' }, sources: [BENCH_TARBALLS] })
+  @step
+  async run() {
+    const name = 'bench-main';
+    this.out = String(((await import(name)) as { version: string }).version);
     this.next(this.end);
   }
   @step end() {}
