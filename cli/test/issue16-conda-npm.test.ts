@@ -51,6 +51,16 @@ describe('@conda and @npm through the CLI', () => {
     expect(dump.stdout).toMatch(/environment: @conda [0-9a-f]{32} \(linux-64\): tribgreeting 2\.0, tribhello 1\.0/);
     const js = runCli(home, ['dump', 'CondaNpmFlow/1/js']);
     expect(js.stdout).toMatch(/environment: @npm [0-9a-f]{32} \(linux-64\): trib-pad 1\.0\.0/);
+
+    // Another machine (a fresh home: no lock cache, no builds) solves the same specs to the same ids.
+    const other = join(base, 'other-machine');
+    expect(runCli(other, ['run', flow, '--no-progress'], env).code).toBe(0);
+    const ids = (h: string) =>
+      ['start', 'js'].map(
+        (s) => (JSON.parse(runCli(h, ['dump', `CondaNpmFlow/1/${s}`, '--json']).stdout) as { environment: { id: string } }).environment.id,
+      );
+    expect(ids(other)).toEqual(ids(home));
+    expect(new Set(ids(home))).toEqual(new Set(built));
   });
 
   test('a conda package or npm version that does not exist fails before the run is recorded, in the solver words', () => {
