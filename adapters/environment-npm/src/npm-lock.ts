@@ -63,7 +63,9 @@ export async function npmLock(request: NpmLockRequest): Promise<LockedPackage[]>
     }
     const lockfile: unknown = JSON.parse(await readFile(join(work, 'package-lock.json'), 'utf8'));
     const entries = lockfileEntries(lockfile, request.platform, work);
-    return await mapLimit(entries, PARALLEL_ARCHIVES, (entry) => lockedPackage(entry, served, request.signal));
+    return await mapLimit(entries, PARALLEL_ARCHIVES, (entry, _, signal) => lockedPackage(entry, served, signal), {
+      signal: request.signal,
+    });
   } finally {
     await served?.close();
     await rm(work, { recursive: true, force: true });

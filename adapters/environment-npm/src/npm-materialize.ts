@@ -42,14 +42,21 @@ export async function npmMaterialize(request: NpmMaterializeRequest): Promise<En
   }
   const scratch = await mkdtemp(join(tmpdir(), 'tributary-npm-archives-'));
   try {
-    const verified = await mapLimit(request.packages, PARALLEL_ARCHIVES, async (locked, i): Promise<VerifiedPackage> => {
-      const bytes = await verifiedArchive(locked, signal);
-      const manifest = await readTarballManifest(bytes).catch((error: unknown) => {
-        throw config(`The archive of ${locked.name}@${locked.version} (${locked.url}) is not an npm package: ${(error as Error).message}`);
-      });
-      await writeFile(join(scratch, `${i}.tgz`), bytes);
-      return { locked, manifest, integrity: locked.integrity ?? sha512Integrity(bytes) };
-    });
+    const verified = await mapLimit(
+      request.packages,
+      PARALLEL_ARCHIVES,
+      async (locked, i, shared): Promise<VerifiedPackage> => {
+        const bytes = await verifiedArchive(locked, shared);
+        const manifest = await readTarballManifest(bytes).catch((error: unknown) => {
+          throw config(
+            `The archive of ${locked.name}@${locked.version} (${locked.url}) is not an npm package: ${(error as Error).message}`,
+          );
+        });
+        await writeFile(join(scratch, `${i}.tgz`), bytes);
+        return { locked, manifest, integrity: locked.integrity ?? sha512Integrity(bytes) };
+      },
+      { signal },
+    );
     const forNpm = rebuildLockfile(verified, (i) => pathToFileURL(join(scratch, `${i}.tgz`)).href);
     await writeJson(join(dir, 'package.json'), forNpm.packageJson);
     await writeJson(join(dir, 'package-lock.json'), forNpm.lockfile);

@@ -68,7 +68,10 @@ type Pax = Partial<Record<'path' | 'linkpath' | 'size', string>>;
  * `source` itself are passed on as they are.
  * @public
  */
-export async function* readTarEntries(source: AsyncIterable<Uint8Array>, options: TarReadOptions = {}): AsyncGenerator<TarEntry, void, undefined> {
+export async function* readTarEntries(
+  source: AsyncIterable<Uint8Array>,
+  options: TarReadOptions = {},
+): AsyncGenerator<TarEntry, void, undefined> {
   const maxMeta = options.maxMetaBytes ?? DEFAULT_MAX_META;
   const label = options.label ?? 'The archive';
   const fail = (tar: 'truncated' | 'checksum' | 'header', detail: string): TributaryError =>
@@ -123,54 +126,79 @@ export async function* readTarEntries(source: AsyncIterable<Uint8Array>, options
       if (Number.isNaN(mode)) throw fail('header', `invalid mode at byte ${at}`);
       local = {};
       longName = longLink = undefined;
-      const what = `the body of ${JSON.stringify(path)}`;
-      let left = size;
-      let claimed = false;
-      let current = true;
-      const claim = () => {
-        if (!current) throw new Error(`The body of tar entry ${JSON.stringify(path)} was read after moving on to the next entry`);
-        if (claimed) throw new Error(`The body of tar entry ${JSON.stringify(path)} can be read only once`);
-        claimed = true;
-      };
-      async function* chunks(): AsyncGenerator<Buffer, void, undefined> {
-        while (left > 0) {
-          if (!current) throw new Error(`The body of tar entry ${JSON.stringify(path)} was read after moving on to the next entry`);
-          const chunk = await input.readSome(left);
-          if (chunk === undefined) throw truncated(what);
-          left -= chunk.length;
-          yield chunk;
-        }
-      }
+      const entry = new StreamedEntry(path, flag, mode & 0o7777, size, linkName, input, truncated);
       try {
-        yield {
-          path,
-          type: TYPES[flag] ?? 'other',
-          typeFlag: flag,
-          mode: mode & 0o7777,
-          size,
-          linkName,
-          body: {
-            [Symbol.asyncIterator]: () => {
-              claim();
-              return chunks();
-            },
-          },
-          read: async () => {
-            claim();
-            const bytes = await exactly(left, what);
-            left = 0;
-            return bytes;
-          },
-        };
+        yield entry;
       } finally {
-        current = false;
+        entry.retire();
       }
-      if (!(await input.skip(left + padding))) throw truncated(what);
+      if (!(await input.skip(entry.unread + padding))) throw truncated(entry.what);
     }
     finished = true;
   } finally {
     // Stopped early or failed: let the source go (its own errors then no longer matter).
     if (!finished) await input.close().catch(() => undefined);
+  }
+}
+
+/** An entry whose body is read from the stream, only while it is the current one. */
+class StreamedEntry implements TarEntry {
+  readonly type: TarEntryType;
+  readonly body: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => this.#claim(this.#chunks()) };
+  /** Body bytes not read yet. */
+  unread: number;
+  #claimed = false;
+  #current = true;
+
+  constructor(
+    readonly path: string,
+    readonly typeFlag: string,
+    readonly mode: number,
+    readonly size: number,
+    readonly linkName: string,
+    private readonly input: ChunkReader,
+    private readonly truncated: (what: string) => TributaryError,
+  ) {
+    this.type = TYPES[typeFlag] ?? 'other';
+    this.unread = size;
+  }
+
+  get what(): string {
+    return `the body of ${JSON.stringify(this.path)}`;
+  }
+
+  async read(): Promise<Buffer> {
+    this.#claim(undefined);
+    const bytes = await this.input.read(this.unread);
+    if (bytes === undefined) throw this.truncated(this.what);
+    this.unread = 0;
+    return bytes;
+  }
+
+  /** The reader has moved on: the body can no longer be read. */
+  retire(): void {
+    this.#current = false;
+  }
+
+  async *#chunks(): AsyncGenerator<Buffer, void, undefined> {
+    while (this.unread > 0) {
+      this.#checkCurrent();
+      const chunk = await this.input.readSome(this.unread);
+      if (chunk === undefined) throw this.truncated(this.what);
+      this.unread -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  #claim<T>(value: T): T {
+    this.#checkCurrent();
+    if (this.#claimed) throw new Error(`The body of tar entry ${JSON.stringify(this.path)} can be read only once`);
+    this.#claimed = true;
+    return value;
+  }
+
+  #checkCurrent(): void {
+    if (!this.#current) throw new Error(`The body of tar entry ${JSON.stringify(this.path)} was read after moving on to the next entry`);
   }
 }
 

@@ -12,13 +12,13 @@
  * Windows (use micromamba there).
  */
 
+import { mapLimit } from '@tributary/core';
 import { randomBytes } from 'node:crypto';
 import { mkdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LockedPackage } from '@tributary/core';
 import { configError, integrityError, throwIfAborted } from '../errors.ts';
 import { downloadArchive, type ArchiveDigest } from '../download.ts';
-import { mapLimit } from '../map-limit.ts';
 import { archivePath } from './archive-path.ts';
 import { packageRecord, HISTORY_FILE } from './conda-meta.ts';
 import { findDecompressors, type Decompressor } from './decompress.ts';
@@ -65,8 +65,13 @@ export async function builtinInstall(request: BuiltinInstallRequest): Promise<vo
   const stagingRoot = join(root, `.tributary-conda-staging-${randomBytes(6).toString('hex')}`);
   await mkdir(stagingRoot);
   try {
-    const fetched = await mapLimit(archives, 4, signal, (archive, i, shared) =>
-      fetchAndUnpack(archive, join(stagingRoot, String(i)), tools, shared),
+    const fetched = await mapLimit(
+      archives,
+      4,
+      (archive, i, shared) => fetchAndUnpack(archive, join(stagingRoot, String(i)), tools, shared),
+      {
+        signal,
+      },
     );
     const python = fetched.find((f) => f.unpacked.metadata.index.name === 'python');
     const sitePackages =

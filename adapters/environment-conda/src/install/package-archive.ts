@@ -7,7 +7,6 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { TributaryError } from '@tributary/core';
 import { errorText, infrastructureError, integrityError } from '../errors.ts';
-import { ByteReader } from './byte-reader.ts';
 import { decompress, type Decompressor } from './decompress.ts';
 import { emptyContents, extractTar, type PackageContents } from './tar-extract.ts';
 import { zipEntries, zipEntryStream } from './zip-entries.ts';
@@ -75,26 +74,25 @@ async function untar(
   signal: AbortSignal,
 ): Promise<void> {
   const running = decompress(tool, executable, input, label, signal);
-  const reader = new ByteReader(running.output);
   try {
-    await extractTar(reader, staging, contents, label);
-    await reader.drain();
+    // The tar reader reads the stream to its end, so the decompressor can finish.
+    await extractTar(running.output, staging, contents, label);
   } catch (error) {
-    if (TributaryError.is(error) || signal.aborted) {
+    const truncated = TributaryError.is(error) && error.context.tar === 'truncated';
+    if ((TributaryError.is(error) && !truncated) || signal.aborted) {
       running.kill();
       await running.done.catch(() => undefined);
       throw error;
     }
-    if (typeof (error as NodeJS.ErrnoException).code === 'string') {
+    if (!truncated && typeof (error as NodeJS.ErrnoException).code === 'string') {
       // A file system failure (ENOSPC, EACCES) while writing the staging folder.
       running.kill();
       await running.done.catch(() => undefined);
       throw infrastructureError(`Could not unpack ${label}: ${errorText(error)}`, false, {}, error);
     }
     // A truncated or garbled stream: the decompressor's own verdict explains it best.
-    await reader.drain().catch(() => undefined);
     await running.done;
-    throw integrityError(`${label} is not a valid tar archive: ${errorText(error)}`, {}, error);
+    throw truncated ? error : integrityError(`${label} is not a valid tar archive: ${errorText(error)}`, {}, error);
   }
   await running.done;
 }

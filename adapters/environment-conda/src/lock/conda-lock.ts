@@ -10,11 +10,11 @@
  * lock can be materialized with its hashes checked.
  */
 
+import { mapLimit } from '@tributary/core';
 import { stat } from 'node:fs/promises';
 import type { EnvironmentLock, EnvironmentSpec, LockedPackage } from '@tributary/core';
 import { configError, integrityError } from '../errors.ts';
 import { hashArchive } from '../download.ts';
-import { mapLimit } from '../map-limit.ts';
 import { serveDirectory, type ServedDirectory } from '../serve-directory.ts';
 import { normalizeChannels, type Channel } from './channels.ts';
 import { matchSpecs } from './match-specs.ts';
@@ -54,7 +54,7 @@ export async function condaLock(request: CondaLockRequest): Promise<EnvironmentL
     });
     return records.filter((r) => !isVirtualPackage(r.name)).map((r) => ({ ...r, url: toLockUrl(r.url) }));
   });
-  const packages = await mapLimit(solved, 4, signal, (record, _, shared) => lockedPackage(record, shared));
+  const packages = await mapLimit(solved, 4, (record, _, shared) => lockedPackage(record, shared), { signal });
   packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     kind: 'conda',
