@@ -141,10 +141,16 @@ describe('@pypi for real: a venv from locked wheels, the example flow', () => {
   test('the example runs through the CLI, on the warm pool and with --compute local-jobs://; the second run reuses the environment', () => {
     makeWheels(wheels, [['tribstats', '1.0.0', 'tribstats-1.0.0', []]]);
     const home = join(base, 'example');
-    for (const extra of [[], ['--compute', 'local-jobs://']]) {
+    for (const [i, extra] of [[], ['--compute', 'local-jobs://']].entries()) {
       const r = runCli(home, ['run', 'examples/python-step.ts', '--no-progress', ...extra], env);
       expect(r.stderr).not.toMatch(/error/i);
       expect(r.code).toBe(0);
+      // Before the run starts, what happened to the step's environment.
+      expect(r.stderr).toMatch(
+        i === 0
+          ? /@pypi of score: environment [0-9a-f]{12} \(1 package, solved\) built in \d/
+          : /@pypi of score: environment [0-9a-f]{12} \(1 package\) reused in \d/,
+      );
       expect(r.stdout + r.stderr).toMatch(/mean 30, max 50 \(scored by tribstats-1\.0\.0 in .*environments\/[0-9a-f]{32}\)/);
     }
     // One environment, built once, used by both runs.

@@ -113,6 +113,15 @@ export class ProgressDisplay {
     const now = Date.now();
     const stamp = () => new Date().toISOString().slice(11, 23);
     switch (e.type) {
+      case 'environment-ready': {
+        // Before the run starts (and its live panel): a plain line, so a long solve or build is explained.
+        const what = e.remote ? `locked for ${safeText(e.platform)}; the containers build it` : e.built ? 'built' : 'reused';
+        const how = `${e.packages} package${e.packages === 1 ? '' : 's'}${e.solved ? ', solved' : ''}`;
+        this.out.write(
+          `@${safeText(e.kind)} of ${e.steps.map((s) => safeText(s)).join(', ')}: environment ${e.id.slice(0, 12)} (${how}) ${what} in ${fmtTime(e.durationMs)}\n`,
+        );
+        return;
+      }
       case 'run-started':
         this.order = [...e.steps];
         this.header = `Run ${safeText(e.flow)}/${safeText(e.runId)}${e.originRunId ? ` (resuming run ${safeText(e.originRunId)})` : ''}`;

@@ -35,7 +35,8 @@ export interface PrepareEnvironmentsOptions {
   signal?: AbortSignal;
   /** This machine's platform (default: `hostPlatform()`). */
   hostPlatform?: string;
-  onBuilt?: (step: string[], env: PreparedEnvironment, ms: number) => void;
+  /** Each environment once it is ready: `solved` when the solver ran (no lock was kept for the spec). */
+  onReady?: (steps: string[], env: PreparedEnvironment, o: { solved: boolean; ms: number }) => void;
 }
 
 /**
@@ -86,18 +87,20 @@ export async function prepareEnvironments(
   for (const target of targets) {
     const { spec, platform, steps, resolver } = target;
     const started = Date.now();
+    let solved = false;
     const lock = await withStepContext(spec, steps, async () => {
       let found = await locks.get(spec, platform, resolver);
       if (!found) {
+        solved = true;
         found = await resolver.lock(spec, { platform, ...(options.signal ? { signal: options.signal } : {}) });
         await locks.put(spec, platform, resolver, found);
       }
       return found;
     });
     const lockSha = await options.storeLock(new TextEncoder().encode(canonicalJson(lock)));
-    locked.push({ ...target, lock, lockSha, id: environmentId(lock), ms: Date.now() - started });
+    locked.push({ ...target, lock, lockSha, id: environmentId(lock), solved, ms: Date.now() - started });
   }
-  for (const { spec, remote, steps, resolver, lock, lockSha, id, ms } of locked) {
+  for (const { spec, remote, steps, resolver, lock, lockSha, id, solved, ms } of locked) {
     const started = Date.now();
     let prepared: PreparedEnvironment;
     if (remote) {
@@ -107,7 +110,7 @@ export async function prepareEnvironments(
       prepared = { id, lockSha, lock, activation, built };
     }
     for (const s of steps) out[s] = prepared;
-    options.onBuilt?.(steps, prepared, ms + Date.now() - started);
+    options.onReady?.(steps, prepared, { solved, ms: ms + Date.now() - started });
   }
   return out;
 }

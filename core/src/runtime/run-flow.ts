@@ -386,6 +386,19 @@ async function launchRun(
       storeLock: (bytes) => new ArtifactStore(datastore, flow).putBlob(bytes),
       remoteSteps: new Set(Object.keys(stepCompute).filter((s) => stepCompute[s])),
       ...(options.signal ? { signal: options.signal } : {}),
+      onReady: (steps, env, { solved, ms }) =>
+        options.onEvent?.({
+          type: 'environment-ready',
+          kind: env.lock.kind,
+          steps,
+          id: env.id,
+          platform: env.lock.platform,
+          packages: env.lock.packages.length,
+          solved,
+          built: env.built,
+          remote: !env.activation,
+          durationMs: ms,
+        }),
     });
 
     // Parameter values are stored before the run is recorded: a datastore that refuses writes
