@@ -40,16 +40,27 @@ for (const scheme of ['postgres', 'postgresql']) {
 // A team's metadata service (tributary service); the token comes from $TRIBUTARY_METADATA_TOKEN.
 for (const scheme of ['http', 'https']) {
   registerAdapter('metadata', scheme, async (url) => {
-    const { createHttpMetadataStore, httpMetadataOptionsFromUrl } = await import('@tributary/metadata-http');
+    const { createHttpMetadataStore, httpMetadataOptionsFromUrl } = await importOptional<typeof import('@tributary/metadata-http')>(
+      '@tributary/metadata-http',
+      'An http(s):// metadata URL',
+    );
     return createHttpMetadataStore(httpMetadataOptionsFromUrl(url));
   });
 }
 
 // Step environments: @pypi (a virtual environment from pinned packages), @npm (a node_modules
 // prefix from a lockfile), @conda (a conda prefix solved by rattler).
-registerAdapter('environment', 'pypi', async () => (await import('@tributary/environment-pypi')).createPypiResolver());
-registerAdapter('environment', 'npm', async () => (await import('@tributary/environment-npm')).createNpmResolver());
-registerAdapter('environment', 'conda', async () => (await import('@tributary/environment-conda')).createCondaResolver());
+registerAdapter('environment', 'pypi', async () =>
+  (await importOptional<typeof import('@tributary/environment-pypi')>('@tributary/environment-pypi', 'A @pypi step')).createPypiResolver(),
+);
+registerAdapter('environment', 'npm', async () =>
+  (await importOptional<typeof import('@tributary/environment-npm')>('@tributary/environment-npm', 'An @npm step')).createNpmResolver(),
+);
+registerAdapter('environment', 'conda', async () =>
+  (
+    await importOptional<typeof import('@tributary/environment-conda')>('@tributary/environment-conda', 'A @conda step')
+  ).createCondaResolver(),
+);
 
 registerAdapter('datastore', 's3', async (url) => {
   const { createS3Datastore, s3OptionsFromUrl } = await importOptional<typeof import('@tributary/datastore-s3')>(

@@ -2,7 +2,10 @@ import { TributaryError } from '@tributary/core';
 
 /**
  * Import a package that is installed only by those who use it (an SDK-backed adapter, the
- * metadata service); a missing one is a CONFIG error saying what needs it and how to install it.
+ * metadata service), or that only the orchestrator needs (the environment resolvers); a missing
+ * one is a CONFIG error saying what needs it and how to install it. The specifier is a variable,
+ * so bundlers leave the package out: the code package of a flow that imports `tributary` does not
+ * carry every adapter (a task never opens one by URL).
  */
 export async function importOptional<T>(pkg: string, what: string): Promise<T> {
   try {

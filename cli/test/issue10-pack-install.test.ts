@@ -23,6 +23,8 @@ const PACKAGES = [
   'adapters/metadata-postgres',
   'adapters/metadata-http',
   'adapters/environment-pypi',
+  'adapters/environment-npm',
+  'adapters/environment-conda',
   'service',
   'adapters/datastore-s3',
   'adapters/datastore-azure',
@@ -40,6 +42,8 @@ const INSTALLED = [
   '@tributary/metadata-sqlite',
   '@tributary/metadata-http',
   '@tributary/environment-pypi',
+  '@tributary/environment-npm',
+  '@tributary/environment-conda',
   '@tributary/ui',
   // Optional: `tributary service` needs it.
   '@tributary/metadata-service',
