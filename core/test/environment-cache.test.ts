@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,5 +98,39 @@ describe('EnvironmentCache: one build per id', () => {
     ]);
     expect(resolver.builds).toBe(1);
     expect([first.built, second.built].sort()).toEqual([false, true]);
+  });
+
+  test('five waiters finding one abandoned lock at once: exactly one breaks it and builds, none breaks a fresh lock', async () => {
+    for (let round = 0; round < 5; round++) {
+      const root = join(base, `race-${round}`);
+      mkdirSync(root, { recursive: true });
+      writeFileSync(join(root, `${'9'.repeat(32)}.lock`), `999999999 ${(await import('node:os')).hostname()} old`);
+      const resolver = countingResolver(300);
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => new EnvironmentCache(root, { staleMs: 60_000 }).materialize('9'.repeat(32), lock, resolver)),
+      );
+      expect(resolver.builds).toBe(1);
+      expect(results.filter((r) => r.built)).toHaveLength(1);
+      expect(readdirSync(root).filter((f) => f.endsWith('.lock') || f.endsWith('.break'))).toEqual([]);
+    }
+  });
+
+  test("a holder whose lock was broken (it froze past staleMs) does not remove its successor's lock", async () => {
+    const root = join(base, 'successor');
+    mkdirSync(root, { recursive: true });
+    const { BuildLock } = await import('../src/environments/build-lock.ts');
+    const file = join(root, 'x.lock');
+    const first = (await new BuildLock(file, { touchMs: 60_000, staleMs: 50 }).tryAcquire())!;
+    // Another host's waiter sees it unchanged for longer than staleMs and breaks it, then takes it.
+    const waiter = new BuildLock(file, { touchMs: 60_000, staleMs: 50 });
+    await waiter.breakIfAbandoned();
+    await new Promise((r) => setTimeout(r, 80));
+    await waiter.breakIfAbandoned();
+    const second = (await waiter.tryAcquire())!;
+    expect(second).toBeDefined();
+    await first.release();
+    expect(existsSync(file)).toBe(true);
+    await second.release();
+    expect(existsSync(file)).toBe(false);
   });
 });

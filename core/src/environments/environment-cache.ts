@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
-import { mkdir, open, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TributaryError } from '../errors.ts';
 import type { EnvironmentActivation, EnvironmentLock, EnvironmentResolver } from '../ports/environment-resolver.ts';
+import { BuildLock } from './build-lock.ts';
 
 const READY = '.tributary-environment.json';
 
@@ -19,10 +19,8 @@ export interface EnvironmentCacheTimings {
  * runs and steps. A folder counts only once its ready marker (the activation, written last and
  * atomically) exists, so a build that died half-way is redone, never used. Concurrent builders of
  * one id (tasks, runs, processes, containers sharing a node's cache) build it once: the first
- * takes `<id>.lock` (created exclusively, holding its pid and host, touched while it builds), the
- * others wait for the marker. A lock is taken over when its process is gone (same host) or when it
- * has not been touched for a minute (a holder on another host that died, or one that died before
- * writing its pid).
+ * takes the build lock (`build-lock.ts`), the others wait for the marker and break the lock of a
+ * holder that is gone.
  */
 export class EnvironmentCache {
   readonly #touchMs: number;
@@ -46,34 +44,23 @@ export class EnvironmentCache {
     const ready = await this.ready(id);
     if (ready) return { activation: ready, built: false };
     await mkdir(this.root, { recursive: true });
-    const lockFile = join(this.root, `${id}.lock`);
+    const buildLock = new BuildLock(join(this.root, `${id}.lock`), { touchMs: this.#touchMs, staleMs: this.#staleMs });
     for (;;) {
       if (signal?.aborted) throw new TributaryError('ABORTED', `Stopped waiting for environment ${id}.`);
-      const held = await open(lockFile, 'wx').catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-        return undefined;
-      });
+      const held = await buildLock.tryAcquire();
       if (held) {
-        const touch = setInterval(() => {
-          const now = new Date();
-          utimes(lockFile, now, now).catch(() => undefined);
-        }, this.#touchMs);
-        touch.unref();
         try {
-          await held.writeFile(`${process.pid} ${hostname()}`);
-          await held.close();
           const again = await this.ready(id);
           if (again) return { activation: again, built: false };
           return { activation: await this.build(id, lock, resolver, signal), built: true };
         } finally {
-          clearInterval(touch);
-          await unlink(lockFile).catch(() => undefined);
+          await held.release();
         }
       }
       const done = await this.ready(id);
       if (done) return { activation: done, built: false };
-      if (!(await holderAlive(lockFile, this.#staleMs))) await unlink(lockFile).catch(() => undefined);
-      else await new Promise((r) => setTimeout(r, 100));
+      await buildLock.breakIfAbandoned();
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -104,21 +91,5 @@ export class EnvironmentCache {
     } catch {
       return undefined;
     }
-  }
-}
-
-async function holderAlive(lockFile: string, staleMs: number): Promise<boolean> {
-  const [content, info] = await Promise.all([readFile(lockFile, 'utf8').catch(() => ''), stat(lockFile).catch(() => undefined)]);
-  if (!info) return false;
-  if (Date.now() - info.mtimeMs > staleMs) return false;
-  const [pidText, host] = content.split(' ');
-  const pid = Number(pidText);
-  // Just created (pid not written yet), or held on another host: alive while it is touched.
-  if (!Number.isInteger(pid) || pid <= 0 || host !== hostname()) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
