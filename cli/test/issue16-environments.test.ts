@@ -119,7 +119,7 @@ describe('step environments (the port, the cache, activation, metadata)', () => 
         start() {}
       }
       return Mixed;
-    }).toThrow('Step start has both @pypi and @conda: a step runs in one environment.');
+    }).toThrow('Step start has both @pypi and @conda: a step runs in one environment, and kinds are not combined.');
     expect(() => pypi({ packages: { numpy: 2 as unknown as string } })).toThrow(/needs a version string/);
   });
 });

@@ -261,6 +261,8 @@ class GraphBuilder {
     // The flow's default environment (@pypiBase...) for a step without its own.
     const flowEnvironment = baseEnvironmentOf(this.flowClass);
     if (!decorators.environment && flowEnvironment) decorators.environment = flowEnvironment;
+    // `@pypi({ disabled: true })`: this step runs without one, whatever the flow's default.
+    if ((decorators.environment as { disabled?: boolean } | undefined)?.disabled) delete decorators.environment;
     const base = {
       name,
       inFuncs: [] as string[],
