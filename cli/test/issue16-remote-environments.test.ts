@@ -38,7 +38,7 @@ for (const kind of ['kubernetes', 'batch'] as RemoteKind[]) {
         expect(r.stderr).toMatch(/Run PythonStepFlow\/\d+ succeeded/);
         expect(r.code).toBe(0);
         expect(r.stderr).toMatch(
-          /@pypi of score: environment [0-9a-f]{12} \(1 package(, solved)?\) locked for linux-64; the containers build it/,
+          /@pypi of score: environment [0-9a-f]{12} \(1 package(, solved)?\) locked for linux-64 in \S+; each container builds it from the lock/,
         );
         expect(r.stdout).toMatch(/mean 30, max 50 \(scored by tribstats-1\.0\.0 in .*container-environments\/[0-9a-f]{32}\)/);
         runIds.push(r.stdout.trim().split('\n').pop()!.split('/')[1]!);

@@ -4,6 +4,8 @@
  * For another platform than this machine's, pip resolves for that platform's tags (binary wheels
  * only, and the requested Python version).
  *
+ * pip runs without its configuration (see `pipEnvironment`): only the request's sources, or PyPI.
+ *
  * Note: with wheel-folder sources the URLs are `file://` paths of this machine, so such a lock
  * is only materializable where the same folder exists (fine for this first slice: materializing
  * reinstalls by name, version and hash from the lock's sources, not from the URLs).
@@ -19,7 +21,7 @@ import { pipPlatformTags } from './platforms.ts';
 import type { PythonInterpreter } from './python-interpreter.ts';
 import { normalizeName } from './requirements.ts';
 import { pipEnvironment, pipErrorText, runProcess } from './run-process.ts';
-import { pipSourceFlags } from './pip-sources.ts';
+import { checkWheelFolders, pipSourceFlags } from './pip-sources.ts';
 
 export interface PipLockRequest {
   python: PythonInterpreter;
@@ -44,11 +46,13 @@ interface ReportItem {
 /** The packages pip resolves the requirements to, sorted by name. */
 export async function pipLock(request: PipLockRequest): Promise<LockedPackage[]> {
   if (request.requirements.length === 0) return [];
+  await checkWheelFolders(request.sources);
   const work = await mkdtemp(join(tmpdir(), 'tributary-pypi-lock-'));
   try {
     const report = join(work, 'report.json');
-    const args = ['-m', 'pip', 'install', '--dry-run', '--report', report, '--ignore-installed', '--quiet', '--disable-pip-version-check'];
-    args.push('--no-input', ...pipSourceFlags(request.sources));
+    // Not --quiet: pip tells at INFO level that it could not fetch an index page (pipErrorText quotes that).
+    const args = ['-m', 'pip', 'install', '--dry-run', '--report', report, '--ignore-installed', '--progress-bar', 'off'];
+    args.push('--disable-pip-version-check', '--no-input', ...pipSourceFlags(request.sources));
     if (request.crossPlatform !== undefined) {
       const { platform, pythonVersion } = request.crossPlatform;
       const tags = pipPlatformTags(platform);
@@ -61,7 +65,7 @@ export async function pipLock(request: PipLockRequest): Promise<LockedPackage[]>
     args.push(...request.requirements);
     const result = await runProcess(request.python.executable, args, { signal: request.signal, env: pipEnvironment() });
     if (result.exitCode !== 0) {
-      throw config(`pip could not resolve ${request.requirements.join(' ')}: ${pipErrorText(result.stderr)}`);
+      throw config(`pip could not resolve ${request.requirements.join(' ')}: ${pipErrorText(result.stderr, result.stdout)}`);
     }
     const parsed = JSON.parse(await readFile(report, 'utf8')) as { install?: ReportItem[] };
     const packages = await Promise.all((parsed.install ?? []).map(lockedPackage));

@@ -24,7 +24,10 @@ export interface PypiResolverOptions {
    * the runtime's).
    */
   python?: string;
-  /** Sources used when a spec has none: wheel folders (paths or `file://` URLs) or index URLs. Default: pip's own (PyPI). */
+  /**
+   * Sources used when a spec has none: wheel folders (paths or `file://` URLs, which must exist) or index URLs (the first is
+   * pip's `--index-url`, the rest `--extra-index-url`). Default: PyPI (`https://pypi.org/simple`), whatever pip's configuration says.
+   */
   sources?: string[];
 }
 
@@ -36,6 +39,19 @@ export interface PypiResolverOptions {
  * A lock for this machine's platform is resolved by the spec's interpreter; a lock for another
  * platform resolves binary wheels for that platform's tags and the spec's Python version (any
  * local interpreter can do that), and can only be materialized on such a machine.
+ *
+ * Packages come only from the spec's sources (else the resolver's, else PyPI): pip runs without
+ * its configuration, so neither a pip.conf nor `PIP_*` variables (`PIP_INDEX_URL`,
+ * `PIP_FIND_LINKS`, `PIP_CONSTRAINT`, ...) of the machine can change a lock or what a lock
+ * installs. Only settings of how pip connects are passed on: `PIP_CERT`, `PIP_CLIENT_CERT`,
+ * `PIP_PROXY`, `PIP_TRUSTED_HOST`, `PIP_TIMEOUT`, `PIP_DEFAULT_TIMEOUT`, `PIP_RETRIES`,
+ * `PIP_KEYRING_PROVIDER` (and the usual `HTTPS_PROXY`, `REQUESTS_CA_BUNDLE`). Sources must not
+ * hold credentials (a lock records its sources): pip takes a private index's credentials from
+ * `~/.netrc` or from the `keyring` package, which need no pip configuration.
+ *
+ * A spec's packages are PyPI names, optionally with extras (`requests[socks]`), each with a
+ * version (`2.1.0`, meaning `==2.1.0`; a release prefix `2.*`), a specifier list (`>=2.1,<3`), or
+ * `*` / `''` for any version. Anything else is refused with `CONFIG`.
  * @public
  */
 export class PypiResolver implements EnvironmentResolver {
@@ -54,7 +70,11 @@ export class PypiResolver implements EnvironmentResolver {
     this.locator = { module: import.meta.url, factory: 'createPypiResolver', options: { sources: [...this.#defaultSources] } };
   }
 
-  /** Resolves `spec` to exact versions and SHA-256 hashes for `options.platform`. Unsatisfiable specs reject with `CONFIG` (pip's words). */
+  /**
+   * Resolves `spec` to exact versions and SHA-256 hashes for `options.platform`. Unsatisfiable specs reject with `CONFIG` (pip's
+   * words, and its connection warnings when an index could not be reached), as do an invalid name or version and a wheel folder
+   * that does not exist.
+   */
   async lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock> {
     return this.#lifecycle.lock(spec, options, async (signal, given) => {
       const { platform } = options;
@@ -83,7 +103,10 @@ export class PypiResolver implements EnvironmentResolver {
     });
   }
 
-  /** Installs exactly `lock` into `options.dir` (an empty folder), checking every archive's hash. */
+  /**
+   * Installs exactly `lock` into `options.dir` (an empty folder), checking every archive's hash: an archive whose bytes changed
+   * since locking rejects with `INTEGRITY` naming the package; a wheel folder that no longer exists with `CONFIG`.
+   */
   async materialize(lock: EnvironmentLock, options: { dir: string; signal?: AbortSignal }): Promise<EnvironmentActivation> {
     return this.#lifecycle.materialize(lock, options, async (signal) => {
       const python = await this.#interpreters.find(lock.runtime);

@@ -39,6 +39,20 @@ async function rejection(promise: Promise<unknown>): Promise<TributaryError> {
   return error;
 }
 
+/** Runs `work` with `vars` set in process.env (which the resolver's pip runs start from), then restores it. */
+async function withEnv<T>(vars: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, vars);
+  try {
+    return await work();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
 let dirCount = 0;
 function envDir(): string {
   const dir = join(root, `env-${dirCount++}`);
@@ -130,17 +144,103 @@ describe.skipIf(!hasPip)('PypiResolver', () => {
     );
   });
 
-  test('a wheel changed after locking fails materialize with CONFIG about its hash', async () => {
+  test('a wheel changed after locking fails materialize with INTEGRITY naming it', async () => {
     const folder = join(root, 'tampered');
     cpSync(wheels, folder, { recursive: true });
     const lock = await resolver.lock({ kind: 'pypi', packages: { tribdemo: '1.0.0' }, sources: [folder] }, { platform: host });
     rmSync(folder, { recursive: true });
     makeWheels(folder, [['tribdemo', '1.0.0', 'evil', []]]);
     expect(readdirSync(folder)).toEqual(['tribdemo-1.0.0-py3-none-any.whl']);
+    const file = join(folder, 'tribdemo-1.0.0-py3-none-any.whl');
+    const error = await rejection(resolver.materialize(lock, { dir: envDir() }));
+    expect(error.code).toBe('INTEGRITY');
+    expect(error.message).toBe(
+      `The archive of tribdemo 1.0.0 at ${pathToFileURL(file).href} changed since it was locked: ` +
+        `its sha256 is ${sha256(file)}, the lock says ${lock.packages[0]!.sha256}`,
+    );
+    expect(error.context).toEqual({ adapter: 'pypi', path: pathToFileURL(file).href });
+  });
+
+  test('a wheel folder that does not exist is CONFIG naming it, at lock and at materialize', async () => {
+    const missing = join(root, 'no-such-wheels');
+    for (const source of [missing, pathToFileURL(missing).href]) {
+      const error = await rejection(
+        resolver.lock({ kind: 'pypi', packages: { tribdemo: '1.0.0' }, sources: [source] }, { platform: host }),
+      );
+      expect(error.code).toBe('CONFIG');
+      expect(error.message).toBe(`The wheel folder ${source} does not exist`);
+    }
+    const folder = join(root, 'removed');
+    cpSync(wheels, folder, { recursive: true });
+    const lock = await resolver.lock({ kind: 'pypi', packages: { tribdemo: '1.0.0' }, sources: [folder] }, { platform: host });
+    rmSync(folder, { recursive: true });
     const error = await rejection(resolver.materialize(lock, { dir: envDir() }));
     expect(error.code).toBe('CONFIG');
-    expect(error.message).toMatch(/DO NOT MATCH THE HASHES/);
-    expect(error.message).toContain(lock.packages[0]!.sha256);
+    expect(error.message).toBe(`The wheel folder ${folder} does not exist`);
+  });
+
+  test('an index that cannot be reached is CONFIG with pip’s connection warnings, not only “no matching distribution”', async () => {
+    // A closed port: pip's connection is refused at once; one retry (PIP_RETRIES is passed on) is enough for its warning.
+    const error = await withEnv({ PIP_RETRIES: '1', PIP_TIMEOUT: '2' }, () =>
+      rejection(resolver.lock({ kind: 'pypi', packages: { revstats: '1.0' }, sources: ['http://127.0.0.1:9/simple'] }, { platform: host })),
+    );
+    expect(error.code).toBe('CONFIG');
+    expect(error.message).toContain('No matching distribution found for revstats==1.0');
+    expect(error.message).toContain('pip could not reach a package index:');
+    expect(error.message).toMatch(/Retrying .*Failed to establish a new connection/);
+  });
+
+  test('versions and names that are neither are CONFIG before pip runs', async () => {
+    const stats = await rejection(resolver.lock(spec({ rev: 'stats' }), { platform: host }));
+    expect(stats.code).toBe('CONFIG');
+    expect(stats.message).toBe(
+      'Invalid version "stats" for @pypi package rev: use a version ("2.1.0"), a specifier list (">=2.1,<3") or "*" for any version',
+    );
+    const latest = await rejection(resolver.lock(spec({ revstats: 'latest' }), { platform: host }));
+    expect(latest.message).toContain('Invalid version "latest" for @pypi package revstats');
+    const name = await rejection(resolver.lock(spec({ 'rev stats': '1.0' }), { platform: host }));
+    expect(name.code).toBe('CONFIG');
+    expect(name.message).toContain('Invalid @pypi package name "rev stats"');
+    // Extras and wildcards are pip's.
+    const lock = await resolver.lock(spec({ 'tribdemo[extra]': '1.*' }), { platform: host });
+    expect(lock.packages.map((p) => [p.name, p.version])).toEqual([
+      ['tribdemo', '1.1.0'],
+      ['tribdep', '0.5.0'],
+    ]);
+  });
+
+  test('pip’s configuration (PIP_* variables, config files) changes neither a lock nor what it installs', async () => {
+    const baseline = await resolver.lock(spec({ tribdemo: '*' }), { platform: host });
+    expect(baseline.packages.map((p) => [p.name, p.version])).toEqual([
+      ['tribdemo', '1.1.0'],
+      ['tribdep', '0.5.0'],
+    ]);
+    // Each of these would change the lock if pip read it: other versions, and a package from another folder.
+    const others = join(root, 'other-wheels');
+    makeWheels(others, [
+      ['tribdemo', '1.0.5', 'other', []],
+      ['tribdep', '0.6.0', 'other', []],
+    ]);
+    const constraints = join(root, 'constraints.txt');
+    writeFileSync(constraints, 'tribdemo<1.1\n');
+    const pipConf = join(root, 'pip.conf');
+    writeFileSync(pipConf, `[global]\nfind-links = ${others}\nconstraint = ${constraints}\nno-deps = true\n`);
+    const pollutions: Record<string, string>[] = [
+      { PIP_CONSTRAINT: constraints, PIP_FIND_LINKS: others },
+      { PIP_CONFIG_FILE: pipConf },
+      { PIP_NO_DEPS: '1', PIP_INDEX_URL: 'http://127.0.0.1:9/simple', PIP_EXTRA_INDEX_URL: 'http://127.0.0.1:9/simple' },
+    ];
+    for (const pollution of pollutions) {
+      const lock = await withEnv(pollution, () => resolver.lock(spec({ tribdemo: '*' }), { platform: host }));
+      expect(lock, JSON.stringify(pollution)).toEqual(baseline);
+    }
+    // Materializing tribdemo 1.1.0 under a constraint tribdemo<1.1 would fail if pip read it.
+    const dir = envDir();
+    await withEnv({ PIP_CONSTRAINT: constraints, PIP_CONFIG_FILE: pipConf }, () => resolver.materialize(baseline, { dir }));
+    const out = execFileSync(join(dir, 'bin', 'python'), ['-c', 'import tribdemo, tribdep; print(tribdemo.VALUE, tribdep.VALUE)'], {
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('two dep');
   });
 
   test('a Python version that is not installed is CONFIG', async () => {

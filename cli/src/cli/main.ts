@@ -232,14 +232,26 @@ async function runWithDisplay(
       process.exit(SIGNAL_EXIT[signal] ?? 1);
     }
     stoppedBy = signal;
-    display.notice(`${signal}: stopping the run (tasks are stopped and the run is recorded aborted); press Ctrl-C again to exit at once.`);
+    display.notice(
+      `${signal}: stopping (running tasks are stopped, and a run that started is recorded aborted); press Ctrl-C again to exit at once.`,
+    );
     abort.abort(new Error(`interrupted (${signal})`));
   };
   const signals = Object.keys(SIGNAL_EXIT) as NodeJS.Signals[];
   for (const s of signals) process.on(s, onSignal);
   keepRunningOnClosedPipes();
   try {
-    const run = await start({ signal: abort.signal, onEvent: display.handle, onTaskOutput: display.output });
+    let run: RunResult;
+    try {
+      run = await start({ signal: abort.signal, onEvent: display.handle, onTaskOutput: display.output });
+    } catch (error) {
+      // Stopped before the run was recorded (while step environments were solved or built).
+      if (stoppedBy && TributaryError.is(error) && error.code === 'ABORTED') {
+        err(`error [ABORTED]: stopped by ${stoppedBy} before the run started; no run was recorded.\n`);
+        return SIGNAL_EXIT[stoppedBy] ?? 1;
+      }
+      throw error;
+    }
     await run.close();
     return reportRun(run, stoppedBy);
   } finally {

@@ -115,10 +115,10 @@ export class ProgressDisplay {
     switch (e.type) {
       case 'environment-ready': {
         // Before the run starts (and its live panel): a plain line, so a long solve or build is explained.
-        const what = e.remote ? `locked for ${safeText(e.platform)}; the containers build it` : e.built ? 'built' : 'reused';
+        const what = e.remote ? `locked for ${safeText(e.platform)}` : e.built ? 'built' : 'reused';
         const how = `${e.packages} package${e.packages === 1 ? '' : 's'}${e.solved ? ', solved' : ''}`;
         this.out.write(
-          `@${safeText(e.kind)} of ${e.steps.map((s) => safeText(s)).join(', ')}: environment ${e.id.slice(0, 12)} (${how}) ${what} in ${fmtTime(e.durationMs)}\n`,
+          `@${safeText(e.kind)} of ${e.steps.map((s) => safeText(s)).join(', ')}: environment ${e.id.slice(0, 12)} (${how}) ${what} in ${fmtTime(e.durationMs)}${e.remote ? '; each container builds it from the lock' : ''}\n`,
         );
         return;
       }
