@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { configError, integrityError } from '../errors.ts';
+import { configError, integrityError, whenAborted } from '../errors.ts';
 
 /** A decompression tool. */
 export type Decompressor = 'bzip2' | 'zstd';
@@ -50,33 +50,54 @@ export async function findDecompressors(needed: ReadonlyMap<Decompressor, string
   return found;
 }
 
-/** A running decompressor: read `output`; `done` settles when it has exited (INTEGRITY when the input was corrupt). */
+/**
+ * A running decompressor: read `output`; `done` settles once the tool has exited and its pipes
+ * have closed (INTEGRITY when the input was corrupt, ABORTED when `signal` aborted). `done` never
+ * counts as an unhandled rejection while `output` is still being read: await it at the end.
+ */
 export interface Decompression {
   output: Readable;
   done: Promise<void>;
   kill(): void;
 }
 
-/** Decompresses `input` with `tool` (its path in `executable`). */
+const ignore = (): void => undefined;
+
+/**
+ * Decompresses `input` with `tool` (its path in `executable`). Every stream and the child process
+ * keep an `'error'` listener for their whole life: when `signal` aborts (a sibling download
+ * failed, or the resolver closed), Node kills the child and emits `'error'` on it, and the input
+ * stream fails too, maybe while the caller is still busy elsewhere; none of that may escape as an
+ * uncaught error.
+ */
 export function decompress(tool: Decompressor, executable: string, input: Readable, label: string, signal: AbortSignal): Decompression {
   const child = spawn(executable, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
     if (stderr.length < 4096) stderr += text;
   });
+  child.stderr.on('error', ignore);
+  // Errors reading the output reach the reader of `output` (its async iterator listens too).
+  child.stdout.on('error', ignore);
   // The tool may exit early (corrupt input) while we still write: its exit status reports that.
-  child.stdin.on('error', () => undefined);
+  child.stdin.on('error', ignore);
   input.on('error', (error) => child.stdin.destroy(error));
-  input.pipe(child.stdin);
+  if (input.errored !== null) child.stdin.destroy(input.errored);
+  else input.pipe(child.stdin);
+  let failure: NodeJS.ErrnoException | undefined;
+  // `on`, not `once`: a child can emit more than one 'error' (the abort, then a failed kill).
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    failure ??= error;
+  });
   const done = new Promise<void>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (signal.aborted) return reject(error);
-      if (error.code === 'ENOENT')
-        return reject(configError(`Could not run ${tool} (${executable}): install ${tool} or micromamba`, { path: executable }, error));
-      reject(integrityError(`Could not decompress ${label} with ${tool}: ${error.message}`, {}, error));
-    });
+    // 'close' comes after every 'error' (also when the tool could not start), once the pipes are closed.
     child.once('close', (code, killed) => {
-      if (code === 0) return resolve();
+      if (code === 0 && failure === undefined) return resolve();
+      if (signal.aborted) return reject(whenAborted(signal, failure ?? signal.reason));
+      if (failure?.code === 'ENOENT')
+        return reject(configError(`Could not run ${tool} (${executable}): install ${tool} or micromamba`, { path: executable }, failure));
+      if (failure !== undefined)
+        return reject(integrityError(`Could not decompress ${label} with ${tool}: ${failure.message}`, {}, failure));
       reject(
         integrityError(
           `${label} is not a valid archive: ${tool} failed (${killed ?? `exit code ${code}`}): ${stderr.trim() || 'no message'}`,
@@ -84,11 +105,15 @@ export function decompress(tool: Decompressor, executable: string, input: Readab
       );
     });
   });
+  // Handled here so that a failure while the caller is still reading `output` is no unhandled rejection; the caller awaits `done`.
+  done.catch(ignore);
   return {
     output: child.stdout,
     done,
     kill: () => {
+      input.unpipe(child.stdin);
       input.destroy();
+      child.stdin.destroy();
       // Unread output would hold back 'close' (it waits for stdout to end): drop it.
       child.stdout.destroy();
       child.kill();

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { TributaryError } from '@tributary/core';
-import { errorText, infrastructureError, integrityError } from '../errors.ts';
+import { errorText, infrastructureError, integrityError, throwIfAborted } from '../errors.ts';
 import { decompress, type Decompressor } from './decompress.ts';
 import { emptyContents, extractTar, type PackageContents } from './tar-extract.ts';
 import { zipEntries, zipEntryStream } from './zip-entries.ts';
@@ -40,7 +40,9 @@ export async function extractPackage(
   const executable = tools.get(tool);
   if (executable === undefined) throw new TypeError(`no ${tool} for ${label}`);
   if (format === 'tar.bz2') {
-    await untar(tool, executable, createReadStream(archive, { signal }), staging, contents, label, signal);
+    // Never without an 'error' listener (it fails as soon as `signal` aborts); `untar` passes failures on.
+    const input = createReadStream(archive, { signal }).on('error', () => undefined);
+    await untar(tool, executable, input, staging, contents, label, signal);
     return contents;
   }
   const entries = await zipEntries(archive, label);
@@ -51,6 +53,7 @@ export async function extractPackage(
   if (info === undefined || pkg === undefined)
     throw integrityError(`${label} is not a valid .conda archive (no info-*.tar.zst or pkg-*.tar.zst in it)`);
   for (const entry of [info, pkg]) {
+    throwIfAborted(signal);
     await untar(
       tool,
       executable,

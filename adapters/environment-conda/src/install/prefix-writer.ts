@@ -1,12 +1,13 @@
 /**
  * Every write into the environment folder goes through here, and none lands outside it: parent
  * folders are created one component at a time, and a component that is a symbolic link (say a
- * package's `lib64 → lib`) is followed only when its real path is inside the environment.
+ * package's `lib64 → lib`) is followed only when it leads to an existing folder inside the
+ * environment (a dangling link is not followed: nothing is created through it).
  * Existing files and links are replaced (the later package wins, as in conda); a folder in the
  * way is a conflict.
  */
 
-import { chmod, lstat, mkdir, realpath, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readlink, realpath, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 import { configError, integrityError } from '../errors.ts';
 
@@ -30,7 +31,7 @@ export class PrefixWriter {
     if (segments.some((s) => s === '' || s === '.' || s === '..'))
       throw integrityError(`${label} installs ${rel}, a path outside the environment`, { path: rel });
     let current = this.#root;
-    for (const segment of segments) {
+    for (const [i, segment] of segments.entries()) {
       const next = join(current, segment);
       const info = await lstat(next).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return undefined;
@@ -42,9 +43,17 @@ export class PrefixWriter {
         });
         current = next;
       } else if (info.isSymbolicLink()) {
+        const link = `${segments.slice(0, i + 1).join('/')} → ${await readlink(next).catch(() => '?')}`;
         const real = await realpath(next).catch(() => undefined);
-        if (real === undefined || !this.#inside(real))
-          throw integrityError(`${label} installs ${rel}, which goes through the symlink ${next} leading outside the environment`, {
+        // Not followed: a link to nothing (yet), or in a loop. Creating its target would mean
+        // writing through a link before knowing where it leads: refused, and said so.
+        if (real === undefined)
+          throw integrityError(
+            `${label} writes to ${rel}, which goes through the symlink ${link} leading to no existing folder: refusing to write through a dangling symlink`,
+            { path: rel },
+          );
+        if (!this.#inside(real))
+          throw integrityError(`${label} writes to ${rel}, which goes through the symlink ${link} leading outside the environment`, {
             path: rel,
           });
         if (!(await stat(real)).isDirectory()) throw configError(`${label} installs ${rel}, but ${next} is not a folder`, { path: rel });

@@ -8,7 +8,9 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
-import { integrityError } from '../errors.ts';
+import { integrityError, throwIfAborted } from '../errors.ts';
+
+const ignore = (): void => undefined;
 
 /** A member of a zip file. */
 export interface ZipEntry {
@@ -117,9 +119,12 @@ export async function zipEntryStream(file: string, entry: ZipEntry, label: strin
   if (entry.method !== 0 && entry.method !== 8)
     throw integrityError(`${label} has a member ${entry.name} compressed with zip method ${entry.method}`);
   if (entry.compressedSize === 0) return Readable.from([]);
-  const raw = createReadStream(file, { start, end: start + entry.compressedSize - 1, signal });
+  throwIfAborted(signal);
+  // The stream fails as soon as `signal` aborts, maybe before its reader listens: it must never
+  // be without an 'error' listener (the reader sees the failure through its own, or `errored`).
+  const raw = createReadStream(file, { start, end: start + entry.compressedSize - 1, signal }).on('error', ignore);
   if (entry.method === 0) return raw;
-  const inflate = createInflateRaw();
+  const inflate = createInflateRaw().on('error', ignore);
   raw.on('error', (error) => inflate.destroy(error));
   return raw.pipe(inflate);
 }
