@@ -9,9 +9,13 @@
  * required package that only runs elsewhere (`"os": ["darwin"]` locked on Linux) fails with its
  * EBADPLATFORM, whatever the target.
  *
- * Folder sources are served to npm as a registry for the time of the lock; the URLs npm records
- * for them are turned back into `file://` URLs of the tarballs, so a lock from folders is only
- * materializable where the same files exist. Scratch paths never reach the lock.
+ * Only the sources say where packages come from (`npm-sources.ts`): npm is given the registry
+ * (`--registry`, the public one when no source names one), each scope's registry
+ * (`--@scope:registry=`), and none of this machine's npm configuration but its credentials and
+ * how it reaches registries (`run-npm.ts`). Folder sources are served to npm as a registry for the
+ * time of the lock; the URLs npm records for them are turned back into `file://` URLs of the
+ * tarballs, so a lock from folders is only materializable where the same files exist. Scratch
+ * paths never reach the lock.
  */
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,9 +27,9 @@ import { readArchive } from './archive.ts';
 import { indexTarballFolders, startFolderRegistry, type FolderRegistry } from './folder-registry.ts';
 import { matchesIntegrity, sha256Hex } from './integrity.ts';
 import { lockfileEntries, type LockfileEntry } from './lockfile-entries.ts';
-import { splitSources } from './npm-sources.ts';
+import { PUBLIC_REGISTRY, splitSources } from './npm-sources.ts';
 import { npmPlatformFlags } from './platforms.ts';
-import { NPM_COMMON_FLAGS, npmErrorText, runNpm } from './run-npm.ts';
+import { NPM_COMMON_FLAGS, npmErrorText, npmNetworkFailure, redactRegistryText, runNpm, type NpmNetworkFailure } from './run-npm.ts';
 
 export interface NpmLockRequest {
   npm: string;
@@ -44,7 +48,7 @@ const PARALLEL_ARCHIVES = 8;
 export async function npmLock(request: NpmLockRequest): Promise<LockedPackage[]> {
   const names = Object.keys(request.dependencies);
   if (names.length === 0) return [];
-  const { registry, folders } = splitSources(request.sources);
+  const { registry, scopes, folders } = splitSources(request.sources);
   const work = await mkdtemp(join(tmpdir(), 'tributary-npm-lock-'));
   let served: FolderRegistry | undefined;
   try {
@@ -52,11 +56,15 @@ export async function npmLock(request: NpmLockRequest): Promise<LockedPackage[]>
     if (folders.length > 0) {
       served = await startFolderRegistry(await indexTarballFolders(folders), registry);
       args.push('--registry', served.url);
-    } else if (registry !== undefined) args.push('--registry', registry);
+    } else args.push('--registry', registry ?? PUBLIC_REGISTRY);
+    for (const [scope, url] of scopes) args.push(`--${scope}:registry=${url}`);
     const project = { name: 'tributary-npm-lock', version: '0.0.0', private: true, dependencies: request.dependencies };
     await writeFile(join(work, 'package.json'), `${JSON.stringify(project, null, 2)}\n`);
     const result = await runNpm(request.npm, args, { cwd: work, signal: request.signal });
     if (result.exitCode !== 0) {
+      const network = npmNetworkFailure(result.stderr);
+      const registries = [...scopes.values(), ...(registry !== undefined ? [registry] : folders.length === 0 ? [PUBLIC_REGISTRY] : [])];
+      if (network !== undefined) throw unreachable(network, registries);
       throw new TributaryError('CONFIG', `npm could not resolve ${describe(request.dependencies)}: ${npmErrorText(result.stderr)}`, {
         context: { adapter: 'npm' },
       });
@@ -99,6 +107,50 @@ function integrity(what: string, url: string, expected: string): TributaryError 
   return new TributaryError('INTEGRITY', `The archive of ${what} at ${url} does not match npm's integrity ${expected}`, {
     context: { adapter: 'npm', path: url },
   });
+}
+
+/**
+ * A registry npm could not reach (`ENOTFOUND`, `ECONNREFUSED`, `ETIMEDOUT`...) or that answered
+ * 429 or 5xx after npm's retries: `INFRASTRUCTURE`, retryable (the spec may be fine), naming the
+ * registry (of `registries`, the one the failed request was for) with credentials redacted.
+ */
+export function unreachable(failure: NpmNetworkFailure, registries: readonly string[]): TributaryError {
+  const registry = registryOf(failure.url, registries);
+  const what =
+    registry !== undefined
+      ? `the registry ${registry}`
+      : failure.url !== undefined
+        ? originOf(failure.url)
+        : `the registry ${registries.length > 0 ? registries.join(' or ') : '(npm did not say which)'}`;
+  const message =
+    failure.status !== undefined
+      ? `npm got HTTP ${failure.status} (${failure.code}) from ${what}, also when it tried again: ${failure.reason}`
+      : `npm could not reach ${what} (${failure.code}): ${failure.reason}`;
+  return new TributaryError('INFRASTRUCTURE', redactRegistryText(message), {
+    retryable: true,
+    context: {
+      adapter: 'npm',
+      code: failure.code,
+      ...(registry !== undefined ? { registry: redactRegistryText(registry) } : {}),
+      ...(failure.status !== undefined ? { status: failure.status } : {}),
+    },
+  });
+}
+
+/** The registry a URL npm asked for belongs to: the longest of `registries` it starts with. */
+function registryOf(url: string | undefined, registries: readonly string[]): string | undefined {
+  if (url === undefined) return registries.length === 1 ? registries[0] : undefined;
+  const base = (r: string) => (r.endsWith('/') ? r : `${r}/`);
+  const matching = registries.filter((r) => url.startsWith(base(r)) || url === r).sort((a, b) => b.length - a.length);
+  return matching[0];
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 function describe(dependencies: Record<string, string>): string {

@@ -25,8 +25,16 @@ export interface NpmResolverOptions {
   npm?: string;
   /**
    * Sources used when a spec has none: folders of package tarballs (paths or `file://` URLs, e.g.
-   * what `npm pack` wrote), resolved from as a registry, and at most one registry URL, asked for
-   * names no folder has. Default: npm's own configuration (`.npmrc`, else the public registry).
+   * what `npm pack` wrote), resolved from as a registry; at most one registry URL, asked for names
+   * no folder has; and registries of scopes, `@scope:https://registry.example/`, asked for every
+   * name of their scope (`@scope/…`), folders not. Default: none, which is the public registry
+   * (`https://registry.npmjs.org/`).
+   *
+   * npm's configuration (`.npmrc`, `npm_config_*` variables) never says where packages come from
+   * or how they resolve: `registry=` and `@scope:registry=` there are ignored, give them as sources.
+   * Its credentials for a registry (`//registry.example/:_authToken=${TOKEN}` in the user's
+   * `.npmrc`, `$NPM_CONFIG_USERCONFIG` or `~/.npmrc`) still apply, and so do its proxy, CA and cache
+   * settings.
    */
   sources?: string[];
 }
@@ -47,9 +55,11 @@ const RUNTIME = /^\d+(\.\d+){0,2}$/;
  * `sha256` that of the archive's bytes. A lock is for one platform: optional packages for another
  * OS or CPU are left out. `runtime` is the spec's Node version when it names one (tasks run in the
  * Node that runs the flow: materializing then checks that this Node is that version); else none.
- * Install scripts never run (`--ignore-scripts`): packages that build native code at install do
- * not work. Archive downloads carry no registry token: registries that want one for tarballs are
- * not supported yet.
+ * A lock depends on the spec, its sources and npm, not on the machine's npm configuration:
+ * `.npmrc` files and `npm_config_*` variables only lend their registry credentials, proxy, CA and
+ * cache settings (see `NpmResolverOptions.sources`). Install scripts never run
+ * (`--ignore-scripts`): packages that build native code at install do not work. Archive downloads
+ * carry no registry token: registries that want one for tarballs are not supported yet.
  * @public
  */
 export class NpmResolver implements EnvironmentResolver {
@@ -72,7 +82,9 @@ export class NpmResolver implements EnvironmentResolver {
   /**
    * Resolves `spec` to exact versions, archive URLs and hashes for `options.platform`. Unsatisfiable
    * specs reject with `CONFIG` in npm's words (`No matching version found for left-pad@9.9.9`, E404);
-   * an archive that does not match npm's integrity with `INTEGRITY`.
+   * an archive that does not match npm's integrity with `INTEGRITY`; a registry that cannot be
+   * reached (npm's `ENOTFOUND`, `ECONNREFUSED`, `ETIMEDOUT`...) or that keeps answering 429 or 5xx,
+   * with `INFRASTRUCTURE` (retryable) naming the registry. npm retries twice within about 5 s.
    */
   async lock(spec: EnvironmentSpec, options: { platform: string; signal?: AbortSignal }): Promise<EnvironmentLock> {
     return this.#lifecycle.lock(spec, options, async (signal, given) => {

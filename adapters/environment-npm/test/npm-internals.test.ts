@@ -1,15 +1,19 @@
 // Unit tests of the adapter's pure pieces: reading package.json out of tarballs, integrity
 // strings, version order, npm lockfile entries, and the lockfile rebuilt for `npm ci`.
 import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { TributaryError, type LockedPackage } from '@tributary/core';
 import { matchesIntegrity, sha512Integrity } from '../src/integrity.ts';
 import { lockfileEntries } from '../src/lockfile-entries.ts';
 import { installedName, isLockName, rebuildLockfile } from '../src/lockfile-rebuild.ts';
+import { unreachable } from '../src/npm-lock.ts';
 import { normalizeSources, splitSources } from '../src/npm-sources.ts';
 import { specDependencies } from '../src/npm-spec.ts';
 import { runsOn } from '../src/platforms.ts';
+import { machineUserConfig, npmEnvironment, npmNetworkFailure, redactRegistryText, userConfigPath } from '../src/run-npm.ts';
 import { compareVersions } from '../src/semver-order.ts';
 import { readTarballManifest } from '../src/tarball-manifest.ts';
 
@@ -275,8 +279,212 @@ describe('specs and sources', () => {
       '/abs/f',
       'https://r.example/',
     ]);
-    expect(splitSources(['/a', 'https://r.example/', '/b'])).toEqual({ registry: 'https://r.example/', folders: ['/a', '/b'] });
+    expect(splitSources(['/a', 'https://r.example/', '/b'])).toEqual({
+      registry: 'https://r.example/',
+      scopes: new Map(),
+      folders: ['/a', '/b'],
+    });
     expect(() => normalizeSources(['http://a/', 'https://b/'])).toThrow(/one registry URL/);
     expect(() => normalizeSources(['git://x'])).toThrow(/Unsupported @npm source/);
+  });
+
+  test('sources: a scope’s registry is @scope:URL, one per scope, besides the one registry', () => {
+    const sources = normalizeSources([
+      ' @corp:https://npm.corp.example/repo/ ',
+      'https://r.example/',
+      '@other:http://o.example',
+      '@folder',
+    ]);
+    expect(sources).toEqual([
+      '@corp:https://npm.corp.example/repo/',
+      'https://r.example/',
+      '@other:http://o.example',
+      `${process.cwd()}/@folder`,
+    ]);
+    expect(splitSources(sources)).toEqual({
+      registry: 'https://r.example/',
+      scopes: new Map([
+        ['@corp', 'https://npm.corp.example/repo/'],
+        ['@other', 'http://o.example'],
+      ]),
+      folders: [`${process.cwd()}/@folder`],
+    });
+    // Scopes do not count as the one registry.
+    expect(splitSources(normalizeSources(['@a:https://a.example/', '@b:https://b.example/'])).registry).toBeUndefined();
+    expect(() => normalizeSources(['@corp:https://a.example/', '@corp:https://b.example/'])).toThrow(/one registry per scope/);
+    for (const bad of ['@Corp:https://a.example/', '@corp:ftp://a.example/', '@corp:/a/folder', '@corp:https://', '@:https://a.example/']) {
+      expect(() => normalizeSources([bad]), bad).toThrow(TributaryError);
+    }
+    const withToken = (() => {
+      try {
+        normalizeSources(['@corp:https://s3cr3t@npm.corp.example/']);
+      } catch (error) {
+        return error as TributaryError;
+      }
+      return undefined;
+    })();
+    expect(withToken?.code).toBe('CONFIG');
+    expect(withToken?.message).toContain('carries credentials');
+    expect(withToken?.message).not.toContain('s3cr3t');
+  });
+});
+
+describe('npm configuration of the machine', () => {
+  test('the user config keeps credentials and how to reach registries, outside sections; nothing that changes a lock', () => {
+    const npmrc = [
+      '; a comment',
+      '# another',
+      'registry=http://127.0.0.1:9/',
+      '@trib:registry = http://127.0.0.1:9/',
+      'legacy-peer-deps=true',
+      'omit=optional',
+      'install-strategy=nested',
+      'save-exact=true',
+      '//registry.example/:_authToken=${NPM_TOKEN}',
+      '  //127.0.0.1:9/path/:_auth = dXNlcjpwdw==  ',
+      '//r.example/:username=u',
+      '//r.example/:_password=cHc=',
+      '//r.example/:certfile=/c.pem',
+      '//r.example/:keyfile=/k.pem',
+      '//r.example/:email=someone@example.com',
+      '_authToken=top-level-is-not-scoped',
+      'https-proxy=http://proxy.example:3128',
+      'cafile=/etc/ssl/corp.pem',
+      'strict-ssl=false',
+      'cache=/var/cache/npm',
+      '[section]',
+      '//other.example/:_authToken=in-a-section',
+    ].join('\r\n');
+    expect(machineUserConfig(npmrc)).toBe(
+      [
+        '//registry.example/:_authToken=${NPM_TOKEN}',
+        '//127.0.0.1:9/path/:_auth = dXNlcjpwdw==',
+        '//r.example/:username=u',
+        '//r.example/:_password=cHc=',
+        '//r.example/:certfile=/c.pem',
+        '//r.example/:keyfile=/k.pem',
+        'https-proxy=http://proxy.example:3128',
+        'cafile=/etc/ssl/corp.pem',
+        'strict-ssl=false',
+        'cache=/var/cache/npm',
+        '',
+      ].join('\n'),
+    );
+    expect(machineUserConfig('registry=http://x/\n')).toBe('');
+  });
+
+  test('npm_config_* variables are dropped, any case, but credentials and how to reach registries', () => {
+    const env = npmEnvironment({
+      PATH: '/bin',
+      HOME: '/home/me',
+      HTTPS_PROXY: 'http://proxy.example:3128',
+      npm_config_registry: 'http://127.0.0.1:9/',
+      'npm_config_@trib:registry': 'http://127.0.0.1:9/',
+      NPM_CONFIG_LEGACY_PEER_DEPS: 'true',
+      Npm_Config_Omit: 'optional',
+      NPM_CONFIG_USERCONFIG: '/home/me/.other-npmrc',
+      npm_config_globalconfig: '/etc/npmrc',
+      npm_config_install_strategy: 'nested',
+      'npm_config_//registry.example/:_authToken': 'token',
+      NPM_CONFIG_CACHE: '/var/cache/npm',
+      npm_config_https_proxy: 'http://proxy.example:3128',
+      NPM_CONFIG_STRICT_SSL: 'false',
+      npm_package_name: 'not-config',
+    });
+    expect(env).toEqual({
+      PATH: '/bin',
+      HOME: '/home/me',
+      HTTPS_PROXY: 'http://proxy.example:3128',
+      'npm_config_//registry.example/:_authToken': 'token',
+      NPM_CONFIG_CACHE: '/var/cache/npm',
+      npm_config_https_proxy: 'http://proxy.example:3128',
+      NPM_CONFIG_STRICT_SSL: 'false',
+      npm_package_name: 'not-config',
+      npm_config_update_notifier: 'false',
+      npm_config_progress: 'false',
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+      npm_config_yes: 'false',
+      NO_UPDATE_NOTIFIER: '1',
+    });
+  });
+
+  test('the user config is $NPM_CONFIG_USERCONFIG (any case, ~ expanded), else ~/.npmrc', () => {
+    expect(userConfigPath({})).toBe(join(homedir(), '.npmrc'));
+    expect(userConfigPath({ NPM_CONFIG_USERCONFIG: '/etc/my-npmrc' })).toBe('/etc/my-npmrc');
+    expect(userConfigPath({ npm_config_userconfig: '~/conf/npmrc' })).toBe(join(homedir(), 'conf', 'npmrc'));
+    expect(userConfigPath({ npm_config_userconfig: 'rel/npmrc' })).toBe(join(process.cwd(), 'rel', 'npmrc'));
+    expect(userConfigPath({ npm_config_userconfig: '' })).toBe(join(homedir(), '.npmrc'));
+  });
+});
+
+describe('registries npm cannot reach', () => {
+  const refused = [
+    'npm error code ECONNREFUSED',
+    'npm error syscall connect',
+    'npm error errno ECONNREFUSED',
+    'npm error FetchError: request to http://127.0.0.1:9/@corp%2fthing failed, reason: connect ECONNREFUSED 127.0.0.1:9',
+    'npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/node_modules/minipass-fetch/lib/index.js:130:14)',
+    'npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log',
+  ].join('\n');
+  const notFound = [
+    'npm error code ENOTFOUND',
+    'npm error syscall getaddrinfo',
+    'npm error errno ENOTFOUND',
+    'npm error network request to https://u:pw@example.invalid/registry/left-pad failed, reason: getaddrinfo ENOTFOUND example.invalid',
+    'npm error network This is a problem related to network connectivity.',
+  ].join('\n');
+  const unavailable = ['npm error code E503', 'npm error 503 Service Unavailable - GET https://r.example/npm/left-pad'].join('\n');
+
+  test('npm’s network failures are told from other failures', () => {
+    expect(npmNetworkFailure(refused)).toEqual({
+      code: 'ECONNREFUSED',
+      url: 'http://127.0.0.1:9/@corp%2fthing',
+      reason: 'request to http://127.0.0.1:9/@corp%2fthing failed, reason: connect ECONNREFUSED 127.0.0.1:9',
+    });
+    expect(npmNetworkFailure(notFound)?.code).toBe('ENOTFOUND');
+    expect(npmNetworkFailure(unavailable)).toEqual({
+      code: 'E503',
+      url: 'https://r.example/npm/left-pad',
+      reason: '503 Service Unavailable - GET https://r.example/npm/left-pad',
+      status: 503,
+    });
+    for (const other of [
+      'npm error code E404\nnpm error 404 Not Found - GET http://x/nosuch',
+      'npm error code ETARGET',
+      'npm printed this',
+      '',
+    ]) {
+      expect(npmNetworkFailure(other)).toBeUndefined();
+    }
+  });
+
+  test('are INFRASTRUCTURE, retryable, naming the registry the request was for, credentials redacted', () => {
+    const error = unreachable(npmNetworkFailure(refused)!, ['http://127.0.0.1:9', 'https://registry.npmjs.org/']);
+    expect(error.code).toBe('INFRASTRUCTURE');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe(
+      'npm could not reach the registry http://127.0.0.1:9 (ECONNREFUSED): request to http://127.0.0.1:9/@corp%2fthing failed, reason: connect ECONNREFUSED 127.0.0.1:9',
+    );
+    expect(error.context).toMatchObject({ adapter: 'npm', code: 'ECONNREFUSED', registry: 'http://127.0.0.1:9' });
+    const secret = unreachable(npmNetworkFailure(notFound)!, ['https://u:pw@example.invalid/registry/']);
+    expect(secret.message).toContain('npm could not reach the registry https://u:***@example.invalid/registry/ (ENOTFOUND)');
+    expect(JSON.stringify(secret)).not.toContain(':pw@');
+    // The longest registry the URL is below; the URL's origin when none is.
+    expect(unreachable(npmNetworkFailure(unavailable)!, ['https://r.example/', 'https://r.example/npm']).message).toBe(
+      'npm got HTTP 503 (E503) from the registry https://r.example/npm, also when it tried again: 503 Service Unavailable - GET https://r.example/npm/left-pad',
+    );
+    expect(unreachable(npmNetworkFailure(unavailable)!, ['https://elsewhere.example/']).message).toContain('from https://r.example,');
+  });
+
+  test('credentials are redacted from registry text, scoped names in paths are not', () => {
+    expect(redactRegistryText('request to http://localhost:4873/@corp%2fthing failed')).toBe(
+      'request to http://localhost:4873/@corp%2fthing failed',
+    );
+    expect(redactRegistryText('at https://u:pw@r.example/npm/ and https://tok@r.example/')).toBe(
+      'at https://u:***@r.example/npm/ and https://tok@r.example/',
+    );
+    expect(redactRegistryText('https://r.example/x?token=abc&a=1 password=hunter2')).toBe('https://r.example/x?token=***&a=1 password=***');
+    expect(redactRegistryText('no URL here')).toBe('no URL here');
   });
 });

@@ -1,8 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join, relative } from 'node:path';
+import { delimiter, dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { hostPlatform, runFlow, TributaryError, type EnvironmentLock, type EnvironmentSpec } from '@tributary/core';
@@ -64,6 +76,23 @@ async function rejection(promise: Promise<unknown>): Promise<TributaryError> {
   if (!TributaryError.is(error)) throw new Error(`expected a TributaryError, got ${String(error)}`);
   return error;
 }
+
+/** Runs `fn` with `vars` set in this process's environment (what the resolver's npm runs inherit), then puts it back. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.keys(vars).map((name) => [name, process.env[name]] as const);
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+/** A port nothing listens on: connections to it are refused at once. */
+const CLOSED = 'http://127.0.0.1:9/';
 
 let dirCount = 0;
 function envDir(): string {
@@ -290,7 +319,10 @@ describe('NpmResolver', () => {
     const upstreamFolder = join(root, 'upstream');
 
     beforeAll(async () => {
-      makeNpmPackages(upstreamFolder, [['trib-far', '5.0.0']]);
+      makeNpmPackages(upstreamFolder, [
+        ['trib-far', '5.0.0'],
+        ['@far/thing', '1.0.0'],
+      ]);
       // A registry to fall back on for names the folders do not have: another folder registry, over http.
       upstream = await startFolderRegistry(await indexTarballFolders([upstreamFolder]), undefined);
     });
@@ -315,7 +347,8 @@ describe('NpmResolver', () => {
       expect(lock.sources).toEqual([tarballs, upstream.url]);
       const far = lock.packages.find((p) => p.name === 'trib-far')!;
       // The upstream's URL (the folder registry of the lock is gone once it is done).
-      expect(far.url).toBe(`${upstream.url}-/tarball/0.tgz`);
+      expect(far.url).toMatch(new RegExp(`^${upstream.url}-/tarball/\\d+\\.tgz$`));
+      expect(upstream.tarballAt(far.url)?.name).toBe('trib-far');
       expect(far.sha256).toBe(sha256(join(upstreamFolder, 'trib-far-5.0.0.tgz')));
       const activation = await resolver.materialize(lock, { dir: envDir() });
       expect(nodeIn(activation, "console.log(require('trib-far').version, require('trib-a').version)")).toBe('5.0.0 1.0.0');
@@ -324,11 +357,163 @@ describe('NpmResolver', () => {
       expect(only.packages).toEqual([far]);
     });
 
+    test('a scope’s registry source answers its scope’s names; folders are not asked for them', async () => {
+      const scoped = `@far:${upstream.url}`;
+      const lock = await resolver.lock(spec({ '@far/thing': '1.0.0', 'trib-a': '1.0.0' }, { sources: [tarballs, scoped] }), {
+        platform: host,
+      });
+      expect(lock.sources).toEqual([tarballs, scoped]);
+      const thing = lock.packages.find((p) => p.name === '@far/thing')!;
+      expect(upstream.tarballAt(thing.url)?.name).toBe('@far/thing');
+      expect(thing.sha256).toBe(sha256(join(upstreamFolder, 'far-thing-1.0.0.tgz')));
+      expect(lock.packages.find((p) => p.name === 'trib-a')!.url).toBe(pathToFileURL(join(tarballs, 'trib-a-1.0.0.tgz')).href);
+      const activation = await resolver.materialize(lock, { dir: envDir() });
+      expect(nodeIn(activation, "console.log(require('@far/thing').version, require('trib-a').version)")).toBe('1.0.0 1.0.0');
+      // Folders only: no registry has it.
+      const missing = await rejection(resolver.lock(spec({ '@far/thing': '1.0.0' }), { platform: host }));
+      expect(missing.code).toBe('CONFIG');
+      expect(missing.message).toContain('E404');
+      // A scope's names come from its registry only: @trib/scoped is in the folder, not upstream.
+      const notAsked = await rejection(
+        resolver.lock(spec({ '@trib/scoped': '3.0.0' }, { sources: [tarballs, `@trib:${upstream.url}`] }), { platform: host }),
+      );
+      expect(notAsked.code).toBe('CONFIG');
+      expect(notAsked.message).toContain('E404');
+    });
+
+    test('the user’s .npmrc credentials reach the registries of the sources', async () => {
+      const token = 'tributary-test-secret';
+      const authorizations: (string | undefined)[] = [];
+      // A registry that wants a token for its documents and sends npm on to the upstream with one.
+      const guard = createServer((req, res) => {
+        authorizations.push(req.headers.authorization);
+        if (req.headers.authorization !== `Bearer ${token}`) {
+          return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"log in first"}');
+        }
+        res.writeHead(302, { location: new URL(req.url!.slice(1), upstream.url).href }).end();
+      });
+      await new Promise<void>((resolve) => guard.listen(0, '127.0.0.1', resolve));
+      const port = (guard.address() as { port: number }).port;
+      const userconfig = join(root, 'npmrc-with-token');
+      writeFileSync(userconfig, `registry=${CLOSED}\n//127.0.0.1:${port}/:_authToken=${token}\n`);
+      try {
+        const sources = [tarballs, `@far:http://127.0.0.1:${port}/`];
+        const lock = await withEnv({ NPM_CONFIG_USERCONFIG: userconfig }, () =>
+          resolver.lock(spec({ '@far/thing': '1.0.0' }, { sources }), { platform: host }),
+        );
+        expect(upstream.tarballAt(lock.packages[0]!.url)?.name).toBe('@far/thing');
+        expect(authorizations).toContain(`Bearer ${token}`);
+        // Without the token, the registry's refusal in npm's words.
+        const refused = await withEnv({ NPM_CONFIG_USERCONFIG: join(root, 'no-such-npmrc') }, () =>
+          rejection(resolver.lock(spec({ '@far/thing': '1.0.0' }, { sources }), { platform: host })),
+        );
+        expect(refused.code).toBe('CONFIG');
+        expect(refused.message).toContain('E401');
+      } finally {
+        guard.closeAllConnections();
+        await new Promise((resolve) => guard.close(resolve));
+      }
+    });
+
+    test('a registry that cannot be reached fails within seconds with INFRASTRUCTURE, naming it', async () => {
+      const started = Date.now();
+      const [alone, behindFolders, ofScope] = await Promise.all([
+        rejection(resolver.lock({ kind: 'npm', packages: { 'trib-a': '1.0.0' }, sources: [CLOSED] }, { platform: host })),
+        rejection(
+          resolver.lock(spec({ 'trib-a': '1.0.0', 'trib-elsewhere': '1.0.0' }, { sources: [tarballs, CLOSED] }), { platform: host }),
+        ),
+        rejection(resolver.lock(spec({ '@far/thing': '1.0.0' }, { sources: [tarballs, `@far:${CLOSED}npm/`] }), { platform: host })),
+      ]);
+      const elapsed = Date.now() - started;
+      for (const error of [alone, behindFolders, ofScope]) {
+        expect(error.code).toBe('INFRASTRUCTURE');
+        expect(error.retryable).toBe(true);
+        expect(error.message).toContain('ECONNREFUSED');
+      }
+      expect(alone.message).toContain(`npm could not reach the registry ${CLOSED} (ECONNREFUSED): request to ${CLOSED}trib-a failed`);
+      expect(behindFolders.message).toContain(`npm could not reach the registry ${CLOSED} (ECONNREFUSED)`);
+      expect(ofScope.message).toContain(`npm could not reach the registry ${CLOSED}npm/ (ECONNREFUSED)`);
+      expect(ofScope.context).toMatchObject({ adapter: 'npm', code: 'ECONNREFUSED', registry: `${CLOSED}npm/` });
+      // npm's own retry timing took 72 s; ours about 5 s (a loose bound: machines are slow at times).
+      expect(elapsed).toBeLessThan(30_000);
+    }, 120_000);
+
     test('sources that cannot be used are CONFIG', async () => {
-      for (const sources of [['https://one.example/', 'https://two.example/'], ['s3://bucket/'], [' '], [join(root, 'no-such-folder')]]) {
+      for (const sources of [
+        ['https://one.example/', 'https://two.example/'],
+        ['s3://bucket/'],
+        [' '],
+        [join(root, 'no-such-folder')],
+        ['@Far:https://x.example/'],
+        ['@far:https://a.example/', '@far:https://b.example/'],
+        ['@far:https://token@x.example/'],
+      ]) {
         expect((await rejection(resolver.lock(spec({ 'trib-a': '1.0.0' }, { sources }), { platform: host }))).code).toBe('CONFIG');
       }
     });
+  });
+
+  test('the machine’s npm configuration does not change a lock: only credentials are lent, in a file of its own, gone after', async () => {
+    const packages = { 'trib-a': '1.1.0', '@trib/scoped': '3.0.0', 'trib-native': '1.0.0', 'trib-c': '1.0.0' };
+    const clean = await resolver.lock(spec(packages), { platform: host });
+    const folder = join(root, 'machine-config');
+    mkdirSync(folder);
+    const token = `tributary-test-token-${process.pid}`;
+    const userconfig = join(folder, 'npmrc');
+    writeFileSync(
+      userconfig,
+      [
+        `registry=${CLOSED}`,
+        `@trib:registry=${CLOSED}`,
+        'legacy-peer-deps=true',
+        'omit=optional',
+        'install-strategy=nested',
+        `//127.0.0.1:9/:_authToken=${token}`,
+        '',
+      ].join('\n'),
+    );
+    const globalconfig = join(folder, 'global-npmrc');
+    writeFileSync(globalconfig, `registry=${CLOSED}\n@trib:registry=${CLOSED}\n`);
+    // npm's user config of each run, seen while npm runs (other test files' runs have no token in theirs).
+    const seen = new Map<string, { text: string; mode: number }>();
+    const watch = setInterval(() => {
+      for (const name of readdirSync(tmpdir())) {
+        if (!name.startsWith('tributary-npm-config-')) continue;
+        const file = join(tmpdir(), name, 'user.npmrc');
+        try {
+          const text = readFileSync(file, 'utf8');
+          if (text.includes(token)) seen.set(file, { text, mode: statSync(file).mode & 0o777 });
+        } catch {
+          // not written yet, or gone already
+        }
+      }
+    }, 5);
+    const machine = {
+      npm_config_registry: CLOSED,
+      'npm_config_@trib:registry': CLOSED,
+      NPM_CONFIG_USERCONFIG: userconfig,
+      NPM_CONFIG_GLOBALCONFIG: globalconfig,
+      npm_config_omit: 'optional',
+      NPM_CONFIG_INSTALL_STRATEGY: 'nested',
+      npm_config_legacy_peer_deps: 'true',
+    };
+    try {
+      await withEnv(machine, async () => {
+        const configured = await resolver.lock(spec(packages), { platform: host });
+        expect(configured).toEqual(clean);
+        // npm ci too: installed as locked, the optional package and the nested duplicate included.
+        const activation = await resolver.materialize(configured, { dir: envDir() });
+        expect(nodeIn(activation, "console.log(require('@trib/scoped').version, require('trib-c').dep)")).toBe('3.0.0 2.0.0');
+      });
+    } finally {
+      clearInterval(watch);
+    }
+    expect(seen.size).toBeGreaterThan(0);
+    for (const [file, { text, mode }] of seen) {
+      expect(text).toBe(`//127.0.0.1:9/:_authToken=${token}\n`);
+      expect(mode).toBe(0o600);
+      expect(existsSync(dirname(file))).toBe(false);
+    }
   });
 
   test('an aborted signal rejects with ABORTED, also while npm runs', async () => {
