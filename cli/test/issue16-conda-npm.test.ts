@@ -8,9 +8,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CONDA_FIXTURE_PLACEHOLDER, makeCondaChannel } from '@tributary/environment-conda/testing';
+import { makeCondaChannel } from '@tributary/environment-conda/testing';
 import { makeNpmPackages } from '@tributary/environment-npm/testing';
 import { runCli } from './cli-process.ts';
+import { makeCondaNpmSources } from './fixtures/issue16-conda-npm-sources.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'tributary-issue16-conda-npm-'));
 const channel = join(base, 'channel');
@@ -18,22 +19,7 @@ const tarballs = join(base, 'tarballs');
 const env = { TRIBUTARY_TEST_CONDA_CHANNEL: channel, TRIBUTARY_TEST_NPM_TARBALLS: tarballs };
 const flow = 'cli/test/fixtures/issue16-conda-npm-flows.ts';
 
-beforeAll(() => {
-  makeCondaChannel(channel, [
-    {
-      name: 'tribhello',
-      version: '1.0',
-      depends: ['tribgreeting'],
-      files: {
-        'bin/tribhello': `#!/bin/sh\necho "hello from ${CONDA_FIXTURE_PLACEHOLDER}: $(cat "${CONDA_FIXTURE_PLACEHOLDER}/share/greeting")"\n`,
-      },
-      executables: ['bin/tribhello'],
-      prefixFiles: { 'bin/tribhello': 'text' },
-    },
-    { name: 'tribgreeting', version: '2.0', noarch: 'generic', files: { 'share/greeting': 'bonjour' } },
-  ]);
-  makeNpmPackages(tarballs, [['trib-pad', '1.0.0', { main: "exports.pad = (s) => '[' + s.padStart(5, '.') + ']';\n" }]]);
-});
+beforeAll(() => makeCondaNpmSources(channel, tarballs));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('@conda and @npm through the CLI', () => {

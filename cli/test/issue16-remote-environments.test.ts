@@ -8,11 +8,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CONDA_FIXTURE_PLACEHOLDER, makeCondaChannel } from '@tributary/environment-conda/testing';
-import { makeNpmPackages } from '@tributary/environment-npm/testing';
 import { makeWheels } from '@tributary/environment-pypi/testing';
 import { Client, environmentId, REMOTE_PLATFORM } from '../src/index.ts';
 import { runCliAsync } from './cli-process.ts';
+import { makeCondaNpmSources } from './fixtures/issue16-conda-npm-sources.ts';
 import { startHarness, type RemoteHarness, type RemoteKind } from './remote-harness.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'tributary-issue16-remote-'));
@@ -67,21 +66,7 @@ for (const kind of ['kubernetes', 'batch'] as RemoteKind[]) {
     test('@conda and @npm steps: the containers build the conda prefix and the node_modules from the stored locks', async () => {
       const channel = join(base, `${kind}-channel`);
       const tarballs = join(base, `${kind}-tarballs`);
-      makeCondaChannel(channel, [
-        {
-          name: 'tribhello',
-          version: '1.0',
-          subdir: REMOTE_PLATFORM,
-          depends: ['tribgreeting'],
-          files: {
-            'bin/tribhello': `#!/bin/sh\necho "hello from ${CONDA_FIXTURE_PLACEHOLDER}: $(cat "${CONDA_FIXTURE_PLACEHOLDER}/share/greeting")"\n`,
-          },
-          executables: ['bin/tribhello'],
-          prefixFiles: { 'bin/tribhello': 'text' },
-        },
-        { name: 'tribgreeting', version: '2.0', noarch: 'generic', files: { 'share/greeting': 'bonjour' } },
-      ]);
-      makeNpmPackages(tarballs, [['trib-pad', '1.0.0', { main: "exports.pad = (s) => '[' + s.padStart(5, '.') + ']';\n" }]]);
+      makeCondaNpmSources(channel, tarballs, REMOTE_PLATFORM);
       const home = join(base, `${kind}-conda-npm`);
       const r = await runCliAsync(
         home,
