@@ -144,6 +144,9 @@ describe('local jobs: every task attempt its own process', () => {
   // Concurrently: a job spends much of its life starting and waiting on the stores, so overlapping runs keep the file short.
   test.concurrent.for(SHAPES)(
     'issue 11 item 8: graph shape %s: same tasks and artifacts with local jobs as with the warm pool',
+    // The nine shapes run at once, each twice, every local job its own process: on 2 cores they
+    // share the CPU with the other test file, so each takes about as long as all of them.
+    { timeout: 180_000 },
     async ([name, flow, params], { expect }) => {
       const home = join(base, `shape-${name.replace(/\W+/g, '-')}`);
       const compute = recordingCompute();

@@ -233,7 +233,7 @@ async function runWithDisplay(
     }
     stoppedBy = signal;
     display.notice(
-      `${signal}: stopping (running tasks are stopped, and a run that started is recorded aborted); press Ctrl-C again to exit at once.`,
+      `${signal}: stopping the run (its tasks are stopped, and it is recorded aborted if it started); press Ctrl-C again to exit at once.`,
     );
     abort.abort(new Error(`interrupted (${signal})`));
   };
