@@ -1,7 +1,6 @@
 import {
   hostPlatform,
   ResolverLifecycle,
-  TributaryError,
   type AdapterLocator,
   type EnvironmentActivation,
   type EnvironmentCapabilities,
@@ -90,7 +89,7 @@ export class NpmResolver implements EnvironmentResolver {
     return this.#lifecycle.lock(spec, options, async (signal, given) => {
       const { platform } = options;
       if (spec.runtime !== undefined && !RUNTIME.test(spec.runtime)) {
-        throw config(`Invalid Node version ${JSON.stringify(spec.runtime)} for @npm: use a version such as "20"`);
+        throw this.#lifecycle.config(`Invalid Node version ${JSON.stringify(spec.runtime)} for @npm: use a version such as "20"`);
       }
       const dependencies = specDependencies(spec.packages);
       const sources = normalizeSources(given);
@@ -108,7 +107,7 @@ export class NpmResolver implements EnvironmentResolver {
     return this.#lifecycle.materialize(lock, options, async (signal) => {
       const node = process.versions.node;
       if (lock.runtime !== undefined && node !== lock.runtime && !node.startsWith(`${lock.runtime}.`)) {
-        throw config(
+        throw this.#lifecycle.config(
           `This @npm lock is for Node ${lock.runtime} and tasks here run in Node ${node}: run the flow with Node ${lock.runtime}`,
         );
       }
@@ -128,8 +127,4 @@ export class NpmResolver implements EnvironmentResolver {
  */
 export function createNpmResolver(options?: NpmResolverOptions): NpmResolver {
   return new NpmResolver(options);
-}
-
-function config(message: string): TributaryError {
-  return new TributaryError('CONFIG', message, { context: { adapter: 'npm' } });
 }

@@ -1,7 +1,6 @@
 import {
   hostPlatform,
   ResolverLifecycle,
-  TributaryError,
   type AdapterLocator,
   type EnvironmentActivation,
   type EnvironmentCapabilities,
@@ -126,8 +125,4 @@ export class PypiResolver implements EnvironmentResolver {
  */
 export function createPypiResolver(options?: PypiResolverOptions): PypiResolver {
   return new PypiResolver(options);
-}
-
-function config(message: string): TributaryError {
-  return new TributaryError('CONFIG', message, { context: { adapter: 'pypi' } });
 }
